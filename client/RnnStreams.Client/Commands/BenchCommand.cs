@@ -1,0 +1,384 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using RnnStreams.Core;
+using RnnStreams.Grains;
+
+namespace RnnStreams.Client.Commands;
+
+/// <summary>
+/// <c>bench [--hidden 64] [--input 8] [--output 1] [--sequences 10000] [--seconds 5] [--concurrency 256] [--batch 64]
+/// [--stream-sequences 100] [--gateway …|--redis …]</c>: everything in one run, against a silo in this process by
+/// default (or a running cluster when --gateway or --redis is given). Prints a table, then one JSON line.
+/// </summary>
+internal static class BenchCommand
+{
+    public static async Task<int> Run(Arguments args, TextWriter stdout, CancellationToken cancellation)
+    {
+        var p = new BenchParameters(
+            Hidden: args.Int("hidden", 64),
+            Input: args.Int("input", 8),
+            Output: args.Int("output", 1),
+            Layers: args.Int("layers", 1),
+            Sequences: args.Int("sequences", 10_000),
+            Seconds: args.Int("seconds", 5),
+            Concurrency: args.Int("concurrency", 256),
+            Batch: args.Int("batch", 64),
+            StreamSequences: args.Int("stream-sequences", 100),
+            MemorySequences: args.Int("memory-sequences", 20_000));
+        var external = args.Optional("gateway") is not null || args.Optional("redis") is not null;
+        var publishText = args.Optional("outputs") ?? "Always";
+        if (!Enum.TryParse<OutputPublishing>(publishText, ignoreCase: true, out var publishing))
+        {
+            throw new CliException($"--outputs is Always, WhenWatched or Never, got '{publishText}'", 2);
+        }
+
+        var publishOutputs = publishing != OutputPublishing.Never;
+        var durability = args.Optional("durability") ?? "Checkpoint(100, 1000)";
+        args.RejectUnknown();
+
+        var model = RandomModel.Create($"bench-h{p.Hidden}-d{p.Input}", p.Input, p.Hidden, p.Output, p.Layers, seed: 42);
+        IHost? silo = null;
+        Connection? connection = null;
+        IClusterClient client;
+        if (external)
+        {
+            connection = await Connection.OpenAsync(args);
+            client = connection.Client;
+        }
+        else
+        {
+            silo = await StartInProcessSiloAsync(publishing, durability);
+            client = silo.Services.GetRequiredService<IClusterClient>();
+        }
+
+        try
+        {
+            await client.GetGrain<IModelGrain>(model.Name).PublishIfNone(ModelFile.ToJson(model));
+            var results = new List<(string Name, double Value, string Unit, string Note)>();
+            var run = $"b{DateTime.UtcNow:HHmmss}{Random.Shared.Next(100, 999)}";
+
+            var kernel = MeasureKernel(model, p);
+            results.Add(("kernel_steps_per_s", kernel, "steps/s", $"bare span kernel, {Environment.ProcessorCount} threads"));
+
+            var sequences = Enumerable.Range(0, p.Sequences).Select(i => client.GetGrain<ISequenceGrain>($"{run}-{i}")).ToArray();
+            var pings = Enumerable.Range(0, p.Sequences).Select(i => client.GetGrain<IPingGrain>(i)).ToArray();
+            await ForEachAsync(sequences, p.Concurrency, s => s.Start(new StartRequest(model.Name)));
+            await ForEachAsync(pings, p.Concurrency, g => g.Ping());
+            var x = Enumerable.Range(0, p.Input).Select(i => Math.Sin(i)).ToArray();
+            var next = new long[p.Sequences];
+            Array.Fill(next, 1);
+
+            var ping = await Closed(p, i => pings[i].Ping());
+            results.Add(("ping_calls_per_s", ping, "calls/s", $"empty grain calls, concurrency {p.Concurrency}"));
+
+            var rpc = await Closed(p, async i =>
+            {
+                await sequences[i].Step(next[i], x);
+                next[i]++;
+            });
+            results.Add(("rpc_steps_per_s", rpc, "steps/s", "Step: one element per call"));
+
+            var batchInputs = Enumerable.Repeat(x, p.Batch).SelectMany(v => v).ToArray();
+            var batch = await Closed(p, async i =>
+            {
+                await sequences[i].StepMany(next[i], batchInputs);
+                next[i] += p.Batch;
+            }) * p.Batch;
+            results.Add(("batch_steps_per_s", batch, "steps/s", $"StepMany: {p.Batch} elements per call"));
+
+            var stream = publishOutputs ? await MeasureStreamAsync(client, model, p, run, cancellation) : (Rate: double.NaN, InOrder: true);
+            results.Add(("stream_steps_per_s", stream.Rate, "steps/s", $"rnn-in events in, rnn-out events to a subscriber, {p.StreamSequences} sequences, order {(stream.InOrder ? "checked" : "VIOLATED")}"));
+
+            var (p50, p99, offered) = await MeasureLatencyAsync(sequences, next, x, rpc / 2, p);
+            results.Add(("p50_ms", p50, "ms", $"Step sent → y_t received, paced at {offered:F0} steps/s (aiming at half of rpc)"));
+            results.Add(("p99_ms", p99, "ms", string.Empty));
+
+            var bytes = external ? double.NaN : await MeasureMemoryAsync(client, model, p, run);
+            results.Add(("bytes_per_sequence", bytes, "B", external ? "only with the in-process silo" : $"managed heap per active sequence ({p.MemorySequences} activated), weights shared"));
+
+            stdout.WriteLine($"# bench: {model}, {p.Sequences} sequences, concurrency {p.Concurrency}, {p.Seconds} s per measurement, {(external ? "external cluster" : "in-process silo")}, outputs published {(external ? "as the cluster says" : publishing.ToString())}");
+            stdout.WriteLine($"{"measure",-20} {"value",14}  {"unit",-8} {"× kernel",9}  note");
+            foreach (var (name, value, unit, note) in results)
+            {
+                var ratio = unit == "steps/s" && name != "kernel_steps_per_s" ? (value / kernel).ToString("F3", CultureInfo.InvariantCulture) : string.Empty;
+                stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{name,-20} {value,14:N1}  {unit,-8} {ratio,9}  {note}"));
+            }
+
+            stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"# rpc/ping={rpc / ping:F3} batch/kernel={batch / kernel:F3}"));
+            var json = new Dictionary<string, object>();
+            foreach (var (name, value, _, _) in results)
+            {
+                json[name] = double.IsNaN(value) ? null! : Math.Round(value, 3);
+            }
+
+            json["rpc_over_ping"] = Math.Round(rpc / ping, 3);
+            json["batch_over_kernel"] = Math.Round(batch / kernel, 3);
+            json["stream_in_order"] = stream.InOrder;
+            json["hidden"] = p.Hidden;
+            json["input"] = p.Input;
+            json["output"] = p.Output;
+            json["layers"] = p.Layers;
+            json["sequences"] = p.Sequences;
+            json["concurrency"] = p.Concurrency;
+            json["batch"] = p.Batch;
+            json["seconds"] = p.Seconds;
+            json["cores"] = Environment.ProcessorCount;
+            json["silo"] = external ? "external" : "in-process";
+            json["outputs"] = external ? "as configured on the cluster" : publishing.ToString();
+            json["durability"] = external ? "as configured on the cluster" : durability;
+            stdout.WriteLine(JsonSerializer.Serialize(json));
+            return stream.InOrder ? 0 : 1;
+        }
+        finally
+        {
+            if (connection is not null)
+            {
+                await connection.DisposeAsync();
+            }
+
+            if (silo is not null)
+            {
+                await silo.StopAsync();
+                silo.Dispose();
+            }
+        }
+    }
+
+    private static async Task<IHost> StartInProcessSiloAsync(OutputPublishing publishing, string durability)
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Logging.ClearProviders();
+        builder.UseOrleans(silo =>
+        {
+            silo.UseLocalhostClustering(PortFinder.Free(), PortFinder.Free());
+            silo.AddRnnStreams(configure: o =>
+            {
+                o.DefaultModel = null;
+                o.PublishOutputs = publishing;
+                o.Durability = durability;
+            });
+            silo.AddRnnStreamsInMemory();
+        });
+        var host = builder.Build();
+        await host.StartAsync();
+        return host;
+    }
+
+    /// <summary>All cores step their share of the sequences' states with the span kernel for the measurement time.</summary>
+    private static double MeasureKernel(RnnModel model, BenchParameters p)
+    {
+        var threads = Environment.ProcessorCount;
+        var perThread = Math.Max(1, p.Sequences / threads);
+        long total = 0;
+        var stop = Stopwatch.StartNew();
+        var duration = TimeSpan.FromSeconds(p.Seconds);
+        Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, _ =>
+        {
+            var states = new double[perThread * model.StateSize];
+            var x = Enumerable.Range(0, model.InputSize).Select(i => Math.Sin(i)).ToArray();
+            var y = new double[model.OutputSize];
+            long steps = 0;
+            while (stop.Elapsed < duration)
+            {
+                for (var s = 0; s < perThread; s++)
+                {
+                    model.Step(x, states.AsSpan(s * model.StateSize, model.StateSize), y);
+                }
+
+                steps += perThread;
+            }
+
+            Interlocked.Add(ref total, steps);
+        });
+        return total / stop.Elapsed.TotalSeconds;
+    }
+
+    /// <summary>C workers, each owning sequences i ≡ w (mod C), call back to back for the measurement time.</summary>
+    private static async Task<double> Closed(BenchParameters p, Func<int, Task> call)
+    {
+        long total = 0;
+        var duration = TimeSpan.FromSeconds(p.Seconds);
+        var clock = Stopwatch.StartNew();
+        var workers = Enumerable.Range(0, Math.Min(p.Concurrency, p.Sequences)).Select(async w =>
+        {
+            long calls = 0;
+            var i = w;
+            while (clock.Elapsed < duration)
+            {
+                await call(i);
+                calls++;
+                i += p.Concurrency;
+                if (i >= p.Sequences)
+                {
+                    i = w;
+                }
+            }
+
+            Interlocked.Add(ref total, calls);
+        });
+        await Task.WhenAll(workers);
+        return total / clock.Elapsed.TotalSeconds;
+    }
+
+    /// <summary>
+    /// Paced at a target rate (half the closed-loop maximum): each call's latency from the moment it was sent to the
+    /// moment its y_t came back. Returns the rate actually achieved.
+    /// </summary>
+    private static async Task<(double P50, double P99, double Offered)> MeasureLatencyAsync(ISequenceGrain[] sequences, long[] next, double[] x, double rate, BenchParameters p)
+    {
+        var workers = Math.Min(p.Concurrency, p.Sequences);
+        var perWorker = rate / workers;
+        var interval = TimeSpan.FromSeconds(1 / perWorker);
+        var duration = TimeSpan.FromSeconds(p.Seconds);
+        var samples = new List<double>[workers];
+        var clock = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, workers).Select(async w =>
+        {
+            var list = samples[w] = [];
+            var i = w;
+            var due = TimeSpan.FromTicks(Random.Shared.NextInt64(interval.Ticks));
+            while (due < duration)
+            {
+                var wait = due - clock.Elapsed;
+                if (wait > TimeSpan.Zero)
+                {
+                    await Task.Delay(wait);
+                }
+
+                var sent = clock.Elapsed;
+                await sequences[i].Step(next[i], x);
+                next[i]++;
+                list.Add((clock.Elapsed - sent).TotalMilliseconds);
+                due += interval;
+                i += p.Concurrency;
+                if (i >= p.Sequences)
+                {
+                    i = w;
+                }
+            }
+        }));
+        var all = samples.SelectMany(s => s).Order().ToArray();
+        return (Quantile(all, 0.50), Quantile(all, 0.99), all.Length / clock.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>Inputs as batched rnn-in events, outputs counted and order-checked by one subscriber per sequence.</summary>
+    private static async Task<(double Rate, bool InOrder)> MeasureStreamAsync(IClusterClient client, RnnModel model, BenchParameters p, string run, CancellationToken cancellation)
+    {
+        var count = Math.Min(p.StreamSequences, p.Sequences);
+        var ids = Enumerable.Range(0, count).Select(i => $"{run}-stream-{i}").ToArray();
+        var received = new long[count];
+        long outOfOrder = 0;
+        long total = 0;
+        var subscriptions = new List<OutputSubscription>();
+        for (var s = 0; s < count; s++)
+        {
+            var index = s;
+            await client.GetGrain<ISequenceGrain>(ids[s]).Start(new StartRequest(model.Name));
+            subscriptions.Add(await OutputSubscription.SubscribeAsync(client, ids[s], item =>
+            {
+                if (item.Kind == OutputKind.Step)
+                {
+                    if (item.N != received[index] + 1)
+                    {
+                        Interlocked.Increment(ref outOfOrder);
+                    }
+
+                    received[index] = item.N;
+                    Interlocked.Increment(ref total);
+                }
+
+                return ValueTask.CompletedTask;
+            }));
+        }
+
+        var provider = client.GetStreamProvider(RnnConstants.StreamProvider);
+        var streams = ids.Select(id => provider.GetStream<SequenceInput>(RnnConstants.InputStream(id))).ToArray();
+        var x = Enumerable.Range(0, model.InputSize).Select(i => Math.Cos(i)).ToArray();
+        var sent = new long[count];
+        var duration = TimeSpan.FromSeconds(p.Seconds);
+        var clock = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, count).Select(async s =>
+        {
+            while (clock.Elapsed < duration)
+            {
+                // Keep at most two batches in flight per sequence: streams have no back-pressure of their own.
+                while (sent[s] - Interlocked.Read(ref received[s]) > 2 * p.Batch && clock.Elapsed < duration)
+                {
+                    await Task.Delay(1, cancellation);
+                }
+
+                var first = sent[s] + 1;
+                await streams[s].OnNextBatchAsync(Enumerable.Range(0, p.Batch).Select(k => new SequenceInput(first + k, x)).ToList());
+                sent[s] += p.Batch;
+            }
+        }));
+        var deadline = Stopwatch.StartNew();
+        while (Interlocked.Read(ref total) < sent.Sum() && deadline.Elapsed < TimeSpan.FromSeconds(30))
+        {
+            await Task.Delay(10, cancellation);
+        }
+
+        var rate = Interlocked.Read(ref total) / clock.Elapsed.TotalSeconds;
+        foreach (var subscription in subscriptions)
+        {
+            await subscription.DisposeAsync();
+        }
+
+        return (rate, Interlocked.Read(ref outOfOrder) == 0 && Interlocked.Read(ref total) == sent.Sum());
+    }
+
+    /// <summary>Managed heap growth per newly activated sequence (started, one element applied), weights shared.</summary>
+    private static async Task<double> MeasureMemoryAsync(IClusterClient client, RnnModel model, BenchParameters p, string run)
+    {
+        var x = new double[model.InputSize];
+        var ids = Enumerable.Range(0, p.MemorySequences).Select(i => client.GetGrain<ISequenceGrain>($"{run}-mem-{i}")).ToArray();
+        await ids[0].Start(new StartRequest(model.Name)); // not counted: the first touches shared structures
+        await ids[0].Step(1, x);
+        GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
+        GC.WaitForPendingFinalizers();
+        var before = GC.GetTotalMemory(forceFullCollection: true);
+        await ForEachAsync(ids.Skip(1).ToArray(), p.Concurrency, async s =>
+        {
+            await s.Start(new StartRequest(model.Name));
+            await s.Step(1, x);
+        });
+        GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
+        GC.WaitForPendingFinalizers();
+        var after = GC.GetTotalMemory(forceFullCollection: true);
+        return (after - before) / (double)(p.MemorySequences - 1);
+    }
+
+    private static async Task ForEachAsync<T>(T[] items, int concurrency, Func<T, Task> action)
+    {
+        var index = -1;
+        await Task.WhenAll(Enumerable.Range(0, Math.Min(concurrency, items.Length)).Select(async _ =>
+        {
+            int i;
+            while ((i = Interlocked.Increment(ref index)) < items.Length)
+            {
+                await action(items[i]);
+            }
+        }));
+    }
+
+    private static double Quantile(double[] sorted, double q) =>
+        sorted.Length == 0 ? double.NaN : sorted[Math.Clamp((int)Math.Ceiling(q * sorted.Length) - 1, 0, sorted.Length - 1)];
+
+    private sealed record BenchParameters(int Hidden, int Input, int Output, int Layers, int Sequences, int Seconds,
+        int Concurrency, int Batch, int StreamSequences, int MemorySequences);
+}
+
+/// <summary>Free loopback ports for the in-process silo.</summary>
+internal static class PortFinder
+{
+    public static int Free()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}

@@ -1,0 +1,241 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using RnnStreams.Core;
+
+namespace RnnStreams.Client.Commands;
+
+/// <summary>
+/// <c>load --sequences 1000 --steps 200 [--model M] [--prefix P] [--concurrency C] [--progress FILE] [--checkpoint-every K]</c>:
+/// streams deterministic inputs through many sequences with retries across silo failures, then checks every
+/// acknowledged output and every final state against the offline kernel. The last line is
+/// <c>sequences=S steps=N lost=L duplicated=D mismatched=M recovered_after_ms=T</c>; the exit code is 0 only when
+/// L, D and M are 0. It is the client half of <c>tests/cluster/kill-test.sh</c>.
+/// </summary>
+internal static class LoadCommand
+{
+    public static async Task<int> Run(Arguments args, TextWriter stdout, TextWriter stderr, CancellationToken cancellation)
+    {
+        var sequences = args.Int("sequences", 1000, 1, 10_000_000);
+        var steps = args.Int("steps", 200, 1, 1_000_000);
+        var modelName = args.Optional("model") ?? RnnConstants.DemoModel;
+        var prefix = args.Optional("prefix") ?? $"load-{DateTime.UtcNow:HHmmss}-{Random.Shared.Next(1000, 9999)}";
+        var concurrency = args.Int("concurrency", Math.Min(sequences, 1000), 1, 1_000_000);
+        var progressPath = args.Optional("progress");
+        var checkpointEvery = args.OptionalInt("checkpoint-every"); // set: rollbacks to a checkpoint are expected and checked
+        var deadline = TimeSpan.FromSeconds(args.Int("max-stall", 120, 1));
+        args.RejectUnknown();
+
+        await using var connection = await Connection.OpenAsync(args);
+        var client = connection.Client;
+        var versioned = await Resilience.RetryAsync(() => client.GetGrain<IModelGrain>(modelName).Get(), deadline, cancellation);
+        var model = versioned.Model;
+        stdout.WriteLine($"# load: {sequences} sequences × {steps} elements through {model} v{versioned.Version}, prefix {prefix}, concurrency {concurrency}");
+
+        var stats = new LoadStats();
+        var clock = Stopwatch.StartNew();
+        using var progress = progressPath is null ? null : new Timer(_ => WriteProgress(progressPath, stats), null, 200, 200);
+        using var gate = new SemaphoreSlim(concurrency);
+        await Task.WhenAll(Enumerable.Range(0, sequences).Select(async i =>
+        {
+            await gate.WaitAsync(cancellation);
+            try
+            {
+                await RunSequence(client, $"{prefix}-{i:D6}", i, modelName, versioned.Version, model, steps, checkpointEvery, stats, deadline, cancellation);
+            }
+            finally
+            {
+                gate.Release();
+            }
+        }));
+        clock.Stop();
+        if (progressPath is not null)
+        {
+            WriteProgress(progressPath, stats);
+        }
+
+        var total = (long)sequences * steps;
+        foreach (var report in stats.Reports)
+        {
+            stdout.WriteLine(report);
+        }
+
+        stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"# steps_per_s={total / clock.Elapsed.TotalSeconds:F0} elapsed_s={clock.Elapsed.TotalSeconds:F1} retries={stats.Retries} replayed={stats.Replayed} rolled_back={stats.RolledBack} bad_rollbacks={stats.BadRollbacks}"));
+        var line = $"sequences={sequences} steps={total} lost={stats.Lost} duplicated={stats.Duplicated} mismatched={stats.Mismatched + stats.BadRollbacks} recovered_after_ms={stats.MaxStallMs}";
+        stdout.WriteLine(line);
+        return stats.Lost == 0 && stats.Duplicated == 0 && stats.Mismatched == 0 && stats.BadRollbacks == 0 ? 0 : 1;
+    }
+
+    private static async Task RunSequence(IClusterClient client, string id, int index, string modelName, int version, RnnModel model,
+        int steps, int? checkpointEvery, LoadStats stats, TimeSpan deadline, CancellationToken cancellation)
+    {
+        var grain = client.GetGrain<ISequenceGrain>(id);
+        var inputs = new double[steps][];
+        var expected = new double[steps][];
+        var state = new double[model.StateSize];
+        for (var t = 0; t < steps; t++)
+        {
+            inputs[t] = DemoCommand.Signal(index, t + 1, model.InputSize);
+            expected[t] = new double[model.OutputSize];
+            model.Step(inputs[t], state, expected[t]);
+        }
+
+        var acked = new double[steps][];
+        long maxAcked = 0;
+        long durableAcked = 0;
+        await Resilience.RetryAsync(() => grain.Start(new StartRequest(modelName, version)), deadline, cancellation);
+        long n = 1;
+        while (true)
+        {
+            if (n > steps)
+            {
+                // Done, unless a failure after the last answer took the sequence back: then replay from where it stands.
+                var final = await Resilience.RetryAsync(() => grain.Snapshot(), deadline, cancellation);
+                if (final.LastN >= steps)
+                {
+                    if (final.LastN != steps)
+                    {
+                        Interlocked.Add(ref stats.Duplicated, final.LastN - steps);
+                    }
+                    else if (!final.Hidden.SelectMany(h => h).SequenceEqual(state))
+                    {
+                        Interlocked.Increment(ref stats.Mismatched);
+                    }
+
+                    return;
+                }
+
+                Rollback(final);
+                n = final.LastN + 1;
+                continue;
+            }
+
+            cancellation.ThrowIfCancellationRequested();
+            StepResult result;
+            var attempt = Stopwatch.GetTimestamp();
+            try
+            {
+                result = await grain.Step(n, inputs[n - 1]);
+            }
+            catch (Exception e) when ((Resilience.IsTransient(e) || e is ElementGapException) && !cancellation.IsCancellationRequested)
+            {
+                // A failed call, or a gap: the sequence moved to another silo and came back from stored state.
+                Interlocked.Increment(ref stats.Retries);
+                var snapshot = await Resilience.RetryAsync(() => grain.Snapshot(), deadline, cancellation);
+                stats.Stall(Stopwatch.GetElapsedTime(attempt));
+                Rollback(snapshot);
+                n = snapshot.LastN + 1;
+                continue;
+            }
+
+            var t = n - 1;
+            if (acked[t] is null)
+            {
+                acked[t] = result.Y;
+                if (!result.Y.AsSpan().SequenceEqual(expected[t]))
+                {
+                    Interlocked.Increment(ref stats.Mismatched);
+                }
+            }
+            else
+            {
+                if (!result.Duplicate)
+                {
+                    // Applied again after being acknowledged: a replay after a checkpoint rollback, or a double application.
+                    if (checkpointEvery is null)
+                    {
+                        Interlocked.Increment(ref stats.Duplicated);
+                    }
+                    else
+                    {
+                        Interlocked.Increment(ref stats.Replayed);
+                    }
+                }
+
+                if (!result.Y.AsSpan().SequenceEqual(acked[t]))
+                {
+                    Interlocked.Increment(ref stats.Mismatched);
+                }
+            }
+
+            maxAcked = Math.Max(maxAcked, n);
+            durableAcked = Math.Max(durableAcked, result.DurableN);
+            Interlocked.Increment(ref stats.Acked);
+            n++;
+        }
+
+        // The sequence stands at snapshot.LastN. Behind the last acknowledged element is a loss under EveryStep; under a
+        // checkpoint policy it is expected, but only back to exactly a stored state (LastDurableN == LastN) at or after
+        // the last durable element an answer reported, and the elements are then replayed.
+        void Rollback(SequenceSnapshot snapshot)
+        {
+            if (snapshot.LastN >= maxAcked)
+            {
+                return;
+            }
+
+            Interlocked.Add(ref stats.RolledBack, maxAcked - snapshot.LastN);
+            if (checkpointEvery is null)
+            {
+                Interlocked.Add(ref stats.Lost, maxAcked - snapshot.LastN);
+            }
+            else if (snapshot.LastN < durableAcked || snapshot.LastDurableN != snapshot.LastN)
+            {
+                Interlocked.Increment(ref stats.BadRollbacks);
+                stats.Report($"# bad rollback: {id} came back at n={snapshot.LastN} (durable {snapshot.LastDurableN}) after acknowledging n={maxAcked} with n={durableAcked} durable");
+            }
+
+            // Counted once: from here on the sequence owes us what it applies again.
+            maxAcked = snapshot.LastN;
+            durableAcked = Math.Min(durableAcked, snapshot.LastN);
+        }
+    }
+
+    private static void WriteProgress(string path, LoadStats stats)
+    {
+        try
+        {
+            File.WriteAllText(path + ".tmp", Interlocked.Read(ref stats.Acked).ToString(CultureInfo.InvariantCulture));
+            File.Move(path + ".tmp", path, overwrite: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    private sealed class LoadStats
+    {
+        public long Acked;
+        public long Retries;
+        public long Lost;
+        public long Duplicated;
+        public long Mismatched;
+        public long Replayed;
+        public long RolledBack;
+        public long BadRollbacks;
+        private long _maxStallTicks;
+
+        public ConcurrentQueue<string> Reports { get; } = new();
+
+        public void Report(string line)
+        {
+            if (Reports.Count < 20)
+            {
+                Reports.Enqueue(line);
+            }
+        }
+
+        public long MaxStallMs => (long)TimeSpan.FromTicks(Interlocked.Read(ref _maxStallTicks)).TotalMilliseconds;
+
+        public void Stall(TimeSpan stall)
+        {
+            var ticks = stall.Ticks;
+            long current;
+            while (ticks > (current = Interlocked.Read(ref _maxStallTicks)) &&
+                   Interlocked.CompareExchange(ref _maxStallTicks, ticks, current) != current)
+            {
+            }
+        }
+    }
+}

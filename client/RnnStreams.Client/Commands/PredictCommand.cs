@@ -1,0 +1,64 @@
+using RnnStreams.Core;
+using RnnStreams.Core.Formats;
+
+namespace RnnStreams.Client.Commands;
+
+/// <summary><c>predict --model M.json --input X.csv [--h0 H0.csv] [--output Y.csv]</c>: runs a sequence offline, no silo needed.</summary>
+internal static class PredictCommand
+{
+    public static int Run(Arguments args, TextWriter stdout)
+    {
+        var modelPath = args.Required("model", "a model file");
+        var inputPath = args.Required("input", "a CSV of inputs, one row per element");
+        var h0Path = args.Optional("h0");
+        var outputPath = args.Optional("output");
+        args.RejectUnknown();
+
+        var model = LoadModel(modelPath);
+        var inputs = Csv.ReadFile(inputPath, model.InputSize);
+        var state = h0Path is null ? new double[model.StateSize] : ReadInitialState(h0Path, model);
+
+        using var file = outputPath is null ? null : new StreamWriter(outputPath);
+        var writer = file ?? stdout;
+        Output.WriteHeader(writer, model.OutputSize);
+        var y = new double[model.OutputSize];
+        for (var t = 0; t < inputs.Length; t++)
+        {
+            if (model.TryAdvance(inputs[t], state, y) >= 0)
+            {
+                throw new CliException($"{inputPath}: element {t + 1} makes the state or output non-finite (overflow)");
+            }
+
+            Output.WriteRow(writer, t + 1, y);
+        }
+
+        writer.Flush();
+        return 0;
+    }
+
+    public static RnnModel LoadModel(string path)
+    {
+        try
+        {
+            return ModelFile.Load(path);
+        }
+        catch (ModelValidationException e)
+        {
+            throw new CliException($"{path}: {e.Message}");
+        }
+    }
+
+    /// <summary>One row per layer, H numbers each.</summary>
+    public static double[] ReadInitialState(string path, RnnModel model)
+    {
+        var rows = Csv.ReadFile(path, model.HiddenSize);
+        if (rows.Length != model.LayerCount)
+        {
+            throw new CliException($"{path}: expected {model.LayerCount} rows (one per layer) of {model.HiddenSize} numbers, got {rows.Length} rows");
+        }
+
+        return [.. rows.SelectMany(r => r)];
+    }
+
+    public static double[][] ReadInitialStateRows(string path, int? hiddenSize = null) => Csv.ReadFile(path, hiddenSize);
+}

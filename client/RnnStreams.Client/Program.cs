@@ -1,0 +1,97 @@
+using RnnStreams;
+using RnnStreams.Client;
+using RnnStreams.Client.Commands;
+using RnnStreams.Core.Formats;
+
+return await Cli.RunAsync(args, Console.Out, Console.Error);
+
+namespace RnnStreams.Client
+{
+    /// <summary>The command line: one verb, its options, one line of error on failure.</summary>
+    internal static class Cli
+    {
+        private static readonly HashSet<string> Flags = ["reset", "keep", "help", "verbose"];
+
+        public const string Usage = """
+            RnnStreams client
+
+            Offline (no silo needed):
+              predict --model M.json --input X.csv [--h0 H0.csv] [--output Y.csv]
+
+            Against a running cluster (--gateway host:port[,host:port...], default localhost:30000 or $RNN_GATEWAY):
+              models put --file M.json [--name NAME]
+              models get --name NAME [--version V] [--out FILE]
+              models list [--name NAME]
+              models delete --name NAME --version V
+              models random --name NAME --out FILE [--input D] [--hidden H] [--output O] [--layers L] [--cell rnn_tanh|rnn_relu] [--head linear|softmax|sigmoid] [--seed S]   (offline)
+              stream --sequence ID --input X.csv [--model NAME [--version V]] [--h0 H0.csv] [--batch K] [--reset] [--via rpc|stream] [--wait S] [--retry-for S]
+              watch --sequence ID [--count N]
+              sequence show|reset|upgrade|end --sequence ID
+              load [--sequences 1000] [--steps 200] [--model demo] [--prefix P] [--concurrency C] [--progress FILE] [--checkpoint-every K]
+              bench [--hidden 64] [--input 8] [--output 1] [--layers 1] [--sequences 10000] [--seconds 5] [--concurrency 256] [--batch 64] [--stream-sequences 100] [--memory-sequences 20000] [--outputs Always|WhenWatched|Never] [--durability D]
+                    (a silo in this process unless --gateway or --redis is given)
+              demo [--devices 128] [--steps 200] [--model demo] [--show 4] [--every 20] [--keep]
+
+            Common: --connect-timeout S (default 60); --response-timeout S (default 30: how long a call may take before it is retried or failed); --redis host:port finds the gateways of a Redis-clustered silo set;
+                    --verbose shows the Orleans client's log on standard error
+            """;
+
+        public static async Task<int> RunAsync(string[] argv, TextWriter stdout, TextWriter stderr)
+        {
+            using var cancellation = new CancellationTokenSource();
+            ConsoleCancelEventHandler onCancel = (_, e) =>
+            {
+                e.Cancel = true;
+                cancellation.Cancel();
+            };
+            Console.CancelKeyPress += onCancel;
+            try
+            {
+                var args = Arguments.Parse(argv, Flags);
+                args.MarkGlobal("gateway", "redis", "connect-timeout", "response-timeout", "verbose");
+                if (args.Words.Count == 0 || args.Flag("help") || args.Words[0] is "help")
+                {
+                    stdout.WriteLine(Usage);
+                    return args.Words.Count == 0 && !args.Flag("help") ? 2 : 0;
+                }
+
+                return args.Words[0] switch
+                {
+                    "predict" => PredictCommand.Run(args, stdout),
+                    "models" => await ModelsCommand.Run(args, stdout),
+                    "stream" => await StreamCommand.Run(args, stdout, stderr, cancellation.Token),
+                    "watch" => await WatchCommand.Run(args, stdout, stderr, cancellation.Token),
+                    "sequence" => await SequenceCommand.Run(args, stdout),
+                    "demo" => await DemoCommand.Run(args, stdout, cancellation.Token),
+                    "load" => await LoadCommand.Run(args, stdout, stderr, cancellation.Token),
+                    "bench" => await BenchCommand.Run(args, stdout, cancellation.Token),
+                    var other => throw new CliException($"unknown command '{other}'; run with --help", 2),
+                };
+            }
+            catch (CliException e)
+            {
+                stderr.WriteLine($"error: {e.Message}");
+                return e.ExitCode;
+            }
+            catch (DataFileException e)
+            {
+                stderr.WriteLine($"error: {e.Message}");
+                return 1;
+            }
+            catch (RnnStreamsException e)
+            {
+                stderr.WriteLine($"error: {e.Kind}: {e.Message}");
+                return 1;
+            }
+            catch (OperationCanceledException)
+            {
+                stderr.WriteLine("error: cancelled");
+                return 130;
+            }
+            finally
+            {
+                Console.CancelKeyPress -= onCancel;
+            }
+        }
+    }
+}

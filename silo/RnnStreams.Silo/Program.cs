@@ -1,0 +1,54 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Orleans.Configuration;
+using RnnStreams;
+using RnnStreams.Grains;
+using RnnStreams.Silo;
+using StackExchange.Redis;
+
+// Without configuration: the embedded default, one silo on localhost with in-memory storage and memory streams.
+// With ConnectionStrings:Redis (env ConnectionStrings__Redis=host:6379): Redis clustering and grain storage, so that
+// several silo processes form one cluster. Any key can be set in appsettings.json, as an environment variable
+// (Orleans__GatewayPort=30001) or on the command line (--Orleans:GatewayPort 30001).
+var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = args, ContentRootPath = AppContext.BaseDirectory });
+var settings = builder.Configuration.GetSection("Orleans").Get<SiloSettings>() ?? new SiloSettings();
+var redis = builder.Configuration.GetConnectionString("Redis");
+
+builder.UseOrleans(silo =>
+{
+    if (string.IsNullOrWhiteSpace(redis))
+    {
+        silo.UseLocalhostClustering(settings.SiloPort, settings.GatewayPort, null, settings.ServiceId, settings.ClusterId);
+        silo.Configure<EndpointOptions>(o => o.AdvertisedIPAddress = settings.ResolveAdvertisedAddress(clustered: false));
+        silo.AddRnnStreamsInMemory();
+    }
+    else
+    {
+        var redisOptions = ConfigurationOptions.Parse(redis);
+        silo.Configure<ClusterOptions>(o =>
+        {
+            o.ClusterId = settings.ClusterId;
+            o.ServiceId = settings.ServiceId;
+        });
+        silo.ConfigureEndpoints(settings.ResolveAdvertisedAddress(clustered: true), settings.SiloPort, settings.GatewayPort, listenOnAnyHostAddress: true);
+        silo.UseRedisClustering(o => o.ConfigurationOptions = redisOptions);
+        silo.AddRedisGrainStorage(RnnConstants.Storage, o =>
+        {
+            o.ConfigurationOptions = redisOptions;
+            o.DeleteStateOnClear = true; // an ended sequence leaves nothing behind
+        });
+        silo.AddRedisGrainStorage(RnnConstants.PubSubStorage, o => o.ConfigurationOptions = redisOptions);
+        silo.UseRedisReminderService(o => o.ConfigurationOptions = redisOptions);
+        silo.AddRnnStreamsMemoryStreams();
+    }
+
+    // Failure detection and stale-entry handling (Orleans:Membership: ProbeTimeout, NumMissedProbesLimit,
+    // IAmAliveTablePublishTimeout, ...): appsettings.json shortens Orleans' defaults so that a killed silo's grains
+    // move within seconds and a cluster restarted after a crash does not wait 90 s for its old entries to go stale.
+    silo.Configure<ClusterMembershipOptions>(builder.Configuration.GetSection("Orleans:Membership"));
+    silo.AddRnnStreams(builder.Configuration);
+});
+builder.Services.AddHostedService<SeedModelPublisher>();
+
+await builder.Build().RunAsync();

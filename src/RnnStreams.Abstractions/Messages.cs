@@ -1,0 +1,126 @@
+namespace RnnStreams;
+
+/// <summary>How a sequence starts.</summary>
+/// <param name="Model">The model name.</param>
+/// <param name="Version">A model version, or null for the latest.</param>
+/// <param name="InitialState">h_0 of every layer (one row per layer, H numbers each), or null for zeros.</param>
+[GenerateSerializer, Immutable, Alias("rnn.StartRequest")]
+public sealed record StartRequest(
+    [property: Id(0)] string Model,
+    [property: Id(1)] int? Version = null,
+    [property: Id(2)] double[][]? InitialState = null);
+
+/// <summary>The answer to one element.</summary>
+/// <param name="N">The element number.</param>
+/// <param name="Y">y_t.</param>
+/// <param name="ModelVersion">The model version that computed it.</param>
+/// <param name="Duplicate">True when n had already been applied and this is its stored answer.</param>
+/// <param name="DurableN">The last element whose state is in storage when this answer was sent: a producer may forget
+/// every element up to it, since the sequence can never come back from further behind.</param>
+[GenerateSerializer, Immutable, Alias("rnn.StepResult")]
+public sealed record StepResult(
+    [property: Id(0)] long N,
+    [property: Id(1)] double[] Y,
+    [property: Id(2)] int ModelVersion,
+    [property: Id(3)] bool Duplicate = false,
+    [property: Id(4)] long DurableN = 0);
+
+/// <summary>The answer to a batch of consecutive elements <c>FirstN … FirstN+Count-1</c>.</summary>
+/// <param name="FirstN">The number of the first element.</param>
+/// <param name="Count">How many elements.</param>
+/// <param name="OutputSize">O: each output is O numbers.</param>
+/// <param name="Outputs">Count×O numbers, element by element.</param>
+/// <param name="ModelVersion">The model version that computed them.</param>
+/// <param name="Duplicates">How many leading elements had already been applied and were answered from stored results.</param>
+/// <param name="DurableN">The last element whose state is in storage when this answer was sent.</param>
+[GenerateSerializer, Immutable, Alias("rnn.StepBatchResult")]
+public sealed record StepBatchResult(
+    [property: Id(0)] long FirstN,
+    [property: Id(1)] int Count,
+    [property: Id(2)] int OutputSize,
+    [property: Id(3)] double[] Outputs,
+    [property: Id(4)] int ModelVersion,
+    [property: Id(5)] int Duplicates = 0,
+    [property: Id(6)] long DurableN = 0)
+{
+    /// <summary>y of element <c>FirstN + i</c>.</summary>
+    public ReadOnlySpan<double> Output(int i) => Outputs.AsSpan(i * OutputSize, OutputSize);
+}
+
+/// <summary>Where a sequence stands.</summary>
+/// <param name="Sequence">The sequence id.</param>
+/// <param name="Model">Its model.</param>
+/// <param name="ModelVersion">The version it is pinned to.</param>
+/// <param name="Hidden">h_t of every layer (one row per layer).</param>
+/// <param name="LastN">The number of the last applied element (0 before the first).</param>
+/// <param name="LastDurableN">The number of the last element whose state is in storage.</param>
+/// <param name="UpdatedAt">When the last element was applied.</param>
+/// <param name="Durability">The durability policy in force, e.g. <c>EveryStep</c> or <c>Checkpoint(100, 1000)</c>.</param>
+[GenerateSerializer, Immutable, Alias("rnn.SequenceSnapshot")]
+public sealed record SequenceSnapshot(
+    [property: Id(0)] string Sequence,
+    [property: Id(1)] string Model,
+    [property: Id(2)] int ModelVersion,
+    [property: Id(3)] double[][] Hidden,
+    [property: Id(4)] long LastN,
+    [property: Id(5)] long LastDurableN,
+    [property: Id(6)] DateTimeOffset UpdatedAt,
+    [property: Id(7)] string Durability = "");
+
+/// <summary>What an output event says.</summary>
+[GenerateSerializer, Alias("rnn.OutputKind")]
+public enum OutputKind
+{
+    /// <summary>y_t of element N.</summary>
+    Step = 0,
+
+    /// <summary>The sequence went back to its initial state; the next element is 1.</summary>
+    Reset = 1,
+
+    /// <summary>The sequence ended (<see cref="SequenceOutput.Reason"/> says why); no more events follow.</summary>
+    Ended = 2,
+
+    /// <summary>An element sent on the input stream was refused; <see cref="SequenceOutput.Reason"/> says why, state is unchanged.</summary>
+    Error = 3,
+
+    /// <summary>The sequence moved to model version <see cref="SequenceOutput.ModelVersion"/>, keeping its state.</summary>
+    Upgraded = 4,
+}
+
+/// <summary>One event on <c>rnn-out/{sequence}</c>.</summary>
+/// <param name="Sequence">The sequence id.</param>
+/// <param name="N">The element number (for Step and Error), or the last applied n (Reset, Ended).</param>
+/// <param name="Y">y_t for Step, else empty.</param>
+/// <param name="ModelVersion">The model version.</param>
+/// <param name="Kind">What happened.</param>
+/// <param name="Reason">For Ended and Error: why.</param>
+/// <param name="SentAt">For Step: when the grain produced it (UTC ticks), to measure latency.</param>
+[GenerateSerializer, Immutable, Alias("rnn.SequenceOutput")]
+public sealed record SequenceOutput(
+    [property: Id(0)] string Sequence,
+    [property: Id(1)] long N,
+    [property: Id(2)] double[] Y,
+    [property: Id(3)] int ModelVersion,
+    [property: Id(4)] OutputKind Kind = OutputKind.Step,
+    [property: Id(5)] string? Reason = null,
+    [property: Id(6)] long SentAt = 0);
+
+/// <summary>One element sent on <c>rnn-in/{sequence}</c>.</summary>
+/// <param name="N">The element number, from 1.</param>
+/// <param name="X">x_t.</param>
+[GenerateSerializer, Immutable, Alias("rnn.SequenceInput")]
+public sealed record SequenceInput(
+    [property: Id(0)] long N,
+    [property: Id(1)] double[] X);
+
+/// <summary>One stored version of a model.</summary>
+/// <param name="Model">The model name.</param>
+/// <param name="Version">1, 2, …</param>
+/// <param name="PublishedAt">When it was published.</param>
+/// <param name="Description">A one-line summary (cell, sizes, head).</param>
+[GenerateSerializer, Immutable, Alias("rnn.ModelVersionInfo")]
+public sealed record ModelVersionInfo(
+    [property: Id(0)] string Model,
+    [property: Id(1)] int Version,
+    [property: Id(2)] DateTimeOffset PublishedAt,
+    [property: Id(3)] string Description);

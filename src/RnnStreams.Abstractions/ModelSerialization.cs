@@ -1,0 +1,61 @@
+using RnnStreams.Core;
+using Orleans.Serialization.Cloning;
+
+namespace RnnStreams;
+
+/// <summary>The wire form of an <see cref="RnnModel"/>: flat row-major arrays, one per weight.</summary>
+[GenerateSerializer, Alias("rnn.RnnModel")]
+public struct RnnModelSurrogate
+{
+    [Id(0)] public string Name;
+    [Id(1)] public CellType Cell;
+    [Id(2)] public OutputHead Output;
+    [Id(3)] public int InputSize;
+    [Id(4)] public int HiddenSize;
+    [Id(5)] public int OutputSize;
+    [Id(6)] public double[][] LayerWxh;
+    [Id(7)] public double[][] LayerWhh;
+    [Id(8)] public double[][] LayerBh;
+    [Id(9)] public double[] Why;
+    [Id(10)] public double[] By;
+}
+
+/// <summary>Converts <see cref="RnnModel"/> to and from its wire form; the receiving side validates it again.</summary>
+[RegisterConverter]
+public sealed class RnnModelConverter : IConverter<RnnModel, RnnModelSurrogate>
+{
+    public RnnModel ConvertFromSurrogate(in RnnModelSurrogate surrogate)
+    {
+        var layers = new RnnLayer[surrogate.LayerWxh.Length];
+        for (var k = 0; k < layers.Length; k++)
+        {
+            var input = k == 0 ? surrogate.InputSize : surrogate.HiddenSize;
+            layers[k] = new RnnLayer(input, surrogate.HiddenSize, surrogate.LayerWxh[k], surrogate.LayerWhh[k], surrogate.LayerBh[k], $"layers[{k}]");
+        }
+
+        return new RnnModel(surrogate.Name, surrogate.Cell, surrogate.Output, surrogate.InputSize, surrogate.HiddenSize,
+            surrogate.OutputSize, layers, surrogate.Why, surrogate.By);
+    }
+
+    public RnnModelSurrogate ConvertToSurrogate(in RnnModel value) => new()
+    {
+        Name = value.Name,
+        Cell = value.Cell,
+        Output = value.Output,
+        InputSize = value.InputSize,
+        HiddenSize = value.HiddenSize,
+        OutputSize = value.OutputSize,
+        LayerWxh = [.. value.Layers.Select(l => l.Wxh.ToArray())],
+        LayerWhh = [.. value.Layers.Select(l => l.Whh.ToArray())],
+        LayerBh = [.. value.Layers.Select(l => l.Bh.ToArray())],
+        Why = value.Why.ToArray(),
+        By = value.By.ToArray(),
+    };
+}
+
+/// <summary><see cref="RnnModel"/> is immutable: calls inside a silo share the instance instead of copying it.</summary>
+[RegisterCopier]
+public sealed class RnnModelCopier : IDeepCopier<RnnModel>
+{
+    public RnnModel? DeepCopy(RnnModel? input, CopyContext context) => input;
+}

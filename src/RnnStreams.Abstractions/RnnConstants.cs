@@ -1,0 +1,41 @@
+namespace RnnStreams;
+
+/// <summary>Names shared by silo, client and tests: stream provider, stream namespaces, storage.</summary>
+public static class RnnConstants
+{
+    /// <summary>The stream provider that carries inputs and outputs.</summary>
+    public const string StreamProvider = "rnn";
+
+    /// <summary>Outputs of sequence s are published on stream <c>rnn-out/{s}</c>.</summary>
+    public const string OutputNamespace = "rnn-out";
+
+    /// <summary>Inputs of sequence s may be sent on stream <c>rnn-in/{s}</c>; the sequence grain subscribes implicitly.</summary>
+    public const string InputNamespace = "rnn-in";
+
+    /// <summary>
+    /// Memory-stream queues of the <c>rnn</c> provider. Silo and clients must agree: a producer picks a stream's queue
+    /// by this number, and the silo pulls from that many queues.
+    /// </summary>
+    public const int StreamQueues = 16;
+
+    /// <summary>The grain storage for sequence and model state.</summary>
+    public const string Storage = "rnn";
+
+    /// <summary>The storage that Orleans' stream pub-sub needs.</summary>
+    public const string PubSubStorage = "PubSubStore";
+
+    /// <summary>The model the silo publishes at start-up and uses for sequences that start implicitly.</summary>
+    public const string DemoModel = "demo";
+
+    /// <summary>The default gateway port of the embedded silo.</summary>
+    public const int DefaultGatewayPort = 30000;
+
+    /// <summary>The default silo-to-silo port of the embedded silo.</summary>
+    public const int DefaultSiloPort = 11111;
+
+    /// <summary>The stream id of a sequence's outputs.</summary>
+    public static StreamId OutputStream(string sequence) => StreamId.Create(OutputNamespace, sequence);
+
+    /// <summary>The stream id of a sequence's inputs.</summary>
+    public static StreamId InputStream(string sequence) => StreamId.Create(InputNamespace, sequence);
+}

@@ -1,0 +1,83 @@
+namespace RnnStreams.Core;
+
+/// <summary>The recurrent cell of every layer of a model.</summary>
+public enum CellType
+{
+    /// <summary>Elman cell with tanh: <c>h_t = tanh(W_xh x_t + W_hh h_{t-1} + b_h)</c> (file name <c>rnn_tanh</c>).</summary>
+    RnnTanh,
+
+    /// <summary>Elman cell with ReLU: <c>h_t = max(0, W_xh x_t + W_hh h_{t-1} + b_h)</c> (file name <c>rnn_relu</c>).</summary>
+    RnnRelu,
+}
+
+/// <summary>The function applied to <c>W_hy h_t + b_y</c> to give <c>y_t</c>.</summary>
+public enum OutputHead
+{
+    /// <summary><c>y_t = W_hy h_t + b_y</c>.</summary>
+    Linear,
+
+    /// <summary><c>y_t = softmax(W_hy h_t + b_y)</c>, computed after subtracting the largest logit.</summary>
+    Softmax,
+
+    /// <summary><c>y_t = 1 / (1 + exp(-(W_hy h_t + b_y)))</c> element-wise.</summary>
+    Sigmoid,
+}
+
+/// <summary>The names the model file uses for cells and heads.</summary>
+public static class ModelNames
+{
+    public static string ToFileName(this CellType cell) => cell switch
+    {
+        CellType.RnnTanh => "rnn_tanh",
+        CellType.RnnRelu => "rnn_relu",
+        _ => throw new ArgumentOutOfRangeException(nameof(cell), cell, null),
+    };
+
+    public static string ToFileName(this OutputHead head) => head switch
+    {
+        OutputHead.Linear => "linear",
+        OutputHead.Softmax => "softmax",
+        OutputHead.Sigmoid => "sigmoid",
+        _ => throw new ArgumentOutOfRangeException(nameof(head), head, null),
+    };
+
+    public static bool TryParseCell(string? name, out CellType cell)
+    {
+        switch (name)
+        {
+            case "rnn_tanh": cell = CellType.RnnTanh; return true;
+            case "rnn_relu": cell = CellType.RnnRelu; return true;
+            default: cell = default; return false;
+        }
+    }
+
+    public static bool TryParseHead(string? name, out OutputHead head)
+    {
+        switch (name)
+        {
+            case "linear": head = OutputHead.Linear; return true;
+            case "softmax": head = OutputHead.Softmax; return true;
+            case "sigmoid": head = OutputHead.Sigmoid; return true;
+            default: head = default; return false;
+        }
+    }
+
+    /// <summary>True for a usable model or sequence name: 1–128 characters of letters, digits, <c>. _ - : /</c>.</summary>
+    public static bool IsValidName(string? name)
+    {
+        if (string.IsNullOrEmpty(name) || name.Length > 128)
+        {
+            return false;
+        }
+
+        foreach (var c in name)
+        {
+            if (!(char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-' or ':' or '/'))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+}

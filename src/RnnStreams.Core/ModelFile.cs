@@ -1,0 +1,382 @@
+using System.Buffers;
+using System.Text;
+using System.Text.Json;
+
+namespace RnnStreams.Core;
+
+/// <summary>
+/// Reads and writes the JSON model file:
+/// <code>
+/// { "name": "demo", "cell": "rnn_tanh", "inputSize": 1, "hiddenSize": 1, "outputSize": 1, "output": "linear",
+///   "layers": [ { "W_xh": [[0.5]], "W_hh": [[0.3]], "b_h": [0.1] } ], "W_hy": [[0.4]], "b_y": [0.2] }
+/// </code>
+/// Matrices are lists of rows, rows × columns exactly as in the equations (W_xh is H×D).
+/// </summary>
+public static class ModelFile
+{
+    /// <summary>Files larger than this are refused before parsing (64 MiB).</summary>
+    public const int MaxBytes = 64 * 1024 * 1024;
+
+    private static readonly string[] TopLevelFields =
+        ["name", "cell", "inputSize", "hiddenSize", "outputSize", "output", "layers", "W_hy", "b_y", "description"];
+
+    private static readonly string[] LayerFields = ["W_xh", "W_hh", "b_h"];
+
+    /// <summary>Reads a model file from disk.</summary>
+    /// <exception cref="ModelValidationException">The file is missing, too large, not JSON, or not a valid model.</exception>
+    public static RnnModel Load(string path)
+    {
+        FileInfo info;
+        try
+        {
+            info = new FileInfo(path);
+            if (!info.Exists)
+            {
+                throw new ModelValidationException("file", $"'{path}' does not exist");
+            }
+        }
+        catch (Exception e) when (e is ArgumentException or NotSupportedException or IOException or UnauthorizedAccessException)
+        {
+            throw new ModelValidationException("file", $"cannot open '{path}': {e.Message}");
+        }
+
+        if (info.Length > MaxBytes)
+        {
+            throw new ModelValidationException("file", $"'{path}' is {info.Length} bytes; model files are limited to {MaxBytes}");
+        }
+
+        try
+        {
+            return Parse(File.ReadAllBytes(path), Path.GetFileNameWithoutExtension(path));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ModelValidationException("file", $"cannot read '{path}': {e.Message}");
+        }
+    }
+
+    /// <summary>Parses a model file's text.</summary>
+    /// <param name="json">The JSON text.</param>
+    /// <param name="defaultName">The name to use when the file has none.</param>
+    /// <exception cref="ModelValidationException">Not JSON, or not a valid model; the message names the field.</exception>
+    public static RnnModel Parse(string json, string? defaultName = null)
+    {
+        ArgumentNullException.ThrowIfNull(json);
+        return Parse(Encoding.UTF8.GetBytes(json), defaultName);
+    }
+
+    /// <summary>Parses a model file's UTF-8 bytes.</summary>
+    /// <exception cref="ModelValidationException">Not JSON, or not a valid model; the message names the field.</exception>
+    public static RnnModel Parse(ReadOnlyMemory<byte> utf8Json, string? defaultName = null)
+    {
+        if (utf8Json.Length > MaxBytes)
+        {
+            throw new ModelValidationException("file", $"{utf8Json.Length} bytes; model files are limited to {MaxBytes}");
+        }
+
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(utf8Json, new JsonDocumentOptions { MaxDepth = 16 });
+        }
+        catch (JsonException e)
+        {
+            throw new ModelValidationException("file", $"not valid JSON: {e.Message}");
+        }
+
+        using (document)
+        {
+            return Read(document.RootElement, defaultName);
+        }
+    }
+
+    /// <summary>Writes a model as indented JSON, every number with full round-trip precision.</summary>
+    public static string ToJson(RnnModel model, bool indented = true)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        var buffer = new ArrayBufferWriter<byte>();
+        using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = indented }))
+        {
+            writer.WriteStartObject();
+            writer.WriteString("name", model.Name);
+            writer.WriteString("cell", model.Cell.ToFileName());
+            writer.WriteNumber("inputSize", model.InputSize);
+            writer.WriteNumber("hiddenSize", model.HiddenSize);
+            writer.WriteNumber("outputSize", model.OutputSize);
+            writer.WriteString("output", model.Output.ToFileName());
+            writer.WriteStartArray("layers");
+            foreach (var layer in model.Layers)
+            {
+                writer.WriteStartObject();
+                WriteMatrix(writer, "W_xh", layer.Wxh, layer.HiddenSize, layer.InputSize, depth: 3);
+                WriteMatrix(writer, "W_hh", layer.Whh, layer.HiddenSize, layer.HiddenSize, depth: 3);
+                WriteVector(writer, "b_h", layer.Bh);
+                writer.WriteEndObject();
+            }
+
+            writer.WriteEndArray();
+            WriteMatrix(writer, "W_hy", model.Why, model.OutputSize, model.HiddenSize, depth: 1);
+            WriteVector(writer, "b_y", model.By);
+            writer.WriteEndObject();
+        }
+
+        return Encoding.UTF8.GetString(buffer.WrittenSpan);
+    }
+
+    /// <summary>Writes a model file to disk.</summary>
+    public static void Save(RnnModel model, string path) => File.WriteAllText(path, ToJson(model) + "\n");
+
+    private static RnnModel Read(JsonElement root, string? defaultName)
+    {
+        if (root.ValueKind != JsonValueKind.Object)
+        {
+            throw new ModelValidationException("file", $"expected a JSON object, got {Describe(root.ValueKind)}");
+        }
+
+        RejectUnknown(root, TopLevelFields, string.Empty);
+
+        string name;
+        if (root.TryGetProperty("name", out var nameElement))
+        {
+            name = ReadString(nameElement, "name");
+        }
+        else
+        {
+            name = defaultName ?? throw Missing("name");
+        }
+
+        var cellName = ReadString(Required(root, "cell"), "cell");
+        if (!ModelNames.TryParseCell(cellName, out var cell))
+        {
+            throw new ModelValidationException("cell", $"unknown cell '{cellName}'; expected rnn_tanh or rnn_relu");
+        }
+
+        var output = OutputHead.Linear;
+        if (root.TryGetProperty("output", out var outputElement))
+        {
+            var outputName = ReadString(outputElement, "output");
+            if (!ModelNames.TryParseHead(outputName, out output))
+            {
+                throw new ModelValidationException("output", $"unknown output '{outputName}'; expected linear, softmax or sigmoid");
+            }
+        }
+
+        var inputSize = ReadSize(Required(root, "inputSize"), "inputSize");
+        var hiddenSize = ReadSize(Required(root, "hiddenSize"), "hiddenSize");
+        var outputSize = ReadSize(Required(root, "outputSize"), "outputSize");
+
+        var layersElement = Required(root, "layers");
+        if (layersElement.ValueKind != JsonValueKind.Array)
+        {
+            throw new ModelValidationException("layers", $"expected an array of layers, got {Describe(layersElement.ValueKind)}");
+        }
+
+        var layerCount = layersElement.GetArrayLength();
+        if (layerCount == 0)
+        {
+            throw new ModelValidationException("layers", "a model needs at least one layer, got an empty array");
+        }
+
+        var layers = new List<RnnLayer>(layerCount);
+        var k = 0;
+        foreach (var layerElement in layersElement.EnumerateArray())
+        {
+            var field = $"layers[{k}]";
+            if (layerElement.ValueKind != JsonValueKind.Object)
+            {
+                throw new ModelValidationException(field, $"expected an object with W_xh, W_hh and b_h, got {Describe(layerElement.ValueKind)}");
+            }
+
+            RejectUnknown(layerElement, LayerFields, field + ".");
+            var layerInput = k == 0 ? inputSize : hiddenSize;
+            var inputName = k == 0 ? "inputSize" : "hiddenSize";
+            var wxh = ReadMatrix(Required(layerElement, "W_xh", field), $"{field}.W_xh", hiddenSize, layerInput, $"hiddenSize × {inputName}");
+            var whh = ReadMatrix(Required(layerElement, "W_hh", field), $"{field}.W_hh", hiddenSize, hiddenSize, "hiddenSize × hiddenSize");
+            var bh = ReadVector(Required(layerElement, "b_h", field), $"{field}.b_h", hiddenSize, "hiddenSize");
+            layers.Add(new RnnLayer(layerInput, hiddenSize, wxh, whh, bh, field));
+            k++;
+        }
+
+        var why = ReadMatrix(Required(root, "W_hy"), "W_hy", outputSize, hiddenSize, "outputSize × hiddenSize");
+        var by = ReadVector(Required(root, "b_y"), "b_y", outputSize, "outputSize");
+        return new RnnModel(name, cell, output, inputSize, hiddenSize, outputSize, layers, why, by);
+    }
+
+    private static void RejectUnknown(JsonElement element, string[] known, string prefix)
+    {
+        foreach (var property in element.EnumerateObject())
+        {
+            if (Array.IndexOf(known, property.Name) < 0)
+            {
+                throw new ModelValidationException(prefix + property.Name, $"unknown field; expected one of {string.Join(", ", known)}");
+            }
+        }
+    }
+
+    private static JsonElement Required(JsonElement parent, string name, string? parentField = null)
+    {
+        if (parent.TryGetProperty(name, out var value))
+        {
+            return value;
+        }
+
+        throw Missing(parentField is null ? name : $"{parentField}.{name}");
+    }
+
+    private static ModelValidationException Missing(string field) => new(field, "missing field");
+
+    private static string ReadString(JsonElement element, string field)
+    {
+        if (element.ValueKind != JsonValueKind.String)
+        {
+            throw new ModelValidationException(field, $"expected a string, got {Describe(element.ValueKind)}");
+        }
+
+        return element.GetString()!;
+    }
+
+    private static int ReadSize(JsonElement element, string field)
+    {
+        if (element.ValueKind != JsonValueKind.Number || !element.TryGetInt32(out var value))
+        {
+            throw new ModelValidationException(field, $"expected a whole number, got {element.GetRawText()}");
+        }
+
+        if (value is < 1 or > 1 << 20)
+        {
+            throw new ModelValidationException(field, $"must be between 1 and {1 << 20}, got {value}");
+        }
+
+        return value;
+    }
+
+    private static double ReadNumber(JsonElement element, string field)
+    {
+        if (element.ValueKind != JsonValueKind.Number)
+        {
+            throw new ModelValidationException(field, $"expected a number, got {element.GetRawText()}; NaN and Infinity are not allowed");
+        }
+
+        if (!element.TryGetDouble(out var value) || !double.IsFinite(value))
+        {
+            throw new ModelValidationException(field, $"{element.GetRawText()} is not a finite double");
+        }
+
+        return value;
+    }
+
+    private static double[] ReadVector(JsonElement element, string field, int length, string shape)
+    {
+        if (element.ValueKind != JsonValueKind.Array)
+        {
+            throw new ModelValidationException(field, $"expected an array of {length} numbers ({shape}), got {Describe(element.ValueKind)}");
+        }
+
+        var actual = element.GetArrayLength();
+        if (actual != length)
+        {
+            throw new ModelValidationException(field, $"expected {length} numbers ({shape}), got {actual}");
+        }
+
+        var values = new double[length];
+        var i = 0;
+        foreach (var item in element.EnumerateArray())
+        {
+            values[i] = ReadNumber(item, $"{field}[{i}]");
+            i++;
+        }
+
+        return values;
+    }
+
+    private static double[] ReadMatrix(JsonElement element, string field, int rows, int columns, string shape)
+    {
+        if (element.ValueKind != JsonValueKind.Array)
+        {
+            throw new ModelValidationException(field, $"expected a {rows}×{columns} matrix ({shape}) as an array of rows, got {Describe(element.ValueKind)}");
+        }
+
+        var actualRows = element.GetArrayLength();
+        var firstColumns = actualRows > 0 && element[0].ValueKind == JsonValueKind.Array ? element[0].GetArrayLength() : 0;
+        if (actualRows != rows)
+        {
+            throw new ModelValidationException(field, $"expected {rows}×{columns} ({shape}), got {actualRows}×{firstColumns}");
+        }
+
+        var values = new double[(long)rows * columns];
+        var r = 0;
+        foreach (var row in element.EnumerateArray())
+        {
+            if (row.ValueKind != JsonValueKind.Array)
+            {
+                throw new ModelValidationException($"{field}[{r}]", $"expected a row of {columns} numbers, got {Describe(row.ValueKind)}");
+            }
+
+            var actualColumns = row.GetArrayLength();
+            if (actualColumns != columns)
+            {
+                throw new ModelValidationException(field, $"expected {rows}×{columns} ({shape}), but row {r} has {actualColumns} columns");
+            }
+
+            var c = 0;
+            foreach (var item in row.EnumerateArray())
+            {
+                values[(r * columns) + c] = ReadNumber(item, $"{field}[{r}][{c}]");
+                c++;
+            }
+
+            r++;
+        }
+
+        return values;
+    }
+
+    private static void WriteMatrix(Utf8JsonWriter writer, string name, ReadOnlySpan<double> values, int rows, int columns, int depth)
+    {
+        // One row per line: readable for people, exact for programs (shortest round-trip form of each double).
+        var indented = writer.Options.Indented;
+        var inner = indented ? "\n" + new string(' ', 2 * (depth + 1)) : string.Empty;
+        var text = new StringBuilder("[");
+        for (var r = 0; r < rows; r++)
+        {
+            text.Append(r > 0 ? "," : string.Empty).Append(inner).Append(Row(values.Slice(r * columns, columns)));
+        }
+
+        text.Append(indented ? "\n" + new string(' ', 2 * depth) : string.Empty).Append(']');
+        writer.WritePropertyName(name);
+        writer.WriteRawValue(text.ToString(), skipInputValidation: true);
+    }
+
+    private static void WriteVector(Utf8JsonWriter writer, string name, ReadOnlySpan<double> values)
+    {
+        writer.WritePropertyName(name);
+        writer.WriteRawValue(Row(values), skipInputValidation: true);
+    }
+
+    private static string Row(ReadOnlySpan<double> values)
+    {
+        var text = new StringBuilder("[");
+        for (var i = 0; i < values.Length; i++)
+        {
+            if (i > 0)
+            {
+                text.Append(", ");
+            }
+
+            text.Append(values[i].ToString("R", System.Globalization.CultureInfo.InvariantCulture));
+        }
+
+        return text.Append(']').ToString();
+    }
+
+    private static string Describe(JsonValueKind kind) => kind switch
+    {
+        JsonValueKind.Object => "an object",
+        JsonValueKind.Array => "an array",
+        JsonValueKind.String => "a string",
+        JsonValueKind.Number => "a number",
+        JsonValueKind.True or JsonValueKind.False => "a boolean",
+        JsonValueKind.Null => "null",
+        _ => kind.ToString(),
+    };
+}

@@ -1,0 +1,167 @@
+namespace RnnStreams.Core;
+
+/// <summary>
+/// An immutable, validated recurrent model: stacked Elman layers and an output head
+/// <c>y_t = head(W_hy h_t + b_y)</c> read from the last layer. All weights live in contiguous row-major arrays,
+/// shared by every time step and every sequence that uses the model.
+/// </summary>
+/// <remarks>
+/// The state of a sequence is one flat array of <see cref="StateSize"/> numbers: the h of layer 0, then layer 1, …
+/// </remarks>
+public sealed partial class RnnModel
+{
+    private readonly RnnLayer[] _layers;
+    private readonly double[] _why;
+    private readonly double[] _by;
+
+    /// <summary>Builds and validates a model. Arrays are copied; the model never changes afterwards.</summary>
+    /// <exception cref="ModelValidationException">A size, a shape or a number is wrong; the message names the field.</exception>
+    public RnnModel(
+        string name,
+        CellType cell,
+        OutputHead output,
+        int inputSize,
+        int hiddenSize,
+        int outputSize,
+        IReadOnlyList<RnnLayer> layers,
+        ReadOnlySpan<double> why,
+        ReadOnlySpan<double> by)
+    {
+        if (!ModelNames.IsValidName(name))
+        {
+            throw new ModelValidationException("name", $"'{name}' is not a valid model name (1–128 letters, digits or . _ - : /)");
+        }
+
+        if (!Enum.IsDefined(cell))
+        {
+            throw new ModelValidationException("cell", $"unknown cell {cell}");
+        }
+
+        if (!Enum.IsDefined(output))
+        {
+            throw new ModelValidationException("output", $"unknown output {output}");
+        }
+
+        if (inputSize < 1)
+        {
+            throw new ModelValidationException("inputSize", $"must be at least 1, got {inputSize}");
+        }
+
+        if (hiddenSize < 1)
+        {
+            throw new ModelValidationException("hiddenSize", $"must be at least 1, got {hiddenSize}");
+        }
+
+        if (outputSize < 1)
+        {
+            throw new ModelValidationException("outputSize", $"must be at least 1, got {outputSize}");
+        }
+
+        ArgumentNullException.ThrowIfNull(layers);
+        if (layers.Count == 0)
+        {
+            throw new ModelValidationException("layers", "a model needs at least one layer");
+        }
+
+        for (var k = 0; k < layers.Count; k++)
+        {
+            var layer = layers[k] ?? throw new ModelValidationException($"layers[{k}]", "missing layer");
+            var expectedInput = k == 0 ? inputSize : hiddenSize;
+            if (layer.InputSize != expectedInput || layer.HiddenSize != hiddenSize)
+            {
+                throw new ModelValidationException(
+                    $"layers[{k}].W_xh",
+                    $"expected {hiddenSize}×{expectedInput} (hiddenSize × {(k == 0 ? "inputSize" : "hiddenSize")}), got {layer.HiddenSize}×{layer.InputSize}");
+            }
+        }
+
+        RnnLayer.Check(why, (long)outputSize * hiddenSize, "W_hy", $"{outputSize}×{hiddenSize} (outputSize × hiddenSize)");
+        RnnLayer.Check(by, outputSize, "b_y", $"{outputSize} (outputSize)");
+
+        Name = name;
+        Cell = cell;
+        Output = output;
+        InputSize = inputSize;
+        HiddenSize = hiddenSize;
+        OutputSize = outputSize;
+        _layers = [.. layers];
+        _why = why.ToArray();
+        _by = by.ToArray();
+    }
+
+    private RnnModel(RnnModel source, string name)
+    {
+        Name = name;
+        Cell = source.Cell;
+        Output = source.Output;
+        InputSize = source.InputSize;
+        HiddenSize = source.HiddenSize;
+        OutputSize = source.OutputSize;
+        _layers = source._layers;
+        _why = source._why;
+        _by = source._by;
+    }
+
+    /// <summary>The model's name (also the key of its model grain).</summary>
+    public string Name { get; }
+
+    /// <summary>The cell of every layer.</summary>
+    public CellType Cell { get; }
+
+    /// <summary>The output head.</summary>
+    public OutputHead Output { get; }
+
+    /// <summary>D, the size of x_t.</summary>
+    public int InputSize { get; }
+
+    /// <summary>H, the size of h_t in every layer.</summary>
+    public int HiddenSize { get; }
+
+    /// <summary>O, the size of y_t.</summary>
+    public int OutputSize { get; }
+
+    /// <summary>The stacked layers; layer k&gt;0 reads layer k-1's h_t.</summary>
+    public IReadOnlyList<RnnLayer> Layers => _layers;
+
+    /// <summary>Number of layers.</summary>
+    public int LayerCount => _layers.Length;
+
+    /// <summary><c>W_hy</c>, O×H row-major.</summary>
+    public ReadOnlySpan<double> Why => _why;
+
+    /// <summary><c>b_y</c>.</summary>
+    public ReadOnlySpan<double> By => _by;
+
+    /// <summary>The number of values of a sequence's state: H for each layer.</summary>
+    public int StateSize => _layers.Length * HiddenSize;
+
+    /// <summary>The number of weights and biases.</summary>
+    public long ParameterCount
+    {
+        get
+        {
+            long count = _why.Length + _by.Length;
+            foreach (var layer in _layers)
+            {
+                count += layer.Wxh.Length + layer.Whh.Length + layer.Bh.Length;
+            }
+
+            return count;
+        }
+    }
+
+    /// <summary>The same weights under another name (shares the arrays).</summary>
+    public RnnModel WithName(string name)
+    {
+        if (!ModelNames.IsValidName(name))
+        {
+            throw new ModelValidationException("name", $"'{name}' is not a valid model name (1–128 letters, digits or . _ - : /)");
+        }
+
+        return name == Name ? this : new RnnModel(this, name);
+    }
+
+    /// <summary>A one-line description such as <c>rnn_tanh 1→64×2→1 linear</c>.</summary>
+    public override string ToString() =>
+        $"{Name}: {Cell.ToFileName()} {InputSize}→{HiddenSize}×{LayerCount}→{OutputSize} {Output.ToFileName()}";
+}

@@ -1,0 +1,91 @@
+namespace RnnStreams.Grains;
+
+/// <summary>Which outputs a sequence publishes on its output stream.</summary>
+public enum OutputPublishing
+{
+    /// <summary>Every output.</summary>
+    Always,
+
+    /// <summary>Outputs produced while a <c>Watch</c> lease is held.</summary>
+    WhenWatched,
+
+    /// <summary>None: outputs are in the answers of the calls only.</summary>
+    Never,
+}
+
+/// <summary>Silo-wide settings of sequences (configuration section <c>RnnStreams</c>).</summary>
+public sealed class RnnStreamsOptions
+{
+    /// <summary>The configuration section.</summary>
+    public const string Section = "RnnStreams";
+
+    /// <summary>
+    /// The model a sequence starts on when its first element arrives without a <c>Start</c>; null or empty refuses
+    /// such elements with <see cref="SequenceNotStartedException"/>. Default: <c>demo</c>.
+    /// </summary>
+    public string? DefaultModel { get; set; } = RnnConstants.DemoModel;
+
+    /// <summary>The silo's durability policy (see <see cref="DurabilityPolicy.Parse"/>). Default <c>Checkpoint(100, 1000)</c>.</summary>
+    public string Durability { get; set; } = DurabilityPolicy.Default.ToString();
+
+    /// <summary>Per-model overrides of <see cref="Durability"/>: model name → policy.</summary>
+    public Dictionary<string, string> ModelDurability { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Which y_t are published on <c>rnn-out/{sequence}</c>: <see cref="OutputPublishing.Always"/> (default),
+    /// <see cref="OutputPublishing.WhenWatched"/> (only while a subscriber holds a <c>Watch</c> lease: no stream cost for
+    /// sequences nobody watches) or <see cref="OutputPublishing.Never"/> (answers only). Lifecycle events (reset,
+    /// upgraded, ended, refused input) are always published.
+    /// </summary>
+    public OutputPublishing PublishOutputs { get; set; } = OutputPublishing.Always;
+
+    /// <summary>How many recent outputs each sequence keeps to answer duplicates. Default 16.</summary>
+    public int KeepOutputs { get; set; } = 16;
+
+    /// <summary>An idle sequence is deactivated (its state written first) after this long without a call. Default 15 minutes.</summary>
+    public TimeSpan IdleDeactivation { get; set; } = TimeSpan.FromMinutes(15);
+
+    /// <summary>
+    /// Off by default. When set, a sequence with no element for this long is ended as if <c>End</c> were called, with the
+    /// reason <c>expired</c> on its output stream (checked by a reminder, so also for deactivated sequences).
+    /// </summary>
+    public TimeSpan? ExpireAfter { get; set; }
+
+    /// <summary>
+    /// How often an expiry reminder checks a sequence; default <see cref="ExpireAfter"/>, at least 1 minute (Orleans'
+    /// reminder minimum), so a silent sequence ends between ExpireAfter and ExpireAfter + this period. Each check wakes
+    /// a deactivated sequence, so keep it longer than <see cref="IdleDeactivation"/>.
+    /// </summary>
+    public TimeSpan? ExpiryCheckPeriod { get; set; }
+
+    /// <summary>The policy for a model: its override, else the silo's.</summary>
+    public DurabilityPolicy PolicyFor(string model) =>
+        DurabilityPolicy.Parse(ModelDurability.TryGetValue(model, out var text) ? text : Durability);
+
+    /// <summary>Checks every setting once at start-up, so a typo stops the silo instead of failing requests.</summary>
+    public void Validate()
+    {
+        DurabilityPolicy.Parse(Durability);
+        foreach (var (model, text) in ModelDurability)
+        {
+            try
+            {
+                DurabilityPolicy.Parse(text);
+            }
+            catch (FormatException e)
+            {
+                throw new FormatException($"RnnStreams:ModelDurability:{model}: {e.Message}");
+            }
+        }
+
+        if (KeepOutputs < 1)
+        {
+            throw new FormatException($"RnnStreams:KeepOutputs must be at least 1, got {KeepOutputs}");
+        }
+
+        if (ExpireAfter is { } expire && expire <= TimeSpan.Zero)
+        {
+            throw new FormatException($"RnnStreams:ExpireAfter must be positive, got {expire}");
+        }
+    }
+}

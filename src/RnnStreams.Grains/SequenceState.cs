@@ -1,0 +1,68 @@
+namespace RnnStreams.Grains;
+
+/// <summary>The stored state of one sequence. Never renumber the ids.</summary>
+[GenerateSerializer, Alias("rnn.SequenceState")]
+public sealed class SequenceState
+{
+    /// <summary>The model name; null before the sequence starts.</summary>
+    [Id(0)]
+    public string? Model { get; set; }
+
+    /// <summary>The pinned model version.</summary>
+    [Id(1)]
+    public int ModelVersion { get; set; }
+
+    /// <summary>h_t of every layer, flat (layer 0 first).</summary>
+    [Id(2)]
+    public double[] Hidden { get; set; } = [];
+
+    /// <summary>The last applied element number (0 before the first).</summary>
+    [Id(3)]
+    public long LastN { get; set; }
+
+    /// <summary>When the last element was applied.</summary>
+    [Id(4)]
+    public DateTimeOffset UpdatedAt { get; set; }
+
+    /// <summary>h_0 given at start (flat), or null for zeros.</summary>
+    [Id(5)]
+    public double[]? InitialState { get; set; }
+
+    /// <summary>A ring of the most recent outputs: element n's y is in slot (n-1) mod capacity.</summary>
+    [Id(6)]
+    public double[] RecentOutputs { get; set; } = [];
+
+    /// <summary>The ring's capacity in elements.</summary>
+    [Id(7)]
+    public int RecentCapacity { get; set; }
+}
+
+/// <summary>The stored versions of one model.</summary>
+[GenerateSerializer, Alias("rnn.ModelState")]
+public sealed class ModelState
+{
+    /// <summary>Every version, oldest first.</summary>
+    [Id(0)]
+    public List<StoredModelVersion> Versions { get; set; } = [];
+
+    /// <summary>The highest version number ever given (deleted versions' numbers are not reused).</summary>
+    [Id(1)]
+    public int LastVersion { get; set; }
+}
+
+/// <summary>One stored version: canonical model-file JSON (readable in any storage).</summary>
+[GenerateSerializer, Alias("rnn.StoredModelVersion")]
+public sealed class StoredModelVersion
+{
+    [Id(0)]
+    public int Version { get; set; }
+
+    [Id(1)]
+    public DateTimeOffset PublishedAt { get; set; }
+
+    [Id(2)]
+    public string Json { get; set; } = string.Empty;
+
+    [Id(3)]
+    public string Description { get; set; } = string.Empty;
+}

@@ -1,0 +1,137 @@
+using System.Globalization;
+using RnnStreams.Core;
+using RnnStreams.TestSupport;
+
+namespace RnnStreams.Client.Tests;
+
+public sealed class PredictTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("rnn-predict-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private string File(string name, string text)
+    {
+        var path = Path.Combine(_dir, name);
+        System.IO.File.WriteAllText(path, text);
+        return path;
+    }
+
+    private static async Task<(int Code, string Out, string Err)> Run(params string[] args)
+    {
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        var code = await Cli.RunAsync(args, stdout, stderr);
+        return (code, stdout.ToString(), stderr.ToString());
+    }
+
+    private static string DemoModel => Path.Combine(Repository.Root, "silo", "RnnStreams.Silo", "models", "demo.json");
+
+    [Fact]
+    public async Task Predict_WorkedExample_PrintsHeaderAndRoundTripOutputs()
+    {
+        var (code, output, error) = await Run("predict", "--model", DemoModel, "--input", File("x.csv", "x\n1\n2\n3\n"));
+
+        Assert.Equal(0, code);
+        Assert.Equal(string.Empty, error);
+        var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal("n,y_0", lines[0]);
+        var h = 0.0;
+        for (var t = 1; t <= 3; t++)
+        {
+            h = Math.Tanh((0.5 * t) + (0.3 * h) + 0.1);
+            var fields = lines[t].Split(',');
+            Assert.Equal(t.ToString(CultureInfo.InvariantCulture), fields[0]);
+            Assert.Equal((0.4 * h) + 0.2, double.Parse(fields[1], CultureInfo.InvariantCulture), 1e-15);
+        }
+    }
+
+    [Fact]
+    public async Task Predict_TwoLayersWithH0_EqualsKernelBitForBit()
+    {
+        var random = new Random(5);
+        double[] Fill(int n) => Enumerable.Range(0, n).Select(_ => random.NextDouble() - 0.5).ToArray();
+        var model = new RnnModel("two", CellType.RnnTanh, OutputHead.Softmax, 2, 3, 3,
+            [new RnnLayer(2, 3, Fill(6), Fill(9), Fill(3)), new RnnLayer(3, 3, Fill(9), Fill(9), Fill(3))], Fill(9), Fill(3));
+        var modelPath = Path.Combine(_dir, "two.json");
+        ModelFile.Save(model, modelPath);
+        var inputs = Enumerable.Range(0, 20).Select(_ => Fill(2)).ToArray();
+        var h0 = Fill(6);
+        var inputPath = File("in.csv", string.Join('\n', inputs.Select(x => string.Join(',', x.Select(v => v.ToString("R", CultureInfo.InvariantCulture))))));
+        var h0Path = File("h0.csv", $"{string.Join(',', h0.Take(3).Select(v => v.ToString("R", CultureInfo.InvariantCulture)))}\n{string.Join(',', h0.Skip(3).Select(v => v.ToString("R", CultureInfo.InvariantCulture)))}\n");
+
+        var (code, output, _) = await Run("predict", "--model", modelPath, "--input", inputPath, "--h0", h0Path);
+
+        Assert.Equal(0, code);
+        var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal("n,y_0,y_1,y_2", lines[0]);
+        var state = h0.ToArray();
+        var y = new double[3];
+        for (var t = 0; t < inputs.Length; t++)
+        {
+            model.Step(inputs[t], state, y);
+            Assert.Equal([t + 1.0, .. y], lines[t + 1].Split(',').Select(f => double.Parse(f, CultureInfo.InvariantCulture)).ToArray());
+        }
+    }
+
+    [Theory]
+    [InlineData("missing model", "{dir}/none.json", "1\n", null, "does not exist")]
+    [InlineData("malformed model", "{bad}", "1\n", null, "layers[0].W_hh: expected 1×1 (hiddenSize × hiddenSize), but row 0 has 2 columns")]
+    [InlineData("not JSON", "{garbage}", "1\n", null, "not valid JSON")]
+    [InlineData("wrong columns", "{demo}", "1,2\n", null, ":1: expected 1 columns, got 2")]
+    [InlineData("NaN input", "{demo}", "1\nNaN\n", null, ":2: column 1: 'NaN' is not finite")]
+    [InlineData("text input", "{demo}", "1\nabc\n", null, ":2: column 1: 'abc' is not a number")]
+    [InlineData("empty input", "{demo}", "x\n", null, "no data rows")]
+    [InlineData("h0 rows", "{demo}", "1\n", "0.1\n0.2\n", "expected 1 rows (one per layer) of 1 numbers, got 2 rows")]
+    [InlineData("h0 width", "{demo}", "1\n", "0.1,0.2\n", ":1: expected 1 columns, got 2")]
+    public async Task Predict_BadFiles_OneErrorLineAndNonZeroExit(string what, string model, string input, string? h0, string expected)
+    {
+        var modelPath = model switch
+        {
+            "{demo}" => DemoModel,
+            "{bad}" => File("bad.json", System.IO.File.ReadAllText(DemoModel).Replace("\"W_hh\": [[0.3]]", "\"W_hh\": [[0.3, 1]]")),
+            "{garbage}" => File("garbage.json", "{ \"name\": "),
+            _ => model.Replace("{dir}", _dir),
+        };
+        List<string> args = ["predict", "--model", modelPath, "--input", File("x.csv", input)];
+        if (h0 is not null)
+        {
+            args.AddRange(["--h0", File("h0.csv", h0)]);
+        }
+
+        var (code, output, error) = await Run([.. args]);
+
+        Assert.True(code == 1, what);
+        Assert.Equal(string.Empty, output);
+        var lines = error.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Single(lines);
+        Assert.StartsWith("error: ", lines[0]);
+        Assert.Contains(expected, lines[0]);
+    }
+
+    [Theory]
+    [InlineData("predict --model m.json", "missing --input")]
+    [InlineData("predict --model m.json --input x.csv --typo 1", "unknown option --typo")]
+    [InlineData("frobnicate", "unknown command 'frobnicate'")]
+    [InlineData("models", "models needs put, get, list, delete or random")]
+    [InlineData("demo --devices zero", "--devices must be a whole number")]
+    public async Task Cli_UsageErrors_ExitWithCode2(string commandLine, string expected)
+    {
+        var (code, _, error) = await Run(commandLine.Split(' '));
+        Assert.Equal(2, code);
+        Assert.Contains(expected, error);
+    }
+
+    [Fact]
+    public async Task Predict_AsAProcess_PrintsNoStackTraceOnError()
+    {
+        var ok = await ProcessRunner.RunAsync(Repository.ClientDll, ["predict", "--model", DemoModel, "--input", File("x.csv", "1\n2\n3\n")]);
+        Assert.Equal(0, ok.ExitCode);
+        Assert.Equal(["n,y_0", "1,0.41481982679921414", "2,0.5405484706371846", "3,0.5809011920666035"], ok.OutputLines);
+
+        var bad = await ProcessRunner.RunAsync(Repository.ClientDll, ["predict", "--model", File("m.json", "[]"), "--input", File("x.csv", "1\n")]);
+        Assert.Equal(1, bad.ExitCode);
+        Assert.Equal($"error: {Path.Combine(_dir, "m.json")}: file: expected a JSON object, got an array", bad.StandardError.Trim());
+        Assert.DoesNotContain("   at ", bad.StandardError);
+    }
+}

@@ -1,0 +1,106 @@
+namespace RnnStreams.Core.Tests;
+
+public class ModelFileTests
+{
+    private const string Demo = """
+        { "name": "demo", "cell": "rnn_tanh", "inputSize": 1, "hiddenSize": 1, "outputSize": 1,
+          "output": "linear",
+          "layers": [ { "W_xh": [[0.5]], "W_hh": [[0.3]], "b_h": [0.1] } ],
+          "W_hy": [[0.4]], "b_y": [0.2] }
+        """;
+
+    private const string TwoByThree = """
+        { "name": "m", "cell": "rnn_relu", "inputSize": 3, "hiddenSize": 2, "outputSize": 1, "output": "sigmoid",
+          "layers": [ { "W_xh": [[1,2,3],[4,5,6]], "W_hh": [[1,0],[0,1]], "b_h": [0.5, -0.5] },
+                      { "W_xh": [[1,0],[0,1]], "W_hh": [[0,0],[0,0]], "b_h": [0, 0] } ],
+          "W_hy": [[1, -1]], "b_y": [0] }
+        """;
+
+    [Fact]
+    public void Parse_DesignExample_ReadsEveryField()
+    {
+        var model = ModelFile.Parse(Demo);
+        Assert.Equal("demo", model.Name);
+        Assert.Equal(CellType.RnnTanh, model.Cell);
+        Assert.Equal(OutputHead.Linear, model.Output);
+        Assert.Equal((1, 1, 1, 1), (model.InputSize, model.HiddenSize, model.OutputSize, model.LayerCount));
+        Assert.Equal([0.5], model.Layers[0].Wxh.ToArray());
+        Assert.Equal([0.3], model.Layers[0].Whh.ToArray());
+        Assert.Equal([0.1], model.Layers[0].Bh.ToArray());
+        Assert.Equal([0.4], model.Why.ToArray());
+        Assert.Equal([0.2], model.By.ToArray());
+    }
+
+    [Fact]
+    public void Parse_MatricesAreRowsByColumns()
+    {
+        var model = ModelFile.Parse(TwoByThree);
+        Assert.Equal([1, 2, 3, 4, 5, 6], model.Layers[0].Wxh.ToArray());
+        Assert.Equal(2, model.LayerCount);
+        Assert.Equal(CellType.RnnRelu, model.Cell);
+        Assert.Equal(OutputHead.Sigmoid, model.Output);
+    }
+
+    [Fact]
+    public void ToJson_RoundTripsEveryBit()
+    {
+        var model = TestModels.Random(5, 3, 7, 2, layers: 2, output: OutputHead.Softmax);
+        var again = ModelFile.Parse(ModelFile.ToJson(model));
+        Assert.Equal(model.ToString(), again.ToString());
+        for (var k = 0; k < model.LayerCount; k++)
+        {
+            Assert.Equal(model.Layers[k].Wxh.ToArray(), again.Layers[k].Wxh.ToArray());
+            Assert.Equal(model.Layers[k].Whh.ToArray(), again.Layers[k].Whh.ToArray());
+            Assert.Equal(model.Layers[k].Bh.ToArray(), again.Layers[k].Bh.ToArray());
+        }
+
+        Assert.Equal(model.Why.ToArray(), again.Why.ToArray());
+        Assert.Equal(model.By.ToArray(), again.By.ToArray());
+    }
+
+    public static TheoryData<string, string, string> Invalid() => new()
+    {
+        // description, JSON, expected start of the message (field: detail)
+        { "not JSON", "{ nope", "file: not valid JSON" },
+        { "array", "[1,2]", "file: expected a JSON object, got an array" },
+        { "wrong W_xh shape", Demo.Replace("\"W_xh\": [[0.5]]", "\"W_xh\": [[0.5, 1]]"), "layers[0].W_xh: expected 1×1 (hiddenSize × inputSize), but row 0 has 2 columns" },
+        { "wrong W_hh rows", Demo.Replace("\"W_hh\": [[0.3]]", "\"W_hh\": [[0.3],[0.1]]"), "layers[0].W_hh: expected 1×1 (hiddenSize × hiddenSize), got 2×1" },
+        { "wrong b_h", Demo.Replace("\"b_h\": [0.1]", "\"b_h\": [0.1, 2]"), "layers[0].b_h: expected 1 numbers (hiddenSize), got 2" },
+        { "wrong W_hy", Demo.Replace("\"W_hy\": [[0.4]]", "\"W_hy\": [[0.4]], \"x\": 1"), "x: unknown field" },
+        { "missing W_hh", Demo.Replace("\"W_hh\": [[0.3]], ", string.Empty), "layers[0].W_hh: missing field" },
+        { "missing b_y", Demo.Replace(", \"b_y\": [0.2]", string.Empty), "b_y: missing field" },
+        { "missing cell", Demo.Replace("\"cell\": \"rnn_tanh\", ", string.Empty), "cell: missing field" },
+        { "unknown cell", Demo.Replace("rnn_tanh", "transformer"), "cell: unknown cell 'transformer'" },
+        { "unknown output", Demo.Replace("\"linear\"", "\"argmax\""), "output: unknown output 'argmax'" },
+        { "empty layers", Demo.Replace("[ { \"W_xh\": [[0.5]], \"W_hh\": [[0.3]], \"b_h\": [0.1] } ]", "[]"), "layers: a model needs at least one layer" },
+        { "overflowing number", Demo.Replace("[[0.4]]", "[[1e999]]"), "W_hy[0][0]: 1e999 is not a finite double" },
+        { "NaN as string", Demo.Replace("[0.2]", "[\"NaN\"]"), "b_y[0]: expected a number, got \"NaN\"" },
+        { "negative size", Demo.Replace("\"hiddenSize\": 1", "\"hiddenSize\": -3"), "hiddenSize: must be between 1" },
+        { "fractional size", Demo.Replace("\"inputSize\": 1", "\"inputSize\": 1.5"), "inputSize: expected a whole number" },
+        { "layer 1 wrong input", TwoByThree.Replace("{ \"W_xh\": [[1,0],[0,1]]", "{ \"W_xh\": [[1,0,0],[0,1,0]]"), "layers[1].W_xh: expected 2×2 (hiddenSize × hiddenSize), but row 0 has 3 columns" },
+        { "bad name", Demo.Replace("\"demo\"", "\"no spaces allowed\""), "name: 'no spaces allowed' is not a valid model name" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Invalid))]
+    public void Parse_ThrowsNamingTheField(string description, string json, string expected)
+    {
+        var e = Assert.Throws<ModelValidationException>(() => ModelFile.Parse(json));
+        Assert.True(e.Message.StartsWith(expected, StringComparison.Ordinal), $"{description}: got '{e.Message}'");
+    }
+
+    [Fact]
+    public void Load_MissingFile_ThrowsNamingTheFile()
+    {
+        var e = Assert.Throws<ModelValidationException>(() => ModelFile.Load("/nonexistent/model.json"));
+        Assert.Equal("file", e.Field);
+        Assert.Contains("does not exist", e.Message);
+    }
+
+    [Fact]
+    public void Parse_NoName_UsesDefaultName()
+    {
+        var model = ModelFile.Parse(Demo.Replace("\"name\": \"demo\", ", string.Empty), "from-file");
+        Assert.Equal("from-file", model.Name);
+    }
+}

@@ -1,0 +1,181 @@
+using Microsoft.Extensions.Configuration;
+using Orleans.TestingHost;
+using RnnStreams.Core;
+using RnnStreams.TestSupport;
+using StackExchange.Redis;
+
+namespace RnnStreams.Grains.Tests;
+
+/// <summary>A one-silo TestingHost cluster whose grain storage is a real redis-server started for the collection.</summary>
+public sealed class RedisStorageFixture : IAsyncLifetime
+{
+    public const string EveryStepModel = "redis-every-step";
+    public const string CheckpointModel = "redis-checkpoint";
+
+    public RedisServer Redis { get; private set; } = null!;
+
+    public TestCluster Cluster { get; private set; } = null!;
+
+    public IClusterClient Client => Cluster.Client;
+
+    public RnnModel EveryStepWeights { get; } = Models.Random(11, 2, 5, 2, name: EveryStepModel);
+
+    public async Task InitializeAsync()
+    {
+        Redis = await RedisServer.StartAsync();
+        Cluster = await TestClusters.DeployAsync<SiloConfigurator>(1, new Dictionary<string, string> { ["RedisConnection"] = Redis.ConnectionString });
+        await Client.GetGrain<IModelGrain>(EveryStepModel).Publish(ModelFile.ToJson(EveryStepWeights));
+        await Client.GetGrain<IModelGrain>(CheckpointModel).Publish(ModelFile.ToJson(Models.Random(12, 2, 5, 2, name: CheckpointModel)));
+    }
+
+    public async Task DisposeAsync()
+    {
+        await TestClusters.StopAsync(Cluster);
+        await Redis.DisposeAsync();
+    }
+
+    private sealed class SiloConfigurator : ISiloConfigurator
+    {
+        public void Configure(ISiloBuilder siloBuilder)
+        {
+            var redis = ConfigurationOptions.Parse(siloBuilder.Configuration["RedisConnection"]!);
+            siloBuilder
+                .AddRnnStreams(configure: o =>
+                {
+                    o.DefaultModel = EveryStepModel;
+                    o.Durability = "EveryStep";
+                    o.ModelDurability[CheckpointModel] = "Checkpoint(2, 0)";
+                })
+                .AddRedisGrainStorage(RnnConstants.Storage, o =>
+                {
+                    o.ConfigurationOptions = redis;
+                    o.DeleteStateOnClear = true;
+                })
+                .AddMemoryGrainStorage(RnnConstants.PubSubStorage)
+                .AddMemoryStreams(RnnConstants.StreamProvider)
+                .UseInMemoryReminderService();
+        }
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class RedisStorageCollection : ICollectionFixture<RedisStorageFixture>
+{
+    public const string Name = "redis storage";
+}
+
+[Collection(RedisStorageCollection.Name)]
+public class RedisStorageTests(RedisStorageFixture fixture)
+{
+    private readonly IClusterClient _client = fixture.Client;
+
+    [Fact]
+    public async Task EveryStep_WhenStorageRefusesTheWrite_ElementIsRefusedAndStateUnchanged()
+    {
+        var sequence = _client.GetGrain<ISequenceGrain>(Models.Key("refused"));
+        var inputs = Models.Inputs(21, 8, 2);
+        var expected = Models.Offline(fixture.EveryStepWeights, inputs);
+        await sequence.StepMany(1, [.. inputs.Take(3).SelectMany(x => x)]);
+        var before = await sequence.Snapshot();
+        Assert.Equal((3L, 3L), (before.LastN, before.LastDurableN));
+
+        await fixture.Redis.RefuseWritesAsync(true);
+        try
+        {
+            var single = await Assert.ThrowsAsync<RnnStorageException>(() => sequence.Step(4, inputs[3]));
+            Assert.Equal((RnnErrorKind.Storage, 4L), (single.Kind, single.N));
+            var batch = await Assert.ThrowsAsync<RnnStorageException>(() => sequence.StepMany(4, [.. inputs.Skip(3).Take(3).SelectMany(x => x)]));
+            Assert.Equal(4, batch.N);
+            var fresh = _client.GetGrain<ISequenceGrain>(Models.Key("fresh"));
+            await Assert.ThrowsAsync<RnnStorageException>(() => fresh.Step(1, inputs[0]));
+            await Assert.ThrowsAsync<SequenceNotStartedException>(() => fresh.Snapshot());
+
+            var during = await sequence.Snapshot();
+            Assert.Equal((before.LastN, before.LastDurableN, before.UpdatedAt), (during.LastN, during.LastDurableN, during.UpdatedAt));
+            Assert.Equal(before.Hidden, during.Hidden);
+            Assert.Equal(expected[2], (await sequence.Step(3, inputs[2])).Y); // the stored answer of 3 was not overwritten
+        }
+        finally
+        {
+            await fixture.Redis.RefuseWritesAsync(false);
+        }
+
+        Assert.Equal(expected[3], (await sequence.Step(4, inputs[3])).Y);
+        var rest = await sequence.StepMany(5, [.. inputs.Skip(4).SelectMany(x => x)]);
+        Assert.Equal(expected.Skip(4).SelectMany(y => y).ToArray(), rest.Outputs);
+        Assert.Equal((8L, 8L), ((await sequence.Snapshot()).LastN, (await sequence.Snapshot()).LastDurableN));
+    }
+
+    [Fact]
+    public async Task ResetAndUpgrade_WhenStorageRefusesTheWrite_ChangeNothing()
+    {
+        var sequence = _client.GetGrain<ISequenceGrain>(Models.Key("reset-refused"));
+        await sequence.StepMany(1, [1, 2, 3, 4]);
+        var before = await sequence.Snapshot();
+
+        await fixture.Redis.RefuseWritesAsync(true);
+        try
+        {
+            var e = await Assert.ThrowsAsync<RnnStorageException>(() => sequence.Reset());
+            Assert.Equal(RnnErrorKind.Storage, e.Kind);
+        }
+        finally
+        {
+            await fixture.Redis.RefuseWritesAsync(false);
+        }
+
+        var after = await sequence.Snapshot();
+        Assert.Equal((before.LastN, before.ModelVersion, before.UpdatedAt), (after.LastN, after.ModelVersion, after.UpdatedAt));
+        Assert.Equal(before.Hidden, after.Hidden);
+        Assert.Equal(0, (await sequence.Reset()).LastN); // and with storage back, the reset goes through
+    }
+
+    [Fact]
+    public async Task Checkpoint_WhenStorageRefusesTheWrite_StepsGoOnAndDurabilityLags()
+    {
+        var sequence = _client.GetGrain<ISequenceGrain>(Models.Key("lag"));
+        await sequence.Start(new StartRequest(RedisStorageFixture.CheckpointModel));
+        await sequence.StepMany(1, [1, 2, 3, 4]);
+        Assert.Equal(2, (await sequence.Snapshot()).LastDurableN);
+
+        await fixture.Redis.RefuseWritesAsync(true);
+        try
+        {
+            await sequence.StepMany(3, [1, 1, 2, 2]);
+            var snapshot = await sequence.Snapshot();
+            Assert.Equal((4L, 2L), (snapshot.LastN, snapshot.LastDurableN));
+        }
+        finally
+        {
+            await fixture.Redis.RefuseWritesAsync(false);
+        }
+
+        await sequence.Step(5, [0, 0]);
+        var after = await sequence.Snapshot();
+        Assert.Equal((5L, 5L), (after.LastN, after.LastDurableN));
+    }
+
+    [Fact]
+    public async Task State_IsReadBackFromRedis_AfterDeactivation()
+    {
+        var id = Models.Key("redis-reload");
+        var sequence = _client.GetGrain<ISequenceGrain>(id);
+        var inputs = Models.Inputs(31, 10, 2);
+        var expected = Models.Offline(fixture.EveryStepWeights, inputs);
+        await sequence.StepMany(1, [.. inputs.Take(6).SelectMany(x => x)]);
+        var before = await sequence.Snapshot();
+
+        await _client.GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero);
+
+        var after = await sequence.Snapshot();
+        Assert.Equal(before.Hidden, after.Hidden);
+        Assert.Equal((6L, 6L, "EveryStep"), (after.LastN, after.LastDurableN, after.Durability));
+        Assert.Equal(expected[5], (await sequence.Step(6, inputs[5])).Y);
+        Assert.Equal(expected[6], (await sequence.Step(7, inputs[6])).Y);
+
+        Assert.StartsWith("*1\r\n", await fixture.Redis.CommandAsync($"KEYS *sequence/{id}*"));
+        await sequence.End();
+        Assert.Equal("*0\r\n", await fixture.Redis.CommandAsync($"KEYS *sequence/{id}*")); // an ended sequence leaves nothing in Redis
+        await Assert.ThrowsAsync<SequenceNotStartedException>(() => sequence.Snapshot());
+    }
+}

@@ -1,0 +1,166 @@
+using System.Globalization;
+using RnnStreams.Core;
+using RnnStreams.TestSupport;
+
+namespace RnnStreams.Silo.Tests;
+
+/// <summary>The silo and the client as real processes, talking over the gateway port.</summary>
+[Collection(SiloCollection.Name)]
+public sealed class EndToEndTests(SiloFixture fixture) : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("rnn-e2e-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private string WriteFile(string name, string text)
+    {
+        var path = Path.Combine(_dir, name);
+        File.WriteAllText(path, text);
+        return path;
+    }
+
+    private static string Key(string prefix) => $"{prefix}-{Guid.NewGuid():N}";
+
+    [Fact]
+    public async Task Silo_PublishesTheDemoModelAtStartUp()
+    {
+        var list = await fixture.Client("models", "list");
+        Assert.True(list.ExitCode == 0, list.ToString());
+        Assert.Equal("model,version,published,description", list.OutputLines[0]);
+        Assert.Contains(list.OutputLines, l => l.StartsWith("demo,1,", StringComparison.Ordinal) && l.EndsWith("\"demo: rnn_tanh 1→1×1→1 linear\"", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Stream_PrintsTheSameNumbersAsOfflinePredict()
+    {
+        var random = new Random(3);
+        double[] Fill(int n) => Enumerable.Range(0, n).Select(_ => random.NextDouble() - 0.5).ToArray();
+        var name = Key("e2e-model");
+        var model = new RnnModel(name, CellType.RnnTanh, OutputHead.Linear, 2, 5, 2,
+            [new RnnLayer(2, 5, Fill(10), Fill(25), Fill(5)), new RnnLayer(5, 5, Fill(25), Fill(25), Fill(5))], Fill(10), Fill(2));
+        var modelPath = Path.Combine(_dir, "m.json");
+        ModelFile.Save(model, modelPath);
+        var input = WriteFile("x.csv", "a,b\n" + string.Join('\n', Enumerable.Range(0, 150).Select(_ => string.Join(',', Fill(2).Select(v => v.ToString("R", CultureInfo.InvariantCulture))))));
+        var h0 = WriteFile("h0.csv", "0.1,0.2,0.3,0.4,0.5\n-0.1,-0.2,-0.3,-0.4,-0.5\n");
+
+        var put = await fixture.Client("models", "put", "--file", modelPath);
+        Assert.True(put.ExitCode == 0, put.ToString());
+        Assert.Equal($"published {name} v1: {model}", put.StandardOutput.Trim());
+
+        var offline = await ProcessRunner.RunAsync(Repository.ClientDll, ["predict", "--model", modelPath, "--input", input, "--h0", h0]);
+        var single = await fixture.Client("stream", "--sequence", Key("e2e"), "--input", input, "--model", name, "--h0", h0);
+        var batched = await fixture.Client("stream", "--sequence", Key("e2e"), "--input", input, "--model", name, "--h0", h0, "--batch", "32");
+        var viaStream = await fixture.Client("stream", "--sequence", Key("e2e"), "--input", input, "--model", name, "--h0", h0, "--batch", "10", "--via", "stream");
+
+        Assert.True(offline.ExitCode == 0, offline.ToString());
+        Assert.True(single.ExitCode == 0, single.ToString());
+        Assert.True(batched.ExitCode == 0, batched.ToString());
+        Assert.Equal(151, offline.OutputLines.Length);
+        Assert.Equal(offline.OutputLines, single.OutputLines);
+        Assert.Equal(offline.OutputLines, batched.OutputLines);
+        Assert.True(viaStream.ExitCode == 0, viaStream.ToString());
+        Assert.Equal(offline.OutputLines, viaStream.OutputLines);
+    }
+
+    [Fact]
+    public async Task Stream_ResumesAfterTheLastAppliedElement()
+    {
+        var id = Key("resume");
+        var first = WriteFile("first.csv", "1\n2\n3\n");
+        var all = WriteFile("all.csv", "1\n2\n3\n4\n5\n");
+        var offline = await ProcessRunner.RunAsync(Repository.ClientDll, ["predict", "--model", Path.Combine(Repository.Root, "silo/RnnStreams.Silo/models/demo.json"), "--input", all]);
+
+        var a = await fixture.Client("stream", "--sequence", id, "--input", first);
+        var b = await fixture.Client("stream", "--sequence", id, "--input", all);
+
+        Assert.True(a.ExitCode == 0 && b.ExitCode == 0, a + "\n" + b);
+        Assert.Equal(offline.OutputLines[..4], a.OutputLines);
+        Assert.Equal([offline.OutputLines[0], .. offline.OutputLines[4..]], b.OutputLines);
+        Assert.Contains("resuming at 4", b.StandardError);
+    }
+
+    [Fact]
+    public async Task Watch_SeesAnotherClientsElements_UntilTheSequenceEnds()
+    {
+        var id = Key("watched");
+        var watch = fixture.Client("watch", "--sequence", id, "--count", "3");
+        // The watcher subscribes asynchronously; resend until it has seen three outputs, each time on a fresh sequence life.
+        ProcessResult? streamed = null;
+        for (var attempt = 0; attempt < 20 && !watch.IsCompleted; attempt++)
+        {
+            streamed = await fixture.Client("stream", "--sequence", id, "--input", WriteFile("w.csv", "1\n2\n3\n"), "--reset");
+            Assert.True(streamed.ExitCode == 0, streamed.ToString());
+            await Task.WhenAny(watch, Task.Delay(TimeSpan.FromSeconds(2)));
+        }
+
+        var watched = await watch;
+        Assert.True(watched.ExitCode == 0, watched.ToString());
+        var rows = watched.OutputLines.Where(l => !l.StartsWith('#')).ToArray();
+        Assert.Equal("n,y_0", rows[0]);
+        Assert.Equal(streamed!.OutputLines[1..4], rows[1..4]);
+    }
+
+    [Fact]
+    public async Task Demo_StreamsHundredsOfDevices_AndReportsThroughput()
+    {
+        var demo = await fixture.Client("demo", "--devices", "120", "--steps", "25", "--show", "2", "--every", "5");
+
+        Assert.True(demo.ExitCode == 0, demo.ToString());
+        var done = demo.OutputLines[^1];
+        Assert.StartsWith("# done: sequences=120 steps=3000 ", done);
+        Assert.EndsWith("watched_outputs_in_order=yes", done);
+        Assert.Matches(@"steps_per_s=\d+ p50_ms=\d+\.\d{3} p99_ms=\d+\.\d{3}", done);
+        Assert.Equal(12, demo.OutputLines.Count(l => l.StartsWith("device-", StringComparison.Ordinal))); // n=1,5,...,25 for 2 devices
+    }
+
+    [Fact]
+    public async Task Client_ReportsTypedErrorsFromTheSilo()
+    {
+        var unknown = await fixture.Client("stream", "--sequence", Key("err"), "--input", WriteFile("x.csv", "1\n"), "--model", "no-such-model");
+        Assert.Equal(1, unknown.ExitCode);
+        Assert.Equal("error: UnknownModel: model 'no-such-model' does not exist", unknown.StandardError.Trim());
+
+        var wide = await fixture.Client("stream", "--sequence", Key("err"), "--input", WriteFile("w.csv", "1,2\n"));
+        Assert.Equal(1, wide.ExitCode);
+        Assert.Equal("error: WrongSize: element 1 has 2 values; the model expects 1", wide.StandardError.Trim());
+
+        var viaStream = await fixture.Client("stream", "--sequence", Key("err"), "--input", WriteFile("s.csv", "1,2\n3,4\n"), "--via", "stream");
+        Assert.Equal(1, viaStream.ExitCode);
+        Assert.Contains("# element 1 refused: element 1 has 2 values; the model expects 1", viaStream.StandardError);
+        Assert.Contains("element(s) refused; the sequence stands at n=0", viaStream.StandardError);
+
+        var invalid = await fixture.Client("models", "put", "--file", WriteFile("bad.json", "{\"cell\":\"gru\"}"));
+        Assert.Equal(1, invalid.ExitCode);
+        Assert.Contains("cell: unknown cell 'gru'", invalid.StandardError);
+    }
+
+    [Fact]
+    public async Task Client_WithoutASilo_FailsWithOneClearLine()
+    {
+        var result = await ProcessRunner.RunAsync(Repository.ClientDll, ["models", "list", "--gateway", $"127.0.0.1:{Repository.FreePort()}", "--connect-timeout", "2"]);
+        Assert.Equal(1, result.ExitCode);
+        Assert.StartsWith("error: cannot reach a silo at 127.0.0.1:", result.StandardError.Trim());
+        Assert.DoesNotContain("   at ", result.StandardError);
+    }
+}
+
+/// <summary>Start-up failures of the silo process.</summary>
+public sealed class SiloStartupTests
+{
+    [Fact]
+    public async Task Silo_WithAMalformedSeedModel_ExitsNamingTheField()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"bad-seed-{Guid.NewGuid():N}.json");
+        await File.WriteAllTextAsync(path, "{ \"name\": \"x\", \"cell\": \"rnn_tanh\", \"inputSize\": 1, \"hiddenSize\": 2, \"outputSize\": 1, \"layers\": [], \"W_hy\": [[1,1]], \"b_y\": [0] }");
+        try
+        {
+            var result = await SiloProcess.RunToExitAsync(["--RnnStreams:SeedModels:0", path], TimeSpan.FromSeconds(90));
+            Assert.NotEqual(0, result.ExitCode);
+            Assert.Contains("layers: a model needs at least one layer", result.StandardOutput + result.StandardError);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+}

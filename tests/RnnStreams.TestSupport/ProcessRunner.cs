@@ -1,0 +1,152 @@
+using System.Diagnostics;
+using System.Text;
+
+namespace RnnStreams.TestSupport;
+
+/// <summary>The outcome of a finished process.</summary>
+public sealed record ProcessResult(int ExitCode, string StandardOutput, string StandardError)
+{
+    public string[] OutputLines => StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+
+    public override string ToString() => $"exit {ExitCode}\n--- stdout\n{StandardOutput}\n--- stderr\n{StandardError}";
+}
+
+/// <summary>Runs <c>dotnet some.dll args</c> as a real process.</summary>
+public static class ProcessRunner
+{
+    public static ProcessStartInfo StartInfo(string dll, IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null)
+    {
+        var info = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+        };
+        info.ArgumentList.Add(dll);
+        foreach (var a in args)
+        {
+            info.ArgumentList.Add(a);
+        }
+
+        // The test host's own settings must not leak into the child.
+        info.Environment.Remove("ConnectionStrings__Redis");
+        info.Environment.Remove("RNN_GATEWAY");
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>())
+        {
+            info.Environment[key] = value;
+        }
+
+        return info;
+    }
+
+    /// <summary>Runs to completion; kills the process and fails after the timeout.</summary>
+    public static async Task<ProcessResult> RunAsync(string dll, IEnumerable<string> args, TimeSpan? timeout = null, IReadOnlyDictionary<string, string>? environment = null)
+    {
+        using var process = Process.Start(StartInfo(dll, args, environment))!;
+        process.StandardInput.Close();
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var cancellation = new CancellationTokenSource(timeout ?? TimeSpan.FromMinutes(2));
+        try
+        {
+            await process.WaitForExitAsync(cancellation.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"{Path.GetFileName(dll)} {string.Join(' ', args)} did not finish in {timeout}; stdout so far: {await stdout}");
+        }
+
+        return new ProcessResult(process.ExitCode, await stdout, await stderr);
+    }
+}
+
+/// <summary>A silo process on free ports, ready once it has published its seed model. Disposing kills it.</summary>
+public sealed class SiloProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly StringBuilder _log = new();
+    private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    private SiloProcess(Process process, int gatewayPort)
+    {
+        _process = process;
+        GatewayPort = gatewayPort;
+    }
+
+    public int GatewayPort { get; }
+
+    public string Gateway => $"127.0.0.1:{GatewayPort}";
+
+    public string Log
+    {
+        get
+        {
+            lock (_log)
+            {
+                return _log.ToString();
+            }
+        }
+    }
+
+    public bool HasExited => _process.HasExited;
+
+    public static async Task<SiloProcess> StartAsync(IEnumerable<string>? extraArgs = null, IReadOnlyDictionary<string, string>? environment = null, TimeSpan? timeout = null)
+    {
+        var gateway = Repository.FreePort();
+        var siloPort = Repository.FreePort();
+        string[] args = ["--Orleans:GatewayPort", gateway.ToString(), "--Orleans:SiloPort", siloPort.ToString(), .. extraArgs ?? []];
+        var process = Process.Start(ProcessRunner.StartInfo(Repository.SiloDll, args, environment))!;
+        var silo = new SiloProcess(process, gateway);
+        process.OutputDataReceived += (_, e) => silo.OnLine(e.Data);
+        process.ErrorDataReceived += (_, e) => silo.OnLine(e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        process.EnableRaisingEvents = true;
+        process.Exited += (_, _) => silo._ready.TrySetException(new InvalidOperationException("the silo exited during start-up:\n" + silo.Log));
+
+        var done = await Task.WhenAny(silo._ready.Task, Task.Delay(timeout ?? TimeSpan.FromSeconds(90)));
+        if (done != silo._ready.Task)
+        {
+            await silo.DisposeAsync();
+            throw new TimeoutException("the silo did not become ready:\n" + silo.Log);
+        }
+
+        await silo._ready.Task;
+        return silo;
+    }
+
+    /// <summary>Waits for the process to exit by itself (for start-up failures).</summary>
+    public static async Task<ProcessResult> RunToExitAsync(IEnumerable<string> args, TimeSpan timeout) =>
+        await ProcessRunner.RunAsync(Repository.SiloDll, ["--Orleans:GatewayPort", Repository.FreePort().ToString(), "--Orleans:SiloPort", Repository.FreePort().ToString(), .. args], timeout);
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+        }
+
+        _process.Dispose();
+    }
+
+    private void OnLine(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        lock (_log)
+        {
+            _log.AppendLine(line);
+        }
+
+        if (line.Contains("ready at version", StringComparison.Ordinal))
+        {
+            _ready.TrySetResult();
+        }
+    }
+}

@@ -1,0 +1,105 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+
+namespace RnnStreams.TestSupport;
+
+/// <summary>
+/// A real redis-server (Debian's package) on a free loopback port, with no persistence of its own; disposing stops it.
+/// Tests that need Redis fail with a clear message when redis-server is not installed (.ci/run installs it).
+/// </summary>
+public sealed class RedisServer : IAsyncDisposable
+{
+    private readonly Process _process;
+
+    private RedisServer(Process process, int port)
+    {
+        _process = process;
+        Port = port;
+    }
+
+    public int Port { get; }
+
+    /// <summary>host:port for StackExchange.Redis and the silo's ConnectionStrings:Redis.</summary>
+    public string ConnectionString => $"127.0.0.1:{Port}";
+
+    public static async Task<RedisServer> StartAsync()
+    {
+        var binary = new[] { "/usr/bin/redis-server", "/usr/local/bin/redis-server" }.FirstOrDefault(File.Exists)
+            ?? throw new InvalidOperationException("redis-server is not installed: apt-get install -y redis-server (.ci/run does this)");
+        var port = Repository.FreePort();
+        var info = new ProcessStartInfo(binary)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var a in new[] { "--port", port.ToString(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning" })
+        {
+            info.ArgumentList.Add(a);
+        }
+
+        var process = Process.Start(info)!;
+        process.OutputDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, _) => { };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        var server = new RedisServer(process, port);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        while (true)
+        {
+            try
+            {
+                if ((await server.CommandAsync("PING")).Contains("PONG", StringComparison.Ordinal))
+                {
+                    return server;
+                }
+            }
+            catch (SocketException) when (DateTime.UtcNow < deadline && !process.HasExited)
+            {
+            }
+
+            if (process.HasExited || DateTime.UtcNow >= deadline)
+            {
+                await server.DisposeAsync();
+                throw new InvalidOperationException($"redis-server did not start on port {port}");
+            }
+
+            await Task.Delay(50);
+        }
+    }
+
+    /// <summary>Sends one command in Redis' inline form and returns the raw reply (enough for PING, CONFIG SET, DBSIZE).</summary>
+    public async Task<string> CommandAsync(string command)
+    {
+        using var client = new TcpClient();
+        await client.ConnectAsync("127.0.0.1", Port);
+        var stream = client.GetStream();
+        var bytes = System.Text.Encoding.ASCII.GetBytes(command + "\r\n");
+        await stream.WriteAsync(bytes);
+        var buffer = new byte[4096];
+        var read = await stream.ReadAsync(buffer);
+        return System.Text.Encoding.ASCII.GetString(buffer, 0, read);
+    }
+
+    /// <summary>Makes every write fail at once with an out-of-memory error (reads still work), or lifts that.</summary>
+    public async Task RefuseWritesAsync(bool refuse)
+    {
+        await CommandAsync("CONFIG SET maxmemory-policy noeviction");
+        var reply = await CommandAsync(refuse ? "CONFIG SET maxmemory 1" : "CONFIG SET maxmemory 0");
+        if (!reply.StartsWith("+OK", StringComparison.Ordinal))
+        {
+            throw new InvalidOperationException("CONFIG SET maxmemory failed: " + reply);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill();
+            await _process.WaitForExitAsync();
+        }
+
+        _process.Dispose();
+    }
+}
