@@ -105,7 +105,7 @@ public sealed class ClusterTests : IAsyncLifetime
         Ok(offline);
 
         var info = ProcessRunner.StartInfo(Repository.ClientDll,
-            ["stream", "--sequence", "survivor", "--input", input, "--model", "survive", "--redis", _redis.ConnectionString, "--response-timeout", "5"], _environment);
+            ["stream", "--sequence", "survivor", "--input", input, "--model", "survive", "--redis", _redis.ConnectionString, "--response-timeout", "5", "--rate", "250"], _environment);
         using var client = System.Diagnostics.Process.Start(info)!;
         client.StandardInput.Close();
         var lines = new List<string>();
@@ -121,7 +121,8 @@ public sealed class ClusterTests : IAsyncLifetime
             }
         });
 
-        // Kill each silo once while elements flow (each is restarted at once), so whichever hosts the sequence dies.
+        // Kill each silo once while elements flow (each is restarted at once), so whichever hosts the sequence dies. The
+        // stream is paced (--rate 250: at least 16 s) so that it is still running when the second silo dies.
         foreach (var (victim, after) in new[] { (0, 400), (1, 1600) })
         {
             while (!client.HasExited && lines.Count < after)

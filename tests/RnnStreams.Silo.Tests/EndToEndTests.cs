@@ -63,6 +63,22 @@ public sealed class EndToEndTests(SiloFixture fixture) : IDisposable
     }
 
     [Fact]
+    public async Task Stream_WithARate_PacesTheElements_AndPrintsTheSameNumbers()
+    {
+        var input = WriteFile("paced.csv", string.Join('\n', Enumerable.Range(1, 30).Select(t => (t / 30.0).ToString("R", CultureInfo.InvariantCulture))));
+        var offline = await ProcessRunner.RunAsync(Repository.ClientDll, ["predict", "--model", Path.Combine(Repository.Root, "silo/RnnStreams.Silo/models/demo.json"), "--input", input]);
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var paced = await fixture.Client("stream", "--sequence", Key("paced"), "--input", input, "--rate", "40");
+        clock.Stop();
+
+        Assert.True(paced.ExitCode == 0, paced.ToString());
+        Assert.Equal(offline.OutputLines, paced.OutputLines);
+        // 30 elements at 40/s cannot take less than 29/40 s, however fast the machine (a lower bound, not a speed check).
+        Assert.True(clock.Elapsed >= TimeSpan.FromSeconds(29 / 40.0), $"took {clock.Elapsed}");
+    }
+
+    [Fact]
     public async Task Stream_ResumesAfterTheLastAppliedElement()
     {
         var id = Key("resume");

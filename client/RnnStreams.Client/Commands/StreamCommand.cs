@@ -3,7 +3,7 @@ using RnnStreams.Core.Formats;
 namespace RnnStreams.Client.Commands;
 
 /// <summary>
-/// <c>stream --sequence ID --input X.csv [--model M [--version V]] [--h0 H0.csv] [--batch K] [--reset] [--via rpc|stream]</c>:
+/// <c>stream --sequence ID --input X.csv [--model M [--version V]] [--h0 H0.csv] [--batch K] [--rate R] [--reset] [--via rpc|stream]</c>:
 /// sends every element of a CSV to a sequence grain (grain calls, or events on <c>rnn-in/{sequence}</c>) and prints
 /// each y_t as it arrives on the sequence's output stream.
 /// A sequence that already applied elements resumes after its last one.
@@ -18,6 +18,7 @@ internal static class StreamCommand
         var version = args.OptionalInt("version");
         var h0Path = args.Optional("h0");
         var batch = args.Int("batch", 1, 1, 100_000);
+        var rate = args.OptionalInt("rate");
         var reset = args.Flag("reset");
         var via = args.Optional("via") ?? "rpc";
         if (via is not ("rpc" or "stream"))
@@ -94,6 +95,7 @@ internal static class StreamCommand
 
         printer.StartAt(lastN + 1);
         var total = inputs.Length;
+        var pacer = new Pacer(rate);
         if (via == "stream")
         {
             // Fire and forget: the grain consumes rnn-in through its implicit subscription; refusals come back as Error
@@ -103,6 +105,7 @@ internal static class StreamCommand
             {
                 cancellation.ThrowIfCancellationRequested();
                 var count = (int)Math.Min(batch, total - n + 1);
+                await pacer.WaitAsync(count, cancellation);
                 await inputStream.OnNextBatchAsync(Enumerable.Range(0, count).Select(i => new SequenceInput(n + i, inputs[n + i - 1])).ToList());
             }
 
@@ -115,7 +118,7 @@ internal static class StreamCommand
         }
         else
         {
-            await SendWithRetriesAsync(sequence, inputs, lastN + 1, batch, printer, stderr, retryFor, cancellation);
+            await SendWithRetriesAsync(sequence, inputs, lastN + 1, batch, pacer, printer, stderr, retryFor, cancellation);
         }
 
         stdout.Flush();
@@ -129,7 +132,7 @@ internal static class StreamCommand
     /// or the output stream.
     /// </summary>
     private static async Task SendWithRetriesAsync(ISequenceGrain sequence, double[][] inputs, long first, int batch,
-        OrderedPrinter printer, TextWriter stderr, TimeSpan retryFor, CancellationToken cancellation)
+        Pacer pacer, OrderedPrinter printer, TextWriter stderr, TimeSpan retryFor, CancellationToken cancellation)
     {
         var total = inputs.Length;
         var n = first;
@@ -137,6 +140,7 @@ internal static class StreamCommand
         {
             cancellation.ThrowIfCancellationRequested();
             var count = (int)Math.Min(batch, total - n + 1);
+            await pacer.WaitAsync(count, cancellation);
             try
             {
                 if (count == 1)
@@ -186,6 +190,32 @@ internal static class StreamCommand
         if (printer.Next <= total)
         {
             throw new CliException($"outputs up to n={printer.Next - 1} of {total} were printed");
+        }
+    }
+
+    /// <summary>
+    /// <c>--rate R</c>: at most R elements per second, as a live producer sends them. Time lost to an outage is not made up
+    /// with a burst: after a pause the pace simply resumes.
+    /// </summary>
+    private sealed class Pacer(int? rate)
+    {
+        private readonly System.Diagnostics.Stopwatch _clock = System.Diagnostics.Stopwatch.StartNew();
+        private double _due;
+
+        public async Task WaitAsync(int elements, CancellationToken cancellation)
+        {
+            if (rate is not { } perSecond)
+            {
+                return;
+            }
+
+            var now = _clock.Elapsed.TotalSeconds;
+            if (_due > now)
+            {
+                await Task.Delay(TimeSpan.FromSeconds(_due - now), cancellation);
+            }
+
+            _due = Math.Max(_due, now) + (double)elements / perSecond;
         }
     }
 
