@@ -30,13 +30,22 @@ internal sealed class Connection : IAsyncDisposable
             ? text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(ParseEndpoint).ToArray()
             : [];
         var where = string.IsNullOrWhiteSpace(redis) ? text : $"the gateways listed in Redis {redis}";
+        return await OpenAsync(endpoints, redis, where, wait, responseTimeout, args.Flag("verbose"));
+    }
+
+    /// <summary>A client of the gateway at <paramref name="gateway"/> (the bench's client of its own in-process silo).</summary>
+    public static Task<Connection> OpenAsync(IPEndPoint gateway, TimeSpan wait) =>
+        OpenAsync([gateway], redis: null, gateway.ToString(), wait, TimeSpan.FromSeconds(30), verbose: false);
+
+    private static async Task<Connection> OpenAsync(IPEndPoint[] endpoints, string? redis, string where, TimeSpan wait, TimeSpan responseTimeout, bool verbose)
+    {
         var clusterId = Environment.GetEnvironmentVariable("Orleans__ClusterId") ?? "rnnstreams";
         var serviceId = Environment.GetEnvironmentVariable("Orleans__ServiceId") ?? "rnnstreams";
 
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Logging.ClearProviders();
         builder.Logging.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
-        builder.Logging.SetMinimumLevel(args.Flag("verbose") ? LogLevel.Information : LogLevel.Error);
+        builder.Logging.SetMinimumLevel(verbose ? LogLevel.Information : LogLevel.Error);
         builder.Logging.AddFilter("Microsoft.Extensions.Hosting", LogLevel.None); // a failed start is reported as one line below
         var deadline = DateTime.UtcNow + wait;
         builder.UseOrleansClient(client =>

@@ -28,7 +28,7 @@ namespace RnnStreams.Client
               watch --sequence ID [--count N]
               sequence show|reset|upgrade|end --sequence ID
               load [--sequences 1000] [--steps 200] [--model demo] [--prefix P] [--concurrency C] [--progress FILE] [--checkpoint-every K]
-              bench [--hidden 64] [--input 8] [--output 1] [--layers 1] [--sequences 10000] [--seconds 5] [--concurrency 256] [--batch 64] [--stream-sequences 100] [--memory-sequences 20000] [--outputs Always|WhenWatched|Never] [--durability D]
+              bench [--hidden 64] [--input 8] [--output 1] [--layers 1] [--sequences 10000] [--seconds 3] [--rounds 3] [--client gateway|local] [--concurrency 256] [--batch 64] [--stream-sequences 100] [--memory-sequences 20000] [--outputs Always|WhenWatched|Never] [--durability D]
                     (a silo in this process unless --gateway or --redis is given)
               demo [--devices 128] [--steps 200] [--model demo] [--show 4] [--every 20] [--keep]
 

@@ -138,7 +138,7 @@ public sealed partial class SequenceGrain
         }
 
         var capacity = Math.Max(1, _options.KeepOutputs);
-        state.State = new SequenceState
+        _live = new SequenceState
         {
             Model = name,
             ModelVersion = version,
@@ -158,7 +158,7 @@ public sealed partial class SequenceGrain
     /// <summary>Undoes <see cref="BeginAsync"/> after its first write failed: the sequence is not started.</summary>
     private async Task AbandonStartAsync(string name, int version)
     {
-        state.State = new SequenceState();
+        _live = new SequenceState();
         _model = null;
         _dirty = false;
         _stepsSinceWrite = 0;
@@ -240,15 +240,25 @@ public sealed partial class SequenceGrain
         }
         else if (_policy.Mode == DurabilityMode.Checkpoint)
         {
-            await CheckpointIfDueAsync();
+            CheckpointIfDue();
         }
     }
 
-    private async Task CheckpointIfDueAsync()
+    /// <summary>
+    /// Under <c>Checkpoint(k, t)</c> the step is acknowledged at once, so its checkpoint need not hold it up: the write
+    /// starts here and finishes in the background while later elements are applied (the grain awaits it before any
+    /// other write, on End and on deactivation). <see cref="_lastDurableN"/> moves only when the write has succeeded.
+    /// </summary>
+    private void CheckpointIfDue()
     {
+        if (_writing is { IsCompleted: false })
+        {
+            return; // one write at a time; the first step after it finishes looks again
+        }
+
         if (_policy.EverySteps > 0 && _stepsSinceWrite >= _policy.EverySteps)
         {
-            await TryWriteAsync();
+            StartCheckpoint();
         }
         else if (_policy.IntervalMs > 0)
         {
@@ -262,7 +272,7 @@ public sealed partial class SequenceGrain
             }
             else if (now >= _checkpointDue)
             {
-                await TryWriteAsync();
+                StartCheckpoint();
             }
         }
     }
@@ -280,17 +290,61 @@ public sealed partial class SequenceGrain
         }
     }
 
+    /// <summary>
+    /// Writes a copy of the live state. Elements applied while the write is in flight stay dirty for the next one; if
+    /// the write fails, everything it carried is dirty again.
+    /// </summary>
     private async Task WriteAsync()
     {
+        await WaitForCheckpointAsync();
         var n = S.LastN;
-        await state.WriteStateAsync();
-        _lastDurableN = n;
+        var steps = _stepsSinceWrite;
+        var due = _checkpointDue;
+        state.State = S.Copy();
         _dirty = false;
         _stepsSinceWrite = 0;
-        if (_checkpointDue != 0)
+        _checkpointDue = 0;
+        try
         {
-            _checkpointDue = 0;
+            await state.WriteStateAsync();
+        }
+        catch
+        {
+            _dirty = true;
+            _stepsSinceWrite += steps;
+            throw;
+        }
+        finally
+        {
+            state.State = Written; // the copy is in storage now; the live state is the only one kept in memory
+        }
+
+        _lastDurableN = n;
+        if (due != 0 && _checkpointDue == 0)
+        {
             sweeper.Remove(Id);
+        }
+    }
+
+    private void StartCheckpoint()
+    {
+        var write = CheckpointInBackgroundAsync();
+        _writing = write.IsCompleted ? null : write;
+    }
+
+    private async Task CheckpointInBackgroundAsync()
+    {
+        await TryWriteAsync();
+        _writing = null; // a finished write holds nothing: no task kept per idle sequence
+    }
+
+    /// <summary>Lets a background checkpoint finish (its failure is already logged and leaves the state dirty).</summary>
+    private async Task WaitForCheckpointAsync()
+    {
+        if (_writing is { } writing)
+        {
+            await writing;
+            _writing = null;
         }
     }
 

@@ -36,10 +36,27 @@ public sealed partial class SequenceGrain(
 
     private string Id => this.GetPrimaryKeyString();
 
-    private SequenceState S => state.State;
+    /// <summary>
+    /// The live state. <c>state.State</c> only ever holds a copy made for one write, so a checkpoint can be written while
+    /// elements go on being applied, and the live arrays are never read by a storage provider mid-step.
+    /// </summary>
+    private SequenceState _live = new();
+
+    /// <summary>
+    /// What <c>state.State</c> holds between writes: one shared instance that nothing changes (storage providers only
+    /// assign <c>State</c>), so a sequence keeps no second copy of its state in memory.
+    /// </summary>
+    private static readonly SequenceState Written = new();
+
+    /// <summary>The checkpoint being written in the background, if any: writes go one at a time.</summary>
+    private Task? _writing;
+
+    private SequenceState S => _live;
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
+        _live = state.State;
+        state.State = Written;
         if (S.Model is not null)
         {
             _policy = _options.PolicyFor(S.Model);
@@ -59,6 +76,7 @@ public sealed partial class SequenceGrain(
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
+        await WaitForCheckpointAsync();
         if (S.Model is not null && _dirty)
         {
             try
@@ -303,7 +321,13 @@ public sealed partial class SequenceGrain(
     /// </summary>
     private ValueTask PublishAsync(SequenceOutput output) => publisher.EnqueueAsync(output);
 
-    public Task<SequenceSnapshot> Snapshot() => Task.FromResult(Snapshot(RequireModel()));
+    /// <summary>Waits for a checkpoint in flight, so that <c>LastDurableN</c> says what storage holds now.</summary>
+    public async Task<SequenceSnapshot> Snapshot()
+    {
+        var model = RequireModel();
+        await WaitForCheckpointAsync();
+        return Snapshot(model);
+    }
 
     private async Task EndAsync(string reason)
     {
@@ -315,8 +339,10 @@ public sealed partial class SequenceGrain(
         var name = S.Model;
         var last = S.LastN;
         var version = S.ModelVersion;
+        await WaitForCheckpointAsync();
         await state.ClearStateAsync();
-        state.State = new SequenceState();
+        state.State = Written;
+        _live = new SequenceState();
         _model = null;
         _lastDurableN = 0;
         _dirty = false;

@@ -35,6 +35,19 @@ public sealed class SequenceState
     /// <summary>The ring's capacity in elements.</summary>
     [Id(7)]
     public int RecentCapacity { get; set; }
+
+    /// <summary>A copy whose arrays the live state can go on changing in place (h_0 is never changed in place).</summary>
+    public SequenceState Copy() => new()
+    {
+        Model = Model,
+        ModelVersion = ModelVersion,
+        Hidden = Hidden.ToArray(),
+        LastN = LastN,
+        UpdatedAt = UpdatedAt,
+        InitialState = InitialState,
+        RecentOutputs = RecentOutputs.ToArray(),
+        RecentCapacity = RecentCapacity,
+    };
 }
 
 /// <summary>The stored versions of one model.</summary>

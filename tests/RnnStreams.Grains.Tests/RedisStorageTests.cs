@@ -156,6 +156,32 @@ public class RedisStorageTests(RedisStorageFixture fixture)
     }
 
     [Fact]
+    public async Task Checkpoint_IsWrittenInTheBackground_StepsDoNotWaitForStorage()
+    {
+        var sequence = _client.GetGrain<ISequenceGrain>(Models.Key("background"));
+        await sequence.Start(new StartRequest(RedisStorageFixture.CheckpointModel));
+
+        // Redis holds writes for 4 s. Under Checkpoint(2, 0) element 2 starts a checkpoint; were it written on the step's
+        // path, that step would answer only after the pause, with DurableN = 2. It answers at once with DurableN = 0, and
+        // element 3 is applied while the checkpoint waits.
+        await fixture.Redis.PauseWritesAsync(TimeSpan.FromSeconds(4));
+        var answers = new[] { await sequence.Step(1, [0.5, -0.5]), await sequence.Step(2, [1, 1]), await sequence.Step(3, [0.25, 2]) };
+        Assert.Equal([0L, 0L, 0L], answers.Select(a => a.DurableN));
+
+        var snapshot = await sequence.Snapshot(); // waits for the checkpoint in flight
+        Assert.Equal((3L, 2L), (snapshot.LastN, snapshot.LastDurableN));
+        Assert.Equal(4L, (await sequence.Step(4, [0, 0])).N);
+        Assert.Equal((4L, 4L), ((await sequence.Snapshot()).LastN, (await sequence.Snapshot()).LastDurableN));
+
+        // What Redis holds is exactly the state of element 4: a new activation reads it back.
+        var before = await sequence.Snapshot();
+        await _client.GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero);
+        var after = await sequence.Snapshot();
+        Assert.Equal(before.Hidden, after.Hidden);
+        Assert.Equal(4L, after.LastN);
+    }
+
+    [Fact]
     public async Task State_IsReadBackFromRedis_AfterDeactivation()
     {
         var id = Models.Key("redis-reload");

@@ -92,6 +92,16 @@ public sealed class RedisServer : IAsyncDisposable
         }
     }
 
+    /// <summary>Holds every write (and script) for <paramref name="duration"/> without failing it; reads go on.</summary>
+    public async Task PauseWritesAsync(TimeSpan duration)
+    {
+        var reply = await CommandAsync($"CLIENT PAUSE {(long)duration.TotalMilliseconds} WRITE");
+        if (!reply.StartsWith("+OK", StringComparison.Ordinal))
+        {
+            throw new InvalidOperationException("CLIENT PAUSE failed: " + reply);
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (!_process.HasExited)

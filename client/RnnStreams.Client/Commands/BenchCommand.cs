@@ -10,9 +10,11 @@ using RnnStreams.Grains;
 namespace RnnStreams.Client.Commands;
 
 /// <summary>
-/// <c>bench [--hidden 64] [--input 8] [--output 1] [--sequences 10000] [--seconds 5] [--concurrency 256] [--batch 64]
-/// [--stream-sequences 100] [--gateway …|--redis …]</c>: everything in one run, against a silo in this process by
-/// default (or a running cluster when --gateway or --redis is given). Prints a table, then one JSON line.
+/// <c>bench [--hidden 64] [--input 8] [--output 1] [--sequences 10000] [--seconds 3] [--rounds 3] [--client gateway|local]
+/// [--concurrency 256] [--batch 64] [--stream-sequences 100] [--gateway …|--redis …]</c>: everything in one run, against a
+/// silo in this process by default (reached through its gateway by an Orleans client, as a producer would, or with
+/// <c>--client local</c> through the silo's own client), or a running cluster when --gateway or --redis is given.
+/// Prints a table, then one JSON line.
 /// </summary>
 internal static class BenchCommand
 {
@@ -24,12 +26,18 @@ internal static class BenchCommand
             Output: args.Int("output", 1),
             Layers: args.Int("layers", 1),
             Sequences: args.Int("sequences", 10_000),
-            Seconds: args.Int("seconds", 5),
+            Seconds: args.Int("seconds", 3),
+            Rounds: args.Int("rounds", 3),
             Concurrency: args.Int("concurrency", 256),
             Batch: args.Int("batch", 64),
             StreamSequences: args.Int("stream-sequences", 100),
             MemorySequences: args.Int("memory-sequences", 20_000));
         var external = args.Optional("gateway") is not null || args.Optional("redis") is not null;
+        var clientKind = args.Optional("client") ?? "gateway";
+        if (clientKind is not ("gateway" or "local"))
+        {
+            throw new CliException($"--client is gateway (an Orleans client over loopback TCP, as a real producer) or local (the silo's own client, no network), got '{clientKind}'", 2);
+        }
         var publishText = args.Optional("outputs") ?? "Always";
         if (!Enum.TryParse<OutputPublishing>(publishText, ignoreCase: true, out var publishing))
         {
@@ -51,9 +59,22 @@ internal static class BenchCommand
         }
         else
         {
-            silo = await StartInProcessSiloAsync(publishing, durability);
-            client = silo.Services.GetRequiredService<IClusterClient>();
+            var gatewayPort = PortFinder.Free();
+            silo = await StartInProcessSiloAsync(publishing, durability, gatewayPort);
+            if (clientKind == "gateway")
+            {
+                connection = await Connection.OpenAsync(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, gatewayPort), TimeSpan.FromSeconds(30));
+                client = connection.Client;
+            }
+            else
+            {
+                client = silo.Services.GetRequiredService<IClusterClient>();
+            }
         }
+
+        // Memory is read from this process's heap, so it needs the silo here; it is measured through the silo's own client
+        // so that a gateway client's buffers do not count as the sequences' memory.
+        var memoryClient = silo?.Services.GetRequiredService<IClusterClient>();
 
         try
         {
@@ -65,29 +86,55 @@ internal static class BenchCommand
             results.Add(("kernel_steps_per_s", kernel, "steps/s", $"bare span kernel, {Environment.ProcessorCount} threads"));
 
             var sequences = Enumerable.Range(0, p.Sequences).Select(i => client.GetGrain<ISequenceGrain>($"{run}-{i}")).ToArray();
-            var pings = Enumerable.Range(0, p.Sequences).Select(i => client.GetGrain<IPingGrain>(i)).ToArray();
+            var pings = Enumerable.Range(0, p.Sequences).Select(i => client.GetGrain<IPingGrain>($"{run}-{i}")).ToArray();
             await ForEachAsync(sequences, p.Concurrency, s => s.Start(new StartRequest(model.Name)));
             await ForEachAsync(pings, p.Concurrency, g => g.Ping());
             var x = Enumerable.Range(0, p.Input).Select(i => Math.Sin(i)).ToArray();
             var next = new long[p.Sequences];
             Array.Fill(next, 1);
 
-            var ping = await Closed(p, i => pings[i].Ping());
-            results.Add(("ping_calls_per_s", ping, "calls/s", $"empty grain calls, concurrency {p.Concurrency}"));
-
-            var rpc = await Closed(p, async i =>
+            var batchInputs = Enumerable.Repeat(x, p.Batch).SelectMany(v => v).ToArray();
+            Task Ping(int i) => pings[i].Ping();
+            Task Echo(int i) => pings[i].Echo(next[i], x);
+            async Task Rpc(int i)
             {
                 await sequences[i].Step(next[i], x);
                 next[i]++;
-            });
-            results.Add(("rpc_steps_per_s", rpc, "steps/s", "Step: one element per call"));
+            }
 
-            var batchInputs = Enumerable.Repeat(x, p.Batch).SelectMany(v => v).ToArray();
-            var batch = await Closed(p, async i =>
+            async Task Batch(int i)
             {
                 await sequences[i].StepMany(next[i], batchInputs);
                 next[i] += p.Batch;
-            }) * p.Batch;
+            }
+
+            // This machine's speed drifts by tens of percent within a minute, so the three closed-loop figures are taken
+            // in interleaved rounds after a warm-up, each reported as the median over the rounds, and the ratios as the
+            // median of the per-round ratios (each from measurements seconds apart).
+            var warmUp = p with { Seconds = Math.Max(2, p.Seconds) };
+            await Closed(warmUp, Ping);
+            await Closed(warmUp, Echo);
+            await Closed(warmUp, Rpc);
+            await Closed(warmUp, Batch);
+            var rounds = new List<(double Ping, double Echo, double Rpc, double Batch)>();
+            for (var r = 0; r < p.Rounds; r++)
+            {
+                rounds.Add((await Closed(p, Ping), await Closed(p, Echo), await Closed(p, Rpc), await Closed(p, Batch) * p.Batch));
+            }
+
+            foreach (var (round, index) in rounds.Select((r, i) => (r, i)))
+            {
+                stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"# round {index + 1}: ping {round.Ping:F0} calls/s, echo {round.Echo:F0} calls/s, rpc {round.Rpc:F0} steps/s, batch {round.Batch:F0} steps/s"));
+            }
+
+            var ping = Median(rounds.Select(r => r.Ping));
+            var echo = Median(rounds.Select(r => r.Echo));
+            var rpc = Median(rounds.Select(r => r.Rpc));
+            var batch = Median(rounds.Select(r => r.Batch));
+            var rpcOverPing = Median(rounds.Select(r => r.Rpc / r.Ping));
+            results.Add(("ping_calls_per_s", ping, "calls/s", $"empty grain calls, concurrency {p.Concurrency}"));
+            results.Add(("echo_calls_per_s", echo, "calls/s", "calls shaped like Step and its answer, no work: Orleans' cost of the step's messages"));
+            results.Add(("rpc_steps_per_s", rpc, "steps/s", "Step: one element per call"));
             results.Add(("batch_steps_per_s", batch, "steps/s", $"StepMany: {p.Batch} elements per call"));
 
             var stream = publishOutputs ? await MeasureStreamAsync(client, model, p, run, cancellation) : (Rate: double.NaN, InOrder: true);
@@ -97,10 +144,12 @@ internal static class BenchCommand
             results.Add(("p50_ms", p50, "ms", $"Step sent → y_t received, paced at {offered:F0} steps/s (aiming at half of rpc)"));
             results.Add(("p99_ms", p99, "ms", string.Empty));
 
-            var bytes = external ? double.NaN : await MeasureMemoryAsync(client, model, p, run);
+            var bytes = memoryClient is null ? double.NaN : await MeasureMemoryAsync(memoryClient, model, p, run);
             results.Add(("bytes_per_sequence", bytes, "B", external ? "only with the in-process silo" : $"managed heap per active sequence ({p.MemorySequences} activated), weights shared"));
+            var floor = memoryClient is null ? double.NaN : await MeasureActivationFloorAsync(memoryClient, p);
+            results.Add(("bytes_per_activation", floor, "B", external ? "only with the in-process silo" : "managed heap per activation of an empty grain: Orleans' own floor"));
 
-            stdout.WriteLine($"# bench: {model}, {p.Sequences} sequences, concurrency {p.Concurrency}, {p.Seconds} s per measurement, {(external ? "external cluster" : "in-process silo")}, outputs published {(external ? "as the cluster says" : publishing.ToString())}");
+            stdout.WriteLine($"# bench: {model}, {p.Sequences} sequences, concurrency {p.Concurrency}, {p.Seconds} s per measurement, {(external ? "external cluster" : $"in-process silo, {clientKind} client")}, outputs published {(external ? "as the cluster says" : publishing.ToString())}");
             stdout.WriteLine($"{"measure",-20} {"value",14}  {"unit",-8} {"× kernel",9}  note");
             foreach (var (name, value, unit, note) in results)
             {
@@ -108,14 +157,15 @@ internal static class BenchCommand
                 stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{name,-20} {value,14:N1}  {unit,-8} {ratio,9}  {note}"));
             }
 
-            stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"# rpc/ping={rpc / ping:F3} batch/kernel={batch / kernel:F3}"));
+            stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"# rpc/ping={rpcOverPing:F3} (median of {p.Rounds} rounds: {string.Join(", ", rounds.Select(r => (r.Rpc / r.Ping).ToString("F3", CultureInfo.InvariantCulture)))}) batch/kernel={batch / kernel:F3}"));
             var json = new Dictionary<string, object>();
             foreach (var (name, value, _, _) in results)
             {
                 json[name] = double.IsNaN(value) ? null! : Math.Round(value, 3);
             }
 
-            json["rpc_over_ping"] = Math.Round(rpc / ping, 3);
+            json["rpc_over_ping"] = Math.Round(rpcOverPing, 3);
+            json["echo_over_ping"] = Math.Round(Median(rounds.Select(r => r.Echo / r.Ping)), 3);
             json["batch_over_kernel"] = Math.Round(batch / kernel, 3);
             json["stream_in_order"] = stream.InOrder;
             json["hidden"] = p.Hidden;
@@ -126,8 +176,10 @@ internal static class BenchCommand
             json["concurrency"] = p.Concurrency;
             json["batch"] = p.Batch;
             json["seconds"] = p.Seconds;
+            json["rounds"] = p.Rounds;
             json["cores"] = Environment.ProcessorCount;
             json["silo"] = external ? "external" : "in-process";
+            json["client"] = external ? "gateway" : clientKind;
             json["outputs"] = external ? "as configured on the cluster" : publishing.ToString();
             json["durability"] = external ? "as configured on the cluster" : durability;
             stdout.WriteLine(JsonSerializer.Serialize(json));
@@ -148,13 +200,15 @@ internal static class BenchCommand
         }
     }
 
-    private static async Task<IHost> StartInProcessSiloAsync(OutputPublishing publishing, string durability)
+    private static async Task<IHost> StartInProcessSiloAsync(OutputPublishing publishing, string durability, int gatewayPort)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Logging.ClearProviders();
         builder.UseOrleans(silo =>
         {
-            silo.UseLocalhostClustering(PortFinder.Free(), PortFinder.Free());
+            silo.UseLocalhostClustering(PortFinder.Free(), gatewayPort,
+                serviceId: Environment.GetEnvironmentVariable("Orleans__ServiceId") ?? "rnnstreams",
+                clusterId: Environment.GetEnvironmentVariable("Orleans__ClusterId") ?? "rnnstreams");
             silo.AddRnnStreams(configure: o =>
             {
                 o.DefaultModel = null;
@@ -338,18 +392,31 @@ internal static class BenchCommand
         var ids = Enumerable.Range(0, p.MemorySequences).Select(i => client.GetGrain<ISequenceGrain>($"{run}-mem-{i}")).ToArray();
         await ids[0].Start(new StartRequest(model.Name)); // not counted: the first touches shared structures
         await ids[0].Step(1, x);
-        GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
-        GC.WaitForPendingFinalizers();
-        var before = GC.GetTotalMemory(forceFullCollection: true);
+        var before = Heap();
         await ForEachAsync(ids.Skip(1).ToArray(), p.Concurrency, async s =>
         {
             await s.Start(new StartRequest(model.Name));
             await s.Step(1, x);
         });
+        return (Heap() - before) / (double)(p.MemorySequences - 1);
+    }
+
+    /// <summary>The same measurement for grains that hold nothing: what any Orleans activation costs.</summary>
+    private static async Task<double> MeasureActivationFloorAsync(IClusterClient client, BenchParameters p)
+    {
+        var run = $"b{DateTime.UtcNow:HHmmss}{Random.Shared.Next(100, 999)}";
+        var grains = Enumerable.Range(0, p.MemorySequences).Select(i => client.GetGrain<IPingGrain>($"{run}-mem-{i}")).ToArray();
+        await grains[0].Ping();
+        var before = Heap();
+        await ForEachAsync(grains.Skip(1).ToArray(), p.Concurrency, g => g.Ping());
+        return (Heap() - before) / (double)(p.MemorySequences - 1);
+    }
+
+    private static long Heap()
+    {
         GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
         GC.WaitForPendingFinalizers();
-        var after = GC.GetTotalMemory(forceFullCollection: true);
-        return (after - before) / (double)(p.MemorySequences - 1);
+        return GC.GetTotalMemory(forceFullCollection: true);
     }
 
     private static async Task ForEachAsync<T>(T[] items, int concurrency, Func<T, Task> action)
@@ -365,10 +432,16 @@ internal static class BenchCommand
         }));
     }
 
+    private static double Median(IEnumerable<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
+    }
+
     private static double Quantile(double[] sorted, double q) =>
         sorted.Length == 0 ? double.NaN : sorted[Math.Clamp((int)Math.Ceiling(q * sorted.Length) - 1, 0, sorted.Length - 1)];
 
-    private sealed record BenchParameters(int Hidden, int Input, int Output, int Layers, int Sequences, int Seconds,
+    private sealed record BenchParameters(int Hidden, int Input, int Output, int Layers, int Sequences, int Seconds, int Rounds,
         int Concurrency, int Batch, int StreamSequences, int MemorySequences);
 }
 
