@@ -31,6 +31,31 @@ public sealed class RnnLayer
         _wxh = wxh.ToArray();
         _whh = whh.ToArray();
         _bh = bh.ToArray();
+        WxhT = Transpose(_wxh, hiddenSize, inputSize);
+        WhhT = Transpose(_whh, hiddenSize, hiddenSize);
+    }
+
+    /// <summary>
+    /// <c>W_xh</c> transposed (D×H: row j is column j): what the kernel reads, so that one input number multiplies a
+    /// contiguous run of H weights and the H sums stay in vector registers.
+    /// </summary>
+    internal double[] WxhT { get; }
+
+    /// <summary><c>W_hh</c> transposed (H×H).</summary>
+    internal double[] WhhT { get; }
+
+    private static double[] Transpose(double[] matrix, int rows, int columns)
+    {
+        var transposed = new double[matrix.Length];
+        for (var i = 0; i < rows; i++)
+        {
+            for (var j = 0; j < columns; j++)
+            {
+                transposed[(j * rows) + i] = matrix[(i * columns) + j];
+            }
+        }
+
+        return transposed;
     }
 
     /// <summary>D for layer 0, H for the layers above it.</summary>

@@ -1,6 +1,4 @@
-using System.Numerics;
 using System.Numerics.Tensors;
-using System.Runtime.InteropServices;
 
 namespace RnnStreams.Core;
 
@@ -9,8 +7,8 @@ public sealed partial class RnnModel
     /// <summary>
     /// Advances B sequences of this model by one step together: <c>xs</c> holds B inputs (B×D), <c>states</c> their states
     /// (B×<see cref="StateSize"/>), <c>ys</c> receives B outputs (B×O). The same numbers as B calls of <see cref="Step"/>
-    /// (to rounding: sums run in another order), but each weight row is loaded once for four sequences instead of once
-    /// per sequence, which matters once the weights outgrow the cache. Allocates nothing.
+    /// (to rounding: sums run in another order), but each weight is loaded once for four sequences instead of once per
+    /// sequence, which matters once the weights outgrow the cache. Allocates nothing.
     /// </summary>
     /// <remarks>As <see cref="Step"/>, no finiteness check is made.</remarks>
     /// <exception cref="ArgumentException">A span's length is not B times its row size.</exception>
@@ -38,14 +36,14 @@ public sealed partial class RnnModel
 
             if (k == 0)
             {
-                MultiplyAccumulate(layer.Wxh, hiddenSize, InputSize, xs, InputSize, 0, batch, pre, hiddenSize);
+                MultiplyAccumulate(layer.WxhT, hiddenSize, InputSize, xs, InputSize, 0, batch, pre, hiddenSize);
             }
             else
             {
-                MultiplyAccumulate(layer.Wxh, hiddenSize, hiddenSize, states, stateSize, (k - 1) * hiddenSize, batch, pre, hiddenSize);
+                MultiplyAccumulate(layer.WxhT, hiddenSize, hiddenSize, states, stateSize, (k - 1) * hiddenSize, batch, pre, hiddenSize);
             }
 
-            MultiplyAccumulate(layer.Whh, hiddenSize, hiddenSize, states, stateSize, k * hiddenSize, batch, pre, hiddenSize);
+            MultiplyAccumulate(layer.WhhT, hiddenSize, hiddenSize, states, stateSize, k * hiddenSize, batch, pre, hiddenSize);
             for (var b = 0; b < batch; b++)
             {
                 var row = pre.Slice(b * hiddenSize, hiddenSize);
@@ -69,66 +67,29 @@ public sealed partial class RnnModel
     }
 
     /// <summary>
-    /// <c>output[b, i] += Σ_j W[i, j] · X[b, j]</c> for B rows of X (row b at <c>offset + b·stride</c>), four rows of X
-    /// per pass over W so that every row of W is read once per four sequences.
+    /// <c>output[b, i] += Σ_j W[i, j] · X[b, j]</c> for B rows of X (row b at <c>offset + b·stride</c>), on the transposed
+    /// weights <paramref name="wT"/>: four sequences per pass, so every weight is loaded once per four sequences.
     /// </summary>
-    private static void MultiplyAccumulate(ReadOnlySpan<double> w, int rows, int columns, ReadOnlySpan<double> x, int stride, int offset,
+    private static void MultiplyAccumulate(ReadOnlySpan<double> wT, int rows, int columns, ReadOnlySpan<double> x, int stride, int offset,
         int batch, Span<double> output, int outputStride)
     {
-        var width = Vector<double>.Count;
-        var b = 0;
-        for (; b + 4 <= batch; b += 4)
+        // Rows outer, sequences inner: one block of rows' weights (columns × RowsPerBlock numbers) stays in L1 while every
+        // group of four sequences passes over it.
+        var groups = batch / 4;
+        var block = Kernels.RowsPerBlock;
+        for (var first = 0; first < rows; first += block)
         {
-            var x0 = x.Slice(offset + (b * stride), columns);
-            var x1 = x.Slice(offset + ((b + 1) * stride), columns);
-            var x2 = x.Slice(offset + ((b + 2) * stride), columns);
-            var x3 = x.Slice(offset + ((b + 3) * stride), columns);
-            var v0 = MemoryMarshal.Cast<double, Vector<double>>(x0);
-            var v1 = MemoryMarshal.Cast<double, Vector<double>>(x1);
-            var v2 = MemoryMarshal.Cast<double, Vector<double>>(x2);
-            var v3 = MemoryMarshal.Cast<double, Vector<double>>(x3);
-            var vectorColumns = v0.Length * width;
-            for (var i = 0; i < rows; i++)
+            var end = Math.Min(rows, first + block);
+            for (var g = 0; g < groups; g++)
             {
-                var wRow = w.Slice(i * columns, columns);
-                var wv = MemoryMarshal.Cast<double, Vector<double>>(wRow);
-                var a0 = Vector<double>.Zero;
-                var a1 = Vector<double>.Zero;
-                var a2 = Vector<double>.Zero;
-                var a3 = Vector<double>.Zero;
-                for (var j = 0; j < wv.Length; j++)
-                {
-                    var wj = wv[j];
-                    a0 += wj * v0[j];
-                    a1 += wj * v1[j];
-                    a2 += wj * v2[j];
-                    a3 += wj * v3[j];
-                }
-
-                double s0 = Vector.Sum(a0), s1 = Vector.Sum(a1), s2 = Vector.Sum(a2), s3 = Vector.Sum(a3);
-                for (var j = vectorColumns; j < columns; j++)
-                {
-                    var wj = wRow[j];
-                    s0 += wj * x0[j];
-                    s1 += wj * x1[j];
-                    s2 += wj * x2[j];
-                    s3 += wj * x3[j];
-                }
-
-                output[(b * outputStride) + i] += s0;
-                output[((b + 1) * outputStride) + i] += s1;
-                output[((b + 2) * outputStride) + i] += s2;
-                output[((b + 3) * outputStride) + i] += s3;
+                var b0 = g * 4;
+                Kernels.AccumulateTransposed4(wT, columns, x, offset + (b0 * stride), stride, output[(b0 * outputStride)..], rows, outputStride, first, end);
             }
         }
 
-        for (; b < batch; b++)
+        for (var b = groups * 4; b < batch; b++)
         {
-            var xb = x.Slice(offset + (b * stride), columns);
-            for (var i = 0; i < rows; i++)
-            {
-                output[(b * outputStride) + i] += TensorPrimitives.Dot(w.Slice(i * columns, columns), xb);
-            }
+            Kernels.AccumulateTransposed(wT, x.Slice(offset + (b * stride), columns), output.Slice(b * outputStride, rows));
         }
     }
 }

@@ -78,16 +78,9 @@ public sealed partial class RnnModel
         {
             var layer = _layers[k];
             var h = state.Slice(k * hiddenSize, hiddenSize);
-            var wxh = layer.Wxh;
-            var whh = layer.Whh;
-            var bh = layer.Bh;
-            var inputSize = input.Length;
-            for (var i = 0; i < hiddenSize; i++)
-            {
-                row[i] = bh[i]
-                    + TensorPrimitives.Dot(wxh.Slice(i * inputSize, inputSize), input)
-                    + TensorPrimitives.Dot(whh.Slice(i * hiddenSize, hiddenSize), h);
-            }
+            layer.Bh.CopyTo(row);
+            Kernels.AccumulateTransposed(layer.WxhT, input, row);
+            Kernels.AccumulateTransposed(layer.WhhT, h, row);
 
             if (Cell == CellType.RnnTanh)
             {
