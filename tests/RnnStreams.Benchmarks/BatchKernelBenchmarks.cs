@@ -5,7 +5,7 @@ namespace RnnStreams.Benchmarks;
 
 /// <summary>
 /// B sequences of one model advanced by one step: one <see cref="RnnModel.Step"/> per sequence (the baseline) against
-/// one <see cref="RnnModel.StepBatch"/> for all of them (each weight row read once per four sequences). Every row is
+/// one <see cref="RnnModel.StepBatch"/> for all of them (each weight loaded once per four sequences). Every row is
 /// time per sequence-step (OperationsPerInvoke = B).
 /// </summary>
 [MemoryDiagnoser]
