@@ -308,10 +308,19 @@ public sealed partial class SequenceGrain
         {
             await state.WriteStateAsync();
         }
-        catch
+        catch (Exception e)
         {
             _dirty = true;
             _stepsSinceWrite += steps;
+            if (e is Orleans.Storage.InconsistentStateException || e.InnerException is Orleans.Storage.InconsistentStateException)
+            {
+                // Another activation wrote this sequence (two can briefly coexist while a dead silo's grains move): this
+                // one's state is stale. It stops here, without writing again; the next call reads the stored state.
+                _stale = true;
+                LogStale(logger, Id, n);
+                DeactivateOnIdle();
+            }
+
             throw;
         }
         finally
@@ -384,6 +393,9 @@ public sealed partial class SequenceGrain
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Sequence {Sequence} could not write its state at n={N}")]
     private static partial void LogWriteFailed(ILogger logger, Exception exception, string sequence, long n);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Sequence {Sequence} found newer state in storage while writing n={N}; this activation is stale and deactivates")]
+    private static partial void LogStale(ILogger logger, string sequence, long n);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Sequence {Sequence} expired at n={N} (last element {UpdatedAt:O})")]
     private static partial void LogExpired(ILogger logger, string sequence, long n, DateTimeOffset updatedAt);

@@ -51,6 +51,9 @@ public sealed partial class SequenceGrain(
     /// <summary>The checkpoint being written in the background, if any: writes go one at a time.</summary>
     private Task? _writing;
 
+    /// <summary>Set when storage holds newer state than this activation (a version conflict): it writes no more.</summary>
+    private bool _stale;
+
     private SequenceState S => _live;
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
@@ -77,7 +80,7 @@ public sealed partial class SequenceGrain(
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         await WaitForCheckpointAsync();
-        if (S.Model is not null && _dirty)
+        if (S.Model is not null && _dirty && !_stale)
         {
             try
             {

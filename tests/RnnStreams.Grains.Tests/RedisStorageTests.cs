@@ -182,6 +182,30 @@ public class RedisStorageTests(RedisStorageFixture fixture)
     }
 
     [Fact]
+    public async Task VersionConflict_RefusesTheElement_AndTheNextCallReadsTheStoredState()
+    {
+        var id = Models.Key("conflict");
+        var sequence = _client.GetGrain<ISequenceGrain>(id);
+        var inputs = Models.Inputs(41, 4, 2);
+        var expected = Models.Offline(fixture.EveryStepWeights, inputs);
+        await sequence.StepMany(1, [.. inputs.Take(2).SelectMany(x => x)]);
+
+        // Another writer (a second activation during a silo failure) changes the record's version under this activation.
+        var keys = await fixture.Redis.CommandAsync($"KEYS *sequence/{id}*");
+        var key = keys.Split("\r\n")[2];
+        Assert.StartsWith(":0", await fixture.Redis.CommandAsync($"HSET {key} etag someone-else"));
+
+        var refused = await Assert.ThrowsAsync<RnnStorageException>(() => sequence.Step(3, inputs[2]));
+        Assert.Contains("Version conflict", refused.Message);
+
+        // The stale activation is gone; the next call reads what Redis holds (elements 1–2) and goes on exactly once.
+        Assert.Equal(expected[2], (await sequence.Step(3, inputs[2])).Y);
+        var snapshot = await sequence.Snapshot();
+        Assert.Equal((3L, 3L), (snapshot.LastN, snapshot.LastDurableN));
+        Assert.Equal(expected[3], (await sequence.Step(4, inputs[3])).Y);
+    }
+
+    [Fact]
     public async Task State_IsReadBackFromRedis_AfterDeactivation()
     {
         var id = Models.Key("redis-reload");
