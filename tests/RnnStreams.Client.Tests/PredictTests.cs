@@ -115,6 +115,8 @@ public sealed class PredictTests : IDisposable
     [InlineData("frobnicate", "unknown command 'frobnicate'")]
     [InlineData("models", "models needs put, get, list, delete or random")]
     [InlineData("demo --devices zero", "--devices must be a whole number")]
+    [InlineData("stream --sequence s --input x.csv --rate 0", "--rate must be a whole number from 1")]
+    [InlineData("bench --client remote", "--client is gateway")]
     public async Task Cli_UsageErrors_ExitWithCode2(string commandLine, string expected)
     {
         var (code, _, error) = await Run(commandLine.Split(' '));
