@@ -60,7 +60,10 @@ public sealed class RnnStreamsOptions
 
     /// <summary>The policy for a model: its override, else the silo's.</summary>
     public DurabilityPolicy PolicyFor(string model) =>
-        DurabilityPolicy.Parse(ModelDurability.TryGetValue(model, out var text) ? text : Durability);
+        _policies.GetOrAdd(ModelDurability.TryGetValue(model, out var text) ? text : Durability, DurabilityPolicy.Parse);
+
+    /// <summary>Parsed policies by their text: one shared instance per policy, not one per sequence.</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, DurabilityPolicy> _policies = new(StringComparer.Ordinal);
 
     /// <summary>Checks every setting once at start-up, so a typo stops the silo instead of failing requests.</summary>
     public void Validate()

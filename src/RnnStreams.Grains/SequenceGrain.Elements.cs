@@ -13,13 +13,13 @@ public sealed partial class SequenceGrain
             return (S.Model, RequireModel(), S.ModelVersion);
         }
 
-        if (string.IsNullOrEmpty(_options.DefaultModel))
+        if (string.IsNullOrEmpty(services.Options.DefaultModel))
         {
             throw new SequenceNotStartedException(Id, "call Start first (no default model is configured)");
         }
 
-        var resolved = await models.GetAsync(_options.DefaultModel, null);
-        return (_options.DefaultModel, resolved.Model, resolved.Version);
+        var resolved = await services.Models.GetAsync(services.Options.DefaultModel, null);
+        return (services.Options.DefaultModel, resolved.Model, resolved.Version);
     }
 
     /// <summary>
@@ -123,12 +123,12 @@ public sealed partial class SequenceGrain
     {
         try
         {
-            await models.Usage(name).Acquire(version);
-            if (_options.ExpireAfter is { } expire)
+            await services.Models.Usage(name).Acquire(version);
+            if (services.Options.ExpireAfter is { } expire)
             {
                 // One tick per expiry period: a sequence silent since its last element ends between ExpireAfter and twice
                 // that, and an idle one is not kept active (each tick is a call that wakes it).
-                var period = _options.ExpiryCheckPeriod ?? TimeSpan.FromTicks(Math.Max(TimeSpan.FromMinutes(1).Ticks, expire.Ticks));
+                var period = services.Options.ExpiryCheckPeriod ?? TimeSpan.FromTicks(Math.Max(TimeSpan.FromMinutes(1).Ticks, expire.Ticks));
                 await this.RegisterOrUpdateReminder(ExpiryReminder, period, period);
             }
         }
@@ -137,10 +137,10 @@ public sealed partial class SequenceGrain
             throw new RnnStorageException(Id, 0, $"could not register the sequence: {e.Message}");
         }
 
-        var capacity = Math.Max(1, _options.KeepOutputs);
+        var capacity = Math.Max(1, services.Options.KeepOutputs);
         _live = new SequenceState
         {
-            Model = name,
+            Model = string.Intern(name), // one copy of a model's name for all its sequences
             ModelVersion = version,
             Hidden = hidden,
             InitialState = initial,
@@ -150,7 +150,7 @@ public sealed partial class SequenceGrain
             RecentOutputs = new double[capacity * model.OutputSize],
         };
         _model = model;
-        _policy = _options.PolicyFor(name);
+        _policy = services.Options.PolicyFor(name);
         _lastDurableN = 0;
         _dirty = true;
     }
@@ -164,11 +164,11 @@ public sealed partial class SequenceGrain
         _stepsSinceWrite = 0;
         try
         {
-            await models.Usage(name).Release(version);
+            await services.Models.Usage(name).Release(version);
         }
         catch (Exception e)
         {
-            LogWriteFailed(logger, e, Id, 0); // the count stays one too high: safe, the version is only harder to delete
+            LogWriteFailed(services.Logger, e, Id, 0); // the count stays one too high: safe, the version is only harder to delete
         }
     }
 
@@ -179,7 +179,7 @@ public sealed partial class SequenceGrain
     private async Task ApplyAsync(string name, RnnModel model, int version, long firstN, ReadOnlyMemory<double> xs, Memory<double> ys)
     {
         var isNew = S.Model is null;
-        var everyStep = (isNew ? _options.PolicyFor(name) : _policy).Mode == DurabilityMode.EveryStep;
+        var everyStep = (isNew ? services.Options.PolicyFor(name) : _policy).Mode == DurabilityMode.EveryStep;
         var hidden = isNew ? new double[model.StateSize] : everyStep ? S.Hidden.ToArray() : S.Hidden;
         var failed = model.TryAdvance(xs.Span, hidden, ys.Span);
         if (failed >= 0)
@@ -234,7 +234,7 @@ public sealed partial class SequenceGrain
                     _stepsSinceWrite = undoSteps;
                 }
 
-                LogWriteFailed(logger, e, Id, firstN);
+                LogWriteFailed(services.Logger, e, Id, firstN);
                 throw new RnnStorageException(Id, firstN, e.Message);
             }
         }
@@ -268,7 +268,7 @@ public sealed partial class SequenceGrain
             if (_checkpointDue == 0)
             {
                 _checkpointDue = now + (_policy.IntervalMs * System.Diagnostics.Stopwatch.Frequency / 1000);
-                sweeper.Register(Id, _checkpointDue);
+                services.Sweeper.Register(Id, _checkpointDue);
             }
             else if (now >= _checkpointDue)
             {
@@ -286,7 +286,7 @@ public sealed partial class SequenceGrain
         }
         catch (Exception e)
         {
-            LogWriteFailed(logger, e, Id, S.LastN);
+            LogWriteFailed(services.Logger, e, Id, S.LastN);
         }
     }
 
@@ -300,13 +300,15 @@ public sealed partial class SequenceGrain
         var n = S.LastN;
         var steps = _stepsSinceWrite;
         var due = _checkpointDue;
-        state.State = S.Copy();
+        var written = new GrainState<SequenceState>(S.Copy()) { ETag = _etag, RecordExists = _recordExists };
         _dirty = false;
         _stepsSinceWrite = 0;
         _checkpointDue = 0;
         try
         {
-            await state.WriteStateAsync();
+            await services.Storage.WriteStateAsync(SequenceServices.StateName, GrainContext.GrainId, written);
+            _etag = written.ETag;
+            _recordExists = true;
         }
         catch (Exception e)
         {
@@ -317,21 +319,17 @@ public sealed partial class SequenceGrain
                 // Another activation wrote this sequence (two can briefly coexist while a dead silo's grains move): this
                 // one's state is stale. It stops here, without writing again; the next call reads the stored state.
                 _stale = true;
-                LogStale(logger, Id, n);
+                LogStale(services.Logger, Id, n);
                 DeactivateOnIdle();
             }
 
             throw;
         }
-        finally
-        {
-            state.State = Written; // the copy is in storage now; the live state is the only one kept in memory
-        }
 
         _lastDurableN = n;
         if (due != 0 && _checkpointDue == 0)
         {
-            sweeper.Remove(Id);
+            services.Sweeper.Remove(Id);
         }
     }
 
@@ -367,7 +365,7 @@ public sealed partial class SequenceGrain
             return;
         }
 
-        if (S.Model is null || _options.ExpireAfter is null)
+        if (S.Model is null || services.Options.ExpireAfter is null)
         {
             var reminder = await this.GetReminder(ExpiryReminder);
             if (reminder is not null)
@@ -378,9 +376,9 @@ public sealed partial class SequenceGrain
             return;
         }
 
-        if (DateTimeOffset.UtcNow - S.UpdatedAt >= _options.ExpireAfter.Value)
+        if (DateTimeOffset.UtcNow - S.UpdatedAt >= services.Options.ExpireAfter.Value)
         {
-            LogExpired(logger, Id, S.LastN, S.UpdatedAt);
+            LogExpired(services.Logger, Id, S.LastN, S.UpdatedAt);
             await EndAsync("expired");
         }
     }

@@ -28,7 +28,7 @@ public sealed partial class SequenceGrain
         }
         catch (RnnStreamsException e)
         {
-            LogStreamInputRefused(logger, Id, item.N, e.Message);
+            LogStreamInputRefused(services.Logger, Id, item.N, e.Message);
             await PublishAsync(new SequenceOutput(Id, item.N, [], S.ModelVersion, OutputKind.Error, e.Message));
         }
     }

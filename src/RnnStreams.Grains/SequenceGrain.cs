@@ -1,5 +1,4 @@
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Options;
 using Orleans.Streams;
 using Orleans.Streams.Core;
 using RnnStreams.Core;
@@ -14,18 +13,11 @@ namespace RnnStreams.Grains;
 /// written; if the write fails the element is undone and refused.
 /// </remarks>
 [ImplicitStreamSubscription(RnnConstants.InputNamespace)]
-public sealed partial class SequenceGrain(
-    [PersistentState("sequence", RnnConstants.Storage)] IPersistentState<SequenceState> state,
-    ModelCache models,
-    OutputPublisher publisher,
-    CheckpointSweeper sweeper,
-    IOptions<RnnStreamsOptions> options,
-    ILogger<SequenceGrain> logger)
+public sealed partial class SequenceGrain(SequenceServices services)
     : Grain, ISequenceGrain, ISequenceCheckpoint, IStreamSubscriptionObserver, IAsyncObserver<SequenceInput>, IRemindable
 {
     private const string ExpiryReminder = "expire";
 
-    private readonly RnnStreamsOptions _options = options.Value;
     private RnnModel? _model;
     private DurabilityPolicy _policy = DurabilityPolicy.Default;
     private long _checkpointDue;
@@ -37,16 +29,15 @@ public sealed partial class SequenceGrain(
     private string Id => this.GetPrimaryKeyString();
 
     /// <summary>
-    /// The live state. <c>state.State</c> only ever holds a copy made for one write, so a checkpoint can be written while
-    /// elements go on being applied, and the live arrays are never read by a storage provider mid-step.
+    /// The live state. Storage only ever sees a copy made for one write, so a checkpoint can be written while elements go
+    /// on being applied, and the live arrays are never read by a storage provider mid-step.
     /// </summary>
     private SequenceState _live = new();
 
-    /// <summary>
-    /// What <c>state.State</c> holds between writes: one shared instance that nothing changes (storage providers only
-    /// assign <c>State</c>), so a sequence keeps no second copy of its state in memory.
-    /// </summary>
-    private static readonly SequenceState Written = new();
+    /// <summary>The stored record's ETag (storage's optimistic concurrency) and whether a record exists.</summary>
+    private string? _etag;
+
+    private bool _recordExists;
 
     /// <summary>The checkpoint being written in the background, if any: writes go one at a time.</summary>
     private Task? _writing;
@@ -58,19 +49,27 @@ public sealed partial class SequenceGrain(
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        _live = state.State;
-        state.State = Written;
+        var stored = new GrainState<SequenceState>(new SequenceState());
+        await services.Storage.ReadStateAsync(SequenceServices.StateName, GrainContext.GrainId, stored);
+        _live = stored.State ?? new SequenceState();
+        _etag = stored.ETag;
+        _recordExists = stored.RecordExists;
         if (S.Model is not null)
         {
-            _policy = _options.PolicyFor(S.Model);
+            S.Model = string.Intern(S.Model); // one copy of a model's name for all its sequences
+        }
+
+        if (S.Model is not null)
+        {
+            _policy = services.Options.PolicyFor(S.Model);
             try
             {
-                _model = (await models.GetAsync(S.Model, S.ModelVersion)).Model;
+                _model = (await services.Models.GetAsync(S.Model, S.ModelVersion)).Model;
             }
             catch (UnknownModelException e)
             {
                 // Keep the stored state untouched; every request will report the missing model.
-                LogModelMissing(logger, Id, e.Message);
+                LogModelMissing(services.Logger, Id, e.Message);
             }
         }
 
@@ -88,7 +87,7 @@ public sealed partial class SequenceGrain(
             }
             catch (Exception e)
             {
-                LogWriteFailed(logger, e, Id, S.LastN);
+                LogWriteFailed(services.Logger, e, Id, S.LastN);
             }
         }
     }
@@ -110,7 +109,7 @@ public sealed partial class SequenceGrain(
             throw new SequenceAlreadyStartedException(Id, S.Model, S.ModelVersion, S.LastN);
         }
 
-        var resolved = await models.GetAsync(request.Model, request.Version);
+        var resolved = await services.Models.GetAsync(request.Model, request.Version);
         var model = resolved.Model;
         var initial = request.InitialState is null ? null : FlattenInitialState(model, request.InitialState);
         await BeginAsync(request.Model, resolved.Version, model, initial?.ToArray() ?? new double[model.StateSize], initial);
@@ -206,12 +205,12 @@ public sealed partial class SequenceGrain(
     public async Task<SequenceSnapshot> Reset()
     {
         var current = RequireModel();
-        var latest = await models.GetAsync(S.Model!, null);
+        var latest = await services.Models.GetAsync(S.Model!, null);
         var model = latest.Model;
         var previousVersion = S.ModelVersion;
         if (latest.Version != previousVersion)
         {
-            await models.Usage(S.Model!).Acquire(latest.Version);
+            await services.Models.Usage(S.Model!).Acquire(latest.Version);
         }
 
         var initial = S.InitialState is { } h0 && h0.Length == model.StateSize ? h0 : null;
@@ -241,7 +240,7 @@ public sealed partial class SequenceGrain(
         }
         if (latest.Version != previousVersion)
         {
-            await models.Usage(S.Model!).Release(previousVersion);
+            await services.Models.Usage(S.Model!).Release(previousVersion);
         }
 
         await PublishAsync(new SequenceOutput(Id, previous, [], S.ModelVersion, OutputKind.Reset, "reset"));
@@ -251,7 +250,7 @@ public sealed partial class SequenceGrain(
     public async Task<SequenceSnapshot> Upgrade()
     {
         var current = RequireModel();
-        var latest = await models.GetAsync(S.Model!, null);
+        var latest = await services.Models.GetAsync(S.Model!, null);
         if (latest.Version == S.ModelVersion)
         {
             return Snapshot(current);
@@ -264,7 +263,7 @@ public sealed partial class SequenceGrain(
         }
 
         var previousVersion = S.ModelVersion;
-        await models.Usage(S.Model!).Acquire(latest.Version);
+        await services.Models.Usage(S.Model!).Acquire(latest.Version);
         S.ModelVersion = latest.Version;
         _model = latest.Model;
         try
@@ -278,7 +277,7 @@ public sealed partial class SequenceGrain(
             throw new RnnStorageException(Id, S.LastN, e.Message);
         }
 
-        await models.Usage(S.Model!).Release(previousVersion);
+        await services.Models.Usage(S.Model!).Release(previousVersion);
         await PublishAsync(new SequenceOutput(Id, S.LastN, [], S.ModelVersion, OutputKind.Upgraded, $"upgraded from v{previousVersion}"));
         return Snapshot(latest.Model);
     }
@@ -301,7 +300,7 @@ public sealed partial class SequenceGrain(
         return Task.FromResult(S.LastN);
     }
 
-    private bool PublishesOutputs => _options.PublishOutputs switch
+    private bool PublishesOutputs => services.Options.PublishOutputs switch
     {
         OutputPublishing.Always => true,
         OutputPublishing.WhenWatched => DateTime.UtcNow < _watchedUntil,
@@ -322,7 +321,7 @@ public sealed partial class SequenceGrain(
     /// Hands applied outputs to the silo's <see cref="OutputPublisher"/>, which publishes them in order without the step
     /// waiting for the stream. The element is applied (and, under EveryStep, stored) before this runs.
     /// </summary>
-    private ValueTask PublishAsync(SequenceOutput output) => publisher.EnqueueAsync(output);
+    private ValueTask PublishAsync(SequenceOutput output) => services.Publisher.EnqueueAsync(output);
 
     /// <summary>Waits for a checkpoint in flight, so that <c>LastDurableN</c> says what storage holds now.</summary>
     public async Task<SequenceSnapshot> Snapshot()
@@ -343,17 +342,19 @@ public sealed partial class SequenceGrain(
         var last = S.LastN;
         var version = S.ModelVersion;
         await WaitForCheckpointAsync();
-        await state.ClearStateAsync();
-        state.State = Written;
+        var cleared = new GrainState<SequenceState>(new SequenceState()) { ETag = _etag, RecordExists = _recordExists };
+        await services.Storage.ClearStateAsync(SequenceServices.StateName, GrainContext.GrainId, cleared);
+        _etag = cleared.ETag;
+        _recordExists = cleared.RecordExists;
         _live = new SequenceState();
         _model = null;
         _lastDurableN = 0;
         _dirty = false;
         _stepsSinceWrite = 0;
         _checkpointDue = 0;
-        sweeper.Remove(Id);
-        await models.Usage(name).Release(version);
-        if (_options.ExpireAfter is not null)
+        services.Sweeper.Remove(Id);
+        await services.Models.Usage(name).Release(version);
+        if (services.Options.ExpireAfter is not null)
         {
             var reminder = await this.GetReminder(ExpiryReminder);
             if (reminder is not null)

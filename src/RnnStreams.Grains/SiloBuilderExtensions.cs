@@ -39,6 +39,7 @@ public static class SiloBuilderExtensions
                 collection.ClassSpecificCollectionAge[typeof(SequenceGrain).FullName!] = rnn.Value.IdleDeactivation);
 
         builder.Services.AddSingleton<ModelCache>();
+        builder.Services.AddSingleton<SequenceServices>();
         builder.Services.AddSingleton<OutputPublisher>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<OutputPublisher>());
         builder.Services.AddSingleton<CheckpointSweeper>();

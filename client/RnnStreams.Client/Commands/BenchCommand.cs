@@ -116,36 +116,47 @@ internal static class BenchCommand
             await Closed(warmUp, Echo);
             await Closed(warmUp, Rpc);
             await Closed(warmUp, Batch);
-            var rounds = new List<(double Ping, double Echo, double Rpc, double Batch)>();
+            var rounds = new List<(Load Ping, Load Echo, Load Rpc, Load Batch)>();
             for (var r = 0; r < p.Rounds; r++)
             {
-                rounds.Add((await Closed(p, Ping), await Closed(p, Echo), await Closed(p, Rpc), await Closed(p, Batch) * p.Batch));
+                rounds.Add((await Closed(p, Ping), await Closed(p, Echo), await Closed(p, Rpc), await Closed(p, Batch)));
             }
 
             foreach (var (round, index) in rounds.Select((r, i) => (r, i)))
             {
-                stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"# round {index + 1}: ping {round.Ping:F0} calls/s, echo {round.Echo:F0} calls/s, rpc {round.Rpc:F0} steps/s, batch {round.Batch:F0} steps/s"));
+                stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"# round {index + 1}: ping {round.Ping.Rate:F0} calls/s ({round.Ping.CpuUs:F1} µs CPU, {round.Ping.Bytes:F0} B each), echo {round.Echo.Rate:F0} calls/s ({round.Echo.CpuUs:F1} µs, {round.Echo.Bytes:F0} B), rpc {round.Rpc.Rate:F0} steps/s ({round.Rpc.CpuUs:F1} µs, {round.Rpc.Bytes:F0} B), batch {round.Batch.Rate * p.Batch:F0} steps/s ({round.Batch.CpuUs:F1} µs, {round.Batch.Bytes:F0} B per call)"));
             }
 
-            var ping = Median(rounds.Select(r => r.Ping));
-            var echo = Median(rounds.Select(r => r.Echo));
-            var rpc = Median(rounds.Select(r => r.Rpc));
-            var batch = Median(rounds.Select(r => r.Batch));
-            var rpcOverPing = Median(rounds.Select(r => r.Rpc / r.Ping));
+            var ping = Median(rounds.Select(r => r.Ping.Rate));
+            var echo = Median(rounds.Select(r => r.Echo.Rate));
+            var rpc = Median(rounds.Select(r => r.Rpc.Rate));
+            var batch = Median(rounds.Select(r => r.Batch.Rate)) * p.Batch;
+            var rpcOverPing = Median(rounds.Select(r => r.Rpc.Rate / r.Ping.Rate));
+            var pingCpu = Median(rounds.Select(r => r.Ping.CpuUs));
+            var rpcCpu = Median(rounds.Select(r => r.Rpc.CpuUs));
             results.Add(("ping_calls_per_s", ping, "calls/s", $"empty grain calls, concurrency {p.Concurrency}"));
             results.Add(("echo_calls_per_s", echo, "calls/s", "calls shaped like Step and its answer, no work: Orleans' cost of the step's messages"));
             results.Add(("rpc_steps_per_s", rpc, "steps/s", "Step: one element per call"));
             results.Add(("batch_steps_per_s", batch, "steps/s", $"StepMany: {p.Batch} elements per call"));
+            results.Add(("ping_cpu_us", pingCpu, "µs", "process CPU time per empty call (client and silo)"));
+            results.Add(("echo_cpu_us", Median(rounds.Select(r => r.Echo.CpuUs)), "µs", "process CPU time per Step-shaped call with no work"));
+            results.Add(("rpc_cpu_us", rpcCpu, "µs", "process CPU time per Step"));
+            results.Add(("rpc_alloc_bytes", Median(rounds.Select(r => r.Rpc.Bytes)), "B", "managed bytes allocated per Step (client and silo)"));
 
             var stream = publishOutputs ? await MeasureStreamAsync(client, model, p, run, cancellation) : (Rate: double.NaN, InOrder: true);
             results.Add(("stream_steps_per_s", stream.Rate, "steps/s", $"rnn-in events in, rnn-out events to a subscriber, {p.StreamSequences} sequences, order {(stream.InOrder ? "checked" : "VIOLATED")}"));
 
+            var pauseBefore = GC.GetTotalPauseDuration();
+            var latencyClock = Stopwatch.StartNew();
             var (p50, p99, offered) = await MeasureLatencyAsync(sequences, next, x, rpc / 2, p);
+            var paused = (GC.GetTotalPauseDuration() - pauseBefore).TotalMilliseconds / latencyClock.Elapsed.TotalMilliseconds;
             results.Add(("p50_ms", p50, "ms", $"Step sent → y_t received, paced at {offered:F0} steps/s (aiming at half of rpc)"));
             results.Add(("p99_ms", p99, "ms", string.Empty));
+            results.Add(("gc_paused_fraction", paused, string.Empty, "share of the latency measurement the process spent in GC pauses"));
 
-            var bytes = memoryClient is null ? double.NaN : await MeasureMemoryAsync(memoryClient, model, p, run);
-            results.Add(("bytes_per_sequence", bytes, "B", external ? "only with the in-process silo" : $"managed heap per active sequence ({p.MemorySequences} activated), weights shared"));
+            var (bytes, storedBytes) = memoryClient is null ? (double.NaN, double.NaN) : await MeasureMemoryAsync(memoryClient, model, p, run);
+            results.Add(("bytes_per_sequence", bytes, "B", external ? "only with the in-process silo" : $"managed heap per active sequence, freed when it deactivates ({p.MemorySequences} activated), weights shared"));
+            results.Add(("stored_bytes_per_sequence", storedBytes, "B", external ? "only with the in-process silo" : "what stays after it deactivates: the in-memory storage's copy (in Redis in a deployment) and location caches"));
             var floor = memoryClient is null ? double.NaN : await MeasureActivationFloorAsync(memoryClient, p);
             results.Add(("bytes_per_activation", floor, "B", external ? "only with the in-process silo" : "managed heap per activation of an empty grain: Orleans' own floor"));
 
@@ -157,7 +168,7 @@ internal static class BenchCommand
                 stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{name,-20} {value,14:N1}  {unit,-8} {ratio,9}  {note}"));
             }
 
-            stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"# rpc/ping={rpcOverPing:F3} (median of {p.Rounds} rounds: {string.Join(", ", rounds.Select(r => (r.Rpc / r.Ping).ToString("F3", CultureInfo.InvariantCulture)))}) batch/kernel={batch / kernel:F3}"));
+            stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"# rpc/ping={rpcOverPing:F3} (median of {p.Rounds} rounds: {string.Join(", ", rounds.Select(r => (r.Rpc.Rate / r.Ping.Rate).ToString("F3", CultureInfo.InvariantCulture)))}) ping_cpu/rpc_cpu={pingCpu / rpcCpu:F3} batch/kernel={batch / kernel:F3}"));
             var json = new Dictionary<string, object>();
             foreach (var (name, value, _, _) in results)
             {
@@ -165,7 +176,8 @@ internal static class BenchCommand
             }
 
             json["rpc_over_ping"] = Math.Round(rpcOverPing, 3);
-            json["echo_over_ping"] = Math.Round(Median(rounds.Select(r => r.Echo / r.Ping)), 3);
+            json["echo_over_ping"] = Math.Round(Median(rounds.Select(r => r.Echo.Rate / r.Ping.Rate)), 3);
+            json["ping_cpu_over_rpc_cpu"] = Math.Round(pingCpu / rpcCpu, 3);
             json["batch_over_kernel"] = Math.Round(batch / kernel, 3);
             json["stream_in_order"] = stream.InOrder;
             json["hidden"] = p.Hidden;
@@ -251,11 +263,17 @@ internal static class BenchCommand
         return total / stop.Elapsed.TotalSeconds;
     }
 
-    /// <summary>C workers, each owning sequences i ≡ w (mod C), call back to back for the measurement time.</summary>
-    private static async Task<double> Closed(BenchParameters p, Func<int, Task> call)
+    /// <summary>
+    /// C workers, each owning sequences i ≡ w (mod C), call back to back for the measurement time. Besides the rate it
+    /// reports the whole process's CPU time and managed allocation per call (client and in-process silo together): figures
+    /// that a machine whose speed drifts from minute to minute disturbs far less than the rate.
+    /// </summary>
+    private static async Task<Load> Closed(BenchParameters p, Func<int, Task> call)
     {
         long total = 0;
         var duration = TimeSpan.FromSeconds(p.Seconds);
+        var cpu = Process.GetCurrentProcess().TotalProcessorTime;
+        var allocated = GC.GetTotalAllocatedBytes();
         var clock = Stopwatch.StartNew();
         var workers = Enumerable.Range(0, Math.Min(p.Concurrency, p.Sequences)).Select(async w =>
         {
@@ -275,8 +293,14 @@ internal static class BenchCommand
             Interlocked.Add(ref total, calls);
         });
         await Task.WhenAll(workers);
-        return total / clock.Elapsed.TotalSeconds;
+        var elapsed = clock.Elapsed.TotalSeconds;
+        var cpuUs = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalMicroseconds;
+        var bytes = GC.GetTotalAllocatedBytes() - allocated;
+        return new Load(total / elapsed, cpuUs / total, bytes / (double)total);
     }
+
+    /// <summary>A closed-loop measurement: calls per second, process CPU µs per call, managed bytes allocated per call.</summary>
+    private sealed record Load(double Rate, double CpuUs, double Bytes);
 
     /// <summary>
     /// Paced at a target rate (half the closed-loop maximum): each call's latency from the moment it was sent to the
@@ -386,22 +410,43 @@ internal static class BenchCommand
     }
 
     /// <summary>Managed heap growth per newly activated sequence (started, one element applied), weights shared.</summary>
-    private static async Task<double> MeasureMemoryAsync(IClusterClient client, RnnModel model, BenchParameters p, string run)
+    /// <summary>
+    /// Managed heap per active sequence: what deactivating them frees. What stays after that is what the in-memory grain
+    /// storage keeps of each (a deployment keeps it in Redis, outside the silo), reported on its own.
+    /// </summary>
+    private static async Task<(double Active, double Stored)> MeasureMemoryAsync(IClusterClient client, RnnModel model, BenchParameters p, string run)
     {
         var x = new double[model.InputSize];
         var ids = Enumerable.Range(0, p.MemorySequences).Select(i => client.GetGrain<ISequenceGrain>($"{run}-mem-{i}")).ToArray();
         await ids[0].Start(new StartRequest(model.Name)); // not counted: the first touches shared structures
         await ids[0].Step(1, x);
+        var counted = ids.Skip(1).ToArray();
         var before = Heap();
-        await ForEachAsync(ids.Skip(1).ToArray(), p.Concurrency, async s =>
+        await ForEachAsync(counted, p.Concurrency, async s =>
         {
             await s.Start(new StartRequest(model.Name));
             await s.Step(1, x);
         });
-        return (Heap() - before) / (double)(p.MemorySequences - 1);
+        var active = Heap();
+
+        var management = client.GetGrain<IManagementGrain>(0);
+        var activeBefore = await SequenceActivationsAsync(management);
+        await ForEachAsync(counted, p.Concurrency, s => s.Cast<Orleans.Core.Internal.IGrainManagementExtension>().DeactivateOnIdle().AsTask());
+        var deadline = Stopwatch.StartNew();
+        while (await SequenceActivationsAsync(management) > activeBefore - counted.Length && deadline.Elapsed < TimeSpan.FromSeconds(60))
+        {
+            await Task.Delay(200);
+        }
+
+        var stored = Heap();
+        return ((active - stored) / (double)counted.Length, (stored - before) / (double)counted.Length);
     }
 
-    /// <summary>The same measurement for grains that hold nothing: what any Orleans activation costs.</summary>
+    private static async Task<int> SequenceActivationsAsync(IManagementGrain management) =>
+        (await management.GetSimpleGrainStatistics())
+            .Where(s => s.GrainType.Contains(nameof(SequenceGrain), StringComparison.Ordinal))
+            .Sum(s => s.ActivationCount);
+
     private static async Task<double> MeasureActivationFloorAsync(IClusterClient client, BenchParameters p)
     {
         var run = $"b{DateTime.UtcNow:HHmmss}{Random.Shared.Next(100, 999)}";
