@@ -18,6 +18,7 @@ public struct RnnModelSurrogate
     [Id(8)] public double[][] LayerBh;
     [Id(9)] public double[] Why;
     [Id(10)] public double[] By;
+    [Id(11)] public double[][]? LayerBhh;
 }
 
 /// <summary>Converts <see cref="RnnModel"/> to and from its wire form; the receiving side validates it again.</summary>
@@ -30,7 +31,9 @@ public sealed class RnnModelConverter : IConverter<RnnModel, RnnModelSurrogate>
         for (var k = 0; k < layers.Length; k++)
         {
             var input = k == 0 ? surrogate.InputSize : surrogate.HiddenSize;
-            layers[k] = new RnnLayer(input, surrogate.HiddenSize, surrogate.LayerWxh[k], surrogate.LayerWhh[k], surrogate.LayerBh[k], $"layers[{k}]");
+            layers[k] = surrogate.Cell.IsGated()
+                ? new RnnLayer(surrogate.Cell, input, surrogate.HiddenSize, surrogate.LayerWxh[k], surrogate.LayerWhh[k], surrogate.LayerBh[k], surrogate.LayerBhh?[k] ?? [], $"layers[{k}]")
+                : new RnnLayer(input, surrogate.HiddenSize, surrogate.LayerWxh[k], surrogate.LayerWhh[k], surrogate.LayerBh[k], $"layers[{k}]");
         }
 
         return new RnnModel(surrogate.Name, surrogate.Cell, surrogate.Output, surrogate.InputSize, surrogate.HiddenSize,
@@ -48,6 +51,7 @@ public sealed class RnnModelConverter : IConverter<RnnModel, RnnModelSurrogate>
         LayerWxh = [.. value.Layers.Select(l => l.Wxh.ToArray())],
         LayerWhh = [.. value.Layers.Select(l => l.Whh.ToArray())],
         LayerBh = [.. value.Layers.Select(l => l.Bh.ToArray())],
+        LayerBhh = value.Cell.IsGated() ? [.. value.Layers.Select(l => l.Bhh.ToArray())] : null,
         Why = value.Why.ToArray(),
         By = value.By.ToArray(),
     };

@@ -8,6 +8,19 @@ public enum CellType
 
     /// <summary>Elman cell with ReLU: <c>h_t = max(0, W_xh x_t + W_hh h_{t-1} + b_h)</c> (file name <c>rnn_relu</c>).</summary>
     RnnRelu,
+
+    /// <summary>
+    /// PyTorch's GRU (file name <c>gru</c>), gates r, z, n stacked in that order:
+    /// <c>r = σ(W_ir x + b_ir + W_hr h + b_hr)</c>, <c>z = σ(W_iz x + b_iz + W_hz h + b_hz)</c>,
+    /// <c>n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn))</c>, <c>h' = (1 − z) ⊙ n + z ⊙ h</c>.
+    /// </summary>
+    Gru,
+
+    /// <summary>
+    /// PyTorch's LSTM (file name <c>lstm</c>), gates i, f, g, o stacked in that order, with a cell state c per layer:
+    /// <c>c' = σ(f) ⊙ c + σ(i) ⊙ tanh(g)</c>, <c>h' = σ(o) ⊙ tanh(c')</c>, each gate <c>W_i· x + b_i· + W_h· h + b_h·</c>.
+    /// </summary>
+    Lstm,
 }
 
 /// <summary>The function applied to <c>W_hy h_t + b_y</c> to give <c>y_t</c>.</summary>
@@ -26,10 +39,23 @@ public enum OutputHead
 /// <summary>The names the model file uses for cells and heads.</summary>
 public static class ModelNames
 {
+    /// <summary>How many gate blocks of H rows a layer's weight matrices stack: 1 (Elman), 3 (GRU) or 4 (LSTM).</summary>
+    public static int Gates(this CellType cell) => cell switch
+    {
+        CellType.Gru => 3,
+        CellType.Lstm => 4,
+        _ => 1,
+    };
+
+    /// <summary>True for the gated cells, whose layers keep PyTorch's two biases apart.</summary>
+    public static bool IsGated(this CellType cell) => cell is CellType.Gru or CellType.Lstm;
+
     public static string ToFileName(this CellType cell) => cell switch
     {
         CellType.RnnTanh => "rnn_tanh",
         CellType.RnnRelu => "rnn_relu",
+        CellType.Gru => "gru",
+        CellType.Lstm => "lstm",
         _ => throw new ArgumentOutOfRangeException(nameof(cell), cell, null),
     };
 
@@ -47,6 +73,8 @@ public static class ModelNames
         {
             case "rnn_tanh": cell = CellType.RnnTanh; return true;
             case "rnn_relu": cell = CellType.RnnRelu; return true;
+            case "gru": cell = CellType.Gru; return true;
+            case "lstm": cell = CellType.Lstm; return true;
             default: cell = default; return false;
         }
     }

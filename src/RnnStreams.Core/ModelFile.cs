@@ -10,7 +10,11 @@ namespace RnnStreams.Core;
 /// { "name": "demo", "cell": "rnn_tanh", "inputSize": 1, "hiddenSize": 1, "outputSize": 1, "output": "linear",
 ///   "layers": [ { "W_xh": [[0.5]], "W_hh": [[0.3]], "b_h": [0.1] } ], "W_hy": [[0.4]], "b_y": [0.2] }
 /// </code>
-/// Matrices are lists of rows, rows × columns exactly as in the equations (W_xh is H×D).
+/// Matrices are lists of rows, rows × columns exactly as in the equations (W_xh is H×D). Layers of a <c>gru</c> or
+/// <c>lstm</c> model hold PyTorch's tensors instead, gate blocks stacked in PyTorch's order (GRU r, z, n; LSTM i, f, g, o):
+/// <code>
+///   "layers": [ { "W_ih": [[…] × 3H or 4H rows of D], "W_hh": [[…] × 3H or 4H rows of H], "b_ih": […], "b_hh": […] } ]
+/// </code>
 /// </summary>
 public static class ModelFile
 {
@@ -21,6 +25,8 @@ public static class ModelFile
         ["name", "cell", "inputSize", "hiddenSize", "outputSize", "output", "layers", "W_hy", "b_y", "description"];
 
     private static readonly string[] LayerFields = ["W_xh", "W_hh", "b_h"];
+
+    private static readonly string[] GatedLayerFields = ["W_ih", "W_hh", "b_ih", "b_hh"];
 
     /// <summary>Reads a model file from disk.</summary>
     /// <exception cref="ModelValidationException">The file is missing, too large, not JSON, or not a valid model.</exception>
@@ -108,9 +114,21 @@ public static class ModelFile
             foreach (var layer in model.Layers)
             {
                 writer.WriteStartObject();
-                WriteMatrix(writer, "W_xh", layer.Wxh, layer.HiddenSize, layer.InputSize, depth: 3);
-                WriteMatrix(writer, "W_hh", layer.Whh, layer.HiddenSize, layer.HiddenSize, depth: 3);
-                WriteVector(writer, "b_h", layer.Bh);
+                if (model.Cell.IsGated())
+                {
+                    var rows = layer.Gates * layer.HiddenSize;
+                    WriteMatrix(writer, "W_ih", layer.Wxh, rows, layer.InputSize, depth: 3);
+                    WriteMatrix(writer, "W_hh", layer.Whh, rows, layer.HiddenSize, depth: 3);
+                    WriteVector(writer, "b_ih", layer.Bh);
+                    WriteVector(writer, "b_hh", layer.Bhh);
+                }
+                else
+                {
+                    WriteMatrix(writer, "W_xh", layer.Wxh, layer.HiddenSize, layer.InputSize, depth: 3);
+                    WriteMatrix(writer, "W_hh", layer.Whh, layer.HiddenSize, layer.HiddenSize, depth: 3);
+                    WriteVector(writer, "b_h", layer.Bh);
+                }
+
                 writer.WriteEndObject();
             }
 
@@ -148,7 +166,7 @@ public static class ModelFile
         var cellName = ReadString(Required(root, "cell"), "cell");
         if (!ModelNames.TryParseCell(cellName, out var cell))
         {
-            throw new ModelValidationException("cell", $"unknown cell '{cellName}'; expected rnn_tanh or rnn_relu");
+            throw new ModelValidationException("cell", $"unknown cell '{cellName}'; expected rnn_tanh, rnn_relu, gru or lstm");
         }
 
         var output = OutputHead.Linear;
@@ -182,14 +200,28 @@ public static class ModelFile
         foreach (var layerElement in layersElement.EnumerateArray())
         {
             var field = $"layers[{k}]";
+            var gated = cell.IsGated();
             if (layerElement.ValueKind != JsonValueKind.Object)
             {
-                throw new ModelValidationException(field, $"expected an object with W_xh, W_hh and b_h, got {Describe(layerElement.ValueKind)}");
+                throw new ModelValidationException(field, $"expected an object with {(gated ? "W_ih, W_hh, b_ih and b_hh" : "W_xh, W_hh and b_h")}, got {Describe(layerElement.ValueKind)}");
             }
 
-            RejectUnknown(layerElement, LayerFields, field + ".");
+            RejectUnknown(layerElement, gated ? GatedLayerFields : LayerFields, field + ".");
             var layerInput = k == 0 ? inputSize : hiddenSize;
             var inputName = k == 0 ? "inputSize" : "hiddenSize";
+            if (gated)
+            {
+                var gates = cell.Gates();
+                var rows = gates * hiddenSize;
+                var wih = ReadMatrix(Required(layerElement, "W_ih", field), $"{field}.W_ih", rows, layerInput, $"{gates}·hiddenSize × {inputName}");
+                var whhGated = ReadMatrix(Required(layerElement, "W_hh", field), $"{field}.W_hh", rows, hiddenSize, $"{gates}·hiddenSize × hiddenSize");
+                var bih = ReadVector(Required(layerElement, "b_ih", field), $"{field}.b_ih", rows, $"{gates}·hiddenSize");
+                var bhh = ReadVector(Required(layerElement, "b_hh", field), $"{field}.b_hh", rows, $"{gates}·hiddenSize");
+                layers.Add(new RnnLayer(cell, layerInput, hiddenSize, wih, whhGated, bih, bhh, field));
+                k++;
+                continue;
+            }
+
             var wxh = ReadMatrix(Required(layerElement, "W_xh", field), $"{field}.W_xh", hiddenSize, layerInput, $"hiddenSize × {inputName}");
             var whh = ReadMatrix(Required(layerElement, "W_hh", field), $"{field}.W_hh", hiddenSize, hiddenSize, "hiddenSize × hiddenSize");
             var bh = ReadVector(Required(layerElement, "b_h", field), $"{field}.b_h", hiddenSize, "hiddenSize");

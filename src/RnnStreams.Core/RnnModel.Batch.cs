@@ -23,6 +23,18 @@ public sealed partial class RnnModel
         CheckSize(states.Length, batch * StateSize, nameof(states));
         CheckSize(ys.Length, batch * OutputSize, nameof(ys));
 
+        if (Cell.IsGated())
+        {
+            // Gated cells step one sequence at a time (same numbers as Step; the batched product is Elman-only so far).
+            var row = Scratch(RowSize);
+            for (var b = 0; b < batch; b++)
+            {
+                StepCore(xs.Slice(b * InputSize, InputSize), states.Slice(b * StateSize, StateSize), ys.Slice(b * OutputSize, OutputSize), row);
+            }
+
+            return;
+        }
+
         var hiddenSize = HiddenSize;
         var stateSize = StateSize;
         var pre = Scratch(batch * hiddenSize); // the same per-thread buffer as Step: nothing below uses it otherwise

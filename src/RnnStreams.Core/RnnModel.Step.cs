@@ -25,8 +25,11 @@ public sealed partial class RnnModel
         CheckSize(x.Length, InputSize, nameof(x));
         CheckSize(state.Length, StateSize, nameof(state));
         CheckSize(y.Length, OutputSize, nameof(y));
-        StepCore(x, state, y, Scratch(HiddenSize));
+        StepCore(x, state, y, Scratch(RowSize));
     }
+
+    /// <summary>Scratch numbers one step needs: H sums for an Elman layer, 3H + 3H for a GRU, 4H + 4H for an LSTM.</summary>
+    private int RowSize => 2 * Cell.Gates() * HiddenSize;
 
     /// <summary>
     /// Advances <c>k = xs.Length / D</c> steps atomically: either every step is applied to <paramref name="state"/>
@@ -46,9 +49,10 @@ public sealed partial class RnnModel
         CheckSize(state.Length, StateSize, nameof(state));
         CheckSize(ys.Length, count * OutputSize, nameof(ys));
 
-        var scratch = Scratch(HiddenSize + StateSize);
-        var row = scratch[..HiddenSize];
-        var work = scratch.Slice(HiddenSize, StateSize);
+        var rowSize = RowSize;
+        var scratch = Scratch(rowSize + StateSize);
+        var row = scratch[..rowSize];
+        var work = scratch.Slice(rowSize, StateSize);
         state.CopyTo(work);
         for (var t = 0; t < count; t++)
         {
@@ -78,23 +82,99 @@ public sealed partial class RnnModel
         {
             var layer = _layers[k];
             var h = state.Slice(k * hiddenSize, hiddenSize);
-            layer.Bh.CopyTo(row);
-            Kernels.AccumulateTransposed(layer.WxhT, input, row);
-            Kernels.AccumulateTransposed(layer.WhhT, h, row);
+            switch (Cell)
+            {
+                case CellType.Gru:
+                    GruLayer(layer, input, h, row);
+                    break;
+                case CellType.Lstm:
+                    LstmLayer(layer, input, h, state.Slice(CellStateOffset + (k * hiddenSize), hiddenSize), row);
+                    break;
+                default:
+                    var sums = row[..hiddenSize];
+                    layer.Bh.CopyTo(sums);
+                    Kernels.AccumulateTransposed(layer.WxhT, input, sums);
+                    Kernels.AccumulateTransposed(layer.WhhT, h, sums);
+                    if (Cell == CellType.RnnTanh)
+                    {
+                        TensorPrimitives.Tanh(sums, h);
+                    }
+                    else
+                    {
+                        TensorPrimitives.Max(sums, 0.0, h);
+                    }
 
-            if (Cell == CellType.RnnTanh)
-            {
-                TensorPrimitives.Tanh(row, h);
-            }
-            else
-            {
-                TensorPrimitives.Max(row, 0.0, h);
+                    break;
             }
 
             input = h;
         }
 
         ApplyHead(input, y);
+    }
+
+    /// <summary>
+    /// One GRU layer in place, as PyTorch computes it: <c>gi = W_ih x + b_ih</c> and <c>gh = W_hh h + b_hh</c> (3H each,
+    /// blocks r, z, n), <c>r = σ(gi_r + gh_r)</c>, <c>z = σ(gi_z + gh_z)</c>, <c>n = tanh(gi_n + r ⊙ gh_n)</c>,
+    /// <c>h' = n + z ⊙ (h − n)</c>. <paramref name="row"/> holds 6H numbers.
+    /// </summary>
+    private static void GruLayer(RnnLayer layer, ReadOnlySpan<double> input, Span<double> h, Span<double> row)
+    {
+        var hiddenSize = h.Length;
+        var gates = 3 * hiddenSize;
+        var gi = row[..gates];
+        var gh = row.Slice(gates, gates);
+        layer.Bh.CopyTo(gi);
+        Kernels.AccumulateTransposed(layer.WxhT, input, gi);
+        layer.Bhh.CopyTo(gh);
+        Kernels.AccumulateTransposed(layer.WhhT, h, gh);
+
+        var rz = gi[..(2 * hiddenSize)];
+        TensorPrimitives.Add(rz, gh[..(2 * hiddenSize)], rz);
+        TensorPrimitives.Sigmoid(rz, rz);
+        var r = gi[..hiddenSize];
+        var z = gi.Slice(hiddenSize, hiddenSize);
+        var n = gi.Slice(2 * hiddenSize, hiddenSize);
+        var hn = gh.Slice(2 * hiddenSize, hiddenSize);
+        TensorPrimitives.Multiply(r, hn, hn);
+        TensorPrimitives.Add(n, hn, n);
+        TensorPrimitives.Tanh(n, n);
+        var difference = gh[..hiddenSize];
+        TensorPrimitives.Subtract(h, n, difference);
+        TensorPrimitives.Multiply(z, difference, difference);
+        TensorPrimitives.Add(n, difference, h);
+    }
+
+    /// <summary>
+    /// One LSTM layer in place, as PyTorch computes it: <c>g = (W_ih x + b_ih) + (W_hh h + b_hh)</c> (4H, blocks i, f,
+    /// g, o), <c>c' = σ(f) ⊙ c + σ(i) ⊙ tanh(g)</c>, <c>h' = σ(o) ⊙ tanh(c')</c>. <paramref name="row"/> holds 8H numbers.
+    /// </summary>
+    private static void LstmLayer(RnnLayer layer, ReadOnlySpan<double> input, Span<double> h, Span<double> c, Span<double> row)
+    {
+        var hiddenSize = h.Length;
+        var gates = 4 * hiddenSize;
+        var g = row[..gates];
+        var fromH = row.Slice(gates, gates);
+        layer.Bh.CopyTo(g);
+        Kernels.AccumulateTransposed(layer.WxhT, input, g);
+        layer.Bhh.CopyTo(fromH);
+        Kernels.AccumulateTransposed(layer.WhhT, h, fromH);
+        TensorPrimitives.Add(g, fromH, g);
+
+        var inputGate = g[..hiddenSize];
+        var forget = g.Slice(hiddenSize, hiddenSize);
+        var candidate = g.Slice(2 * hiddenSize, hiddenSize);
+        var outputGate = g.Slice(3 * hiddenSize, hiddenSize);
+        TensorPrimitives.Sigmoid(g[..(2 * hiddenSize)], g[..(2 * hiddenSize)]);
+        TensorPrimitives.Tanh(candidate, candidate);
+        TensorPrimitives.Sigmoid(outputGate, outputGate);
+
+        var kept = fromH[..hiddenSize];
+        TensorPrimitives.Multiply(forget, c, kept);
+        TensorPrimitives.Multiply(inputGate, candidate, candidate);
+        TensorPrimitives.Add(kept, candidate, c);
+        TensorPrimitives.Tanh(c, h);
+        TensorPrimitives.Multiply(outputGate, h, h);
     }
 
     private void ApplyHead(ReadOnlySpan<double> h, Span<double> y)

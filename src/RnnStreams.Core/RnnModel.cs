@@ -1,12 +1,13 @@
 namespace RnnStreams.Core;
 
 /// <summary>
-/// An immutable, validated recurrent model: stacked Elman layers and an output head
+/// An immutable, validated recurrent model: stacked Elman, GRU or LSTM layers and an output head
 /// <c>y_t = head(W_hy h_t + b_y)</c> read from the last layer. All weights live in contiguous row-major arrays,
 /// shared by every time step and every sequence that uses the model.
 /// </summary>
 /// <remarks>
-/// The state of a sequence is one flat array of <see cref="StateSize"/> numbers: the h of layer 0, then layer 1, …
+/// The state of a sequence is one flat array of <see cref="StateSize"/> numbers: the h of layer 0, then layer 1, …;
+/// an LSTM's cell states follow, c of layer 0 at <see cref="CellStateOffset"/>, then layer 1, …
 /// </remarks>
 public sealed partial class RnnModel
 {
@@ -66,12 +67,19 @@ public sealed partial class RnnModel
         for (var k = 0; k < layers.Count; k++)
         {
             var layer = layers[k] ?? throw new ModelValidationException($"layers[{k}]", "missing layer");
+            var weights = cell.IsGated() ? "W_ih" : "W_xh";
+            if (layer.Cell.IsGated() != cell.IsGated() || (cell.IsGated() && layer.Cell != cell))
+            {
+                throw new ModelValidationException($"layers[{k}]", $"a {layer.Cell.ToFileName()} layer in a {cell.ToFileName()} model");
+            }
+
             var expectedInput = k == 0 ? inputSize : hiddenSize;
             if (layer.InputSize != expectedInput || layer.HiddenSize != hiddenSize)
             {
+                var gates = cell.Gates() == 1 ? string.Empty : $"{cell.Gates()}·";
                 throw new ModelValidationException(
-                    $"layers[{k}].W_xh",
-                    $"expected {hiddenSize}×{expectedInput} (hiddenSize × {(k == 0 ? "inputSize" : "hiddenSize")}), got {layer.HiddenSize}×{layer.InputSize}");
+                    $"layers[{k}].{weights}",
+                    $"expected {gates}{hiddenSize}×{expectedInput} ({gates}hiddenSize × {(k == 0 ? "inputSize" : "hiddenSize")}), got {gates}{layer.HiddenSize}×{layer.InputSize}");
             }
         }
 
@@ -132,8 +140,14 @@ public sealed partial class RnnModel
     /// <summary><c>b_y</c>.</summary>
     public ReadOnlySpan<double> By => _by;
 
-    /// <summary>The number of values of a sequence's state: H for each layer.</summary>
-    public int StateSize => _layers.Length * HiddenSize;
+    /// <summary>The number of values of a sequence's state: H for each layer, twice that for an LSTM (h, then c).</summary>
+    public int StateSize => (Cell == CellType.Lstm ? 2 : 1) * _layers.Length * HiddenSize;
+
+    /// <summary>Where an LSTM's cell states start in the state (after every layer's h); -1 for the other cells.</summary>
+    public int CellStateOffset => Cell == CellType.Lstm ? _layers.Length * HiddenSize : -1;
+
+    /// <summary>True when the state holds cell states as well as h (an LSTM).</summary>
+    public bool HasCellState => Cell == CellType.Lstm;
 
     /// <summary>The number of weights and biases.</summary>
     public long ParameterCount
@@ -143,7 +157,7 @@ public sealed partial class RnnModel
             long count = _why.Length + _by.Length;
             foreach (var layer in _layers)
             {
-                count += layer.Wxh.Length + layer.Whh.Length + layer.Bh.Length;
+                count += layer.Wxh.Length + layer.Whh.Length + layer.Bh.Length + layer.Bhh.Length;
             }
 
             return count;

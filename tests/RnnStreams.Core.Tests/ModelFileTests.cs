@@ -79,7 +79,19 @@ public class ModelFileTests
         { "fractional size", Demo.Replace("\"inputSize\": 1", "\"inputSize\": 1.5"), "inputSize: expected a whole number" },
         { "layer 1 wrong input", TwoByThree.Replace("{ \"W_xh\": [[1,0],[0,1]]", "{ \"W_xh\": [[1,0,0],[0,1,0]]"), "layers[1].W_xh: expected 2×2 (hiddenSize × hiddenSize), but row 0 has 3 columns" },
         { "bad name", Demo.Replace("\"demo\"", "\"no spaces allowed\""), "name: 'no spaces allowed' is not a valid model name" },
+        { "gru with Elman fields", Gru.Replace("\"W_ih\"", "\"W_xh\""), "layers[0].W_xh: unknown field; expected one of W_ih, W_hh, b_ih, b_hh" },
+        { "gru W_ih with H rows", Gru.Replace("\"W_ih\": [[0.5], [0.25], [1]]", "\"W_ih\": [[0.5]]"), "layers[0].W_ih: expected 3×1 (3·hiddenSize × inputSize), got 1×1" },
+        { "lstm with a GRU's 3H rows", Gru.Replace("\"gru\"", "\"lstm\""), "layers[0].W_ih: expected 4×1 (4·hiddenSize × inputSize), got 3×1" },
+        { "gru missing b_hh", Gru.Replace(", \"b_hh\": [0, 0.1, 0.2]", string.Empty), "layers[0].b_hh: missing field" },
+        { "gru b_ih of H", Gru.Replace("\"b_ih\": [0.1, 0, -0.1]", "\"b_ih\": [0.1]"), "layers[0].b_ih: expected 3 numbers (3·hiddenSize), got 1" },
+        { "gru NaN in W_hh", Gru.Replace("[[0.3], [0.2], [0.6]]", "[[0.3], [\"NaN\"], [0.6]]"), "layers[0].W_hh[1][0]: expected a number" },
     };
+
+    private const string Gru = """
+        { "name": "g", "cell": "gru", "inputSize": 1, "hiddenSize": 1, "outputSize": 1, "output": "linear",
+          "layers": [ { "W_ih": [[0.5], [0.25], [1]], "W_hh": [[0.3], [0.2], [0.6]], "b_ih": [0.1, 0, -0.1], "b_hh": [0, 0.1, 0.2] } ],
+          "W_hy": [[0.4]], "b_y": [0.2] }
+        """;
 
     [Theory]
     [MemberData(nameof(Invalid))]
