@@ -16,7 +16,7 @@ namespace RnnStreams.Client
             RnnStreams client
 
             Offline (no silo needed):
-              predict --model M.json --input X.csv [--h0 H0.csv] [--output Y.csv]
+              predict --model M.json --input X.csv [--h0 H0.csv] [--c0 C0.csv] [--output Y.csv]
 
             Against a running cluster (--gateway host:port[,host:port...], default localhost:30000 or $RNN_GATEWAY):
               models put --file M.json [--name NAME]
@@ -24,7 +24,7 @@ namespace RnnStreams.Client
               models list [--name NAME]
               models delete --name NAME --version V
               models random --name NAME --out FILE [--input D] [--hidden H] [--output O] [--layers L] [--cell rnn_tanh|rnn_relu] [--head linear|softmax|sigmoid] [--seed S]   (offline)
-              stream --sequence ID --input X.csv [--model NAME [--version V]] [--h0 H0.csv] [--batch K] [--rate R] [--reset] [--via rpc|stream] [--wait S] [--retry-for S]
+              stream --sequence ID --input X.csv [--model NAME [--version V]] [--h0 H0.csv] [--c0 C0.csv] [--batch K] [--rate R] [--reset] [--via rpc|stream] [--wait S] [--retry-for S]
               watch --sequence ID [--count N]
               sequence show|reset|upgrade|end --sequence ID
               load [--sequences 1000] [--steps 200] [--model demo] [--prefix P] [--concurrency C] [--progress FILE] [--checkpoint-every K]

@@ -4,11 +4,13 @@ namespace RnnStreams;
 /// <param name="Model">The model name.</param>
 /// <param name="Version">A model version, or null for the latest.</param>
 /// <param name="InitialState">h_0 of every layer (one row per layer, H numbers each), or null for zeros.</param>
+/// <param name="InitialCell">An LSTM's c_0 of every layer (one row per layer), or null for zeros; refused for other cells.</param>
 [GenerateSerializer, Immutable, Alias("rnn.StartRequest")]
 public sealed record StartRequest(
     [property: Id(0)] string Model,
     [property: Id(1)] int? Version = null,
-    [property: Id(2)] double[][]? InitialState = null);
+    [property: Id(2)] double[][]? InitialState = null,
+    [property: Id(3)] double[][]? InitialCell = null);
 
 /// <summary>The answer to one element.</summary>
 /// <param name="N">The element number.</param>
@@ -56,6 +58,7 @@ public sealed record StepBatchResult(
 /// <param name="LastDurableN">The number of the last element whose state is in storage.</param>
 /// <param name="UpdatedAt">When the last element was applied.</param>
 /// <param name="Durability">The durability policy in force, e.g. <c>EveryStep</c> or <c>Checkpoint(100, 1000)</c>.</param>
+/// <param name="Cell">An LSTM's c_t of every layer (one row per layer); null for the other cells.</param>
 [GenerateSerializer, Immutable, Alias("rnn.SequenceSnapshot")]
 public sealed record SequenceSnapshot(
     [property: Id(0)] string Sequence,
@@ -65,7 +68,8 @@ public sealed record SequenceSnapshot(
     [property: Id(4)] long LastN,
     [property: Id(5)] long LastDurableN,
     [property: Id(6)] DateTimeOffset UpdatedAt,
-    [property: Id(7)] string Durability = "");
+    [property: Id(7)] string Durability = "",
+    [property: Id(8)] double[][]? Cell = null);
 
 /// <summary>What an output event says.</summary>
 [GenerateSerializer, Alias("rnn.OutputKind")]

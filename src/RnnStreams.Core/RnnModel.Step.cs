@@ -121,13 +121,9 @@ public sealed partial class RnnModel
     private static void GruLayer(RnnLayer layer, ReadOnlySpan<double> input, Span<double> h, Span<double> row)
     {
         var hiddenSize = h.Length;
-        var gates = 3 * hiddenSize;
+        var gates = GateSums(layer, input, h, row);
         var gi = row[..gates];
         var gh = row.Slice(gates, gates);
-        layer.Bh.CopyTo(gi);
-        Kernels.AccumulateTransposed(layer.WxhT, input, gi);
-        layer.Bhh.CopyTo(gh);
-        Kernels.AccumulateTransposed(layer.WhhT, h, gh);
 
         var rz = gi[..(2 * hiddenSize)];
         TensorPrimitives.Add(rz, gh[..(2 * hiddenSize)], rz);
@@ -146,19 +142,31 @@ public sealed partial class RnnModel
     }
 
     /// <summary>
+    /// A gated layer's two sums, G·H each, into the two halves of <paramref name="row"/>: <c>W_ih in + b_ih</c>, then
+    /// <c>W_hh h + b_hh</c>. Returns G·H.
+    /// </summary>
+    private static int GateSums(RnnLayer layer, ReadOnlySpan<double> input, ReadOnlySpan<double> h, Span<double> row)
+    {
+        var gates = layer.Gates * h.Length;
+        var fromInput = row[..gates];
+        var fromH = row.Slice(gates, gates);
+        layer.Bh.CopyTo(fromInput);
+        Kernels.AccumulateTransposed(layer.WxhT, input, fromInput);
+        layer.Bhh.CopyTo(fromH);
+        Kernels.AccumulateTransposed(layer.WhhT, h, fromH);
+        return gates;
+    }
+
+    /// <summary>
     /// One LSTM layer in place, as PyTorch computes it: <c>g = (W_ih x + b_ih) + (W_hh h + b_hh)</c> (4H, blocks i, f,
     /// g, o), <c>c' = σ(f) ⊙ c + σ(i) ⊙ tanh(g)</c>, <c>h' = σ(o) ⊙ tanh(c')</c>. <paramref name="row"/> holds 8H numbers.
     /// </summary>
     private static void LstmLayer(RnnLayer layer, ReadOnlySpan<double> input, Span<double> h, Span<double> c, Span<double> row)
     {
         var hiddenSize = h.Length;
-        var gates = 4 * hiddenSize;
+        var gates = GateSums(layer, input, h, row);
         var g = row[..gates];
         var fromH = row.Slice(gates, gates);
-        layer.Bh.CopyTo(g);
-        Kernels.AccumulateTransposed(layer.WxhT, input, g);
-        layer.Bhh.CopyTo(fromH);
-        Kernels.AccumulateTransposed(layer.WhhT, h, fromH);
         TensorPrimitives.Add(g, fromH, g);
 
         var inputGate = g[..hiddenSize];

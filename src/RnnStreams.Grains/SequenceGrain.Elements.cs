@@ -81,38 +81,63 @@ public sealed partial class SequenceGrain
         }
     }
 
-    private static double[] FlattenInitialState(RnnModel model, double[][] rows)
+    /// <summary>The initial state as the model lays it out: h_0 of every layer, then (LSTM) c_0 of every layer; zeros where not given.</summary>
+    private static double[] FlattenInitialState(RnnModel model, double[][]? hidden, double[][]? cell)
+    {
+        if (cell is not null && !model.HasCellState)
+        {
+            throw new InvalidInputException(
+                RnnErrorKind.WrongSize,
+                $"an initial cell state (c_0) is only for lstm models; this model is {model.Cell.ToFileName()}",
+                0,
+                0,
+                cell.Length,
+                -1);
+        }
+
+        var flat = new double[model.StateSize];
+        if (hidden is not null)
+        {
+            CopyRows(model, hidden, "initial state", flat, 0);
+        }
+
+        if (cell is not null)
+        {
+            CopyRows(model, cell, "initial cell state", flat, model.CellStateOffset);
+        }
+
+        return flat;
+    }
+
+    private static void CopyRows(RnnModel model, double[][] rows, string what, double[] flat, int offset)
     {
         if (rows.Length != model.LayerCount)
         {
             throw new InvalidInputException(
                 RnnErrorKind.WrongSize,
-                $"the initial state has {rows.Length} rows; the model has {model.LayerCount} layers (one row of {model.HiddenSize} per layer)",
+                $"the {what} has {rows.Length} rows; the model has {model.LayerCount} layers (one row of {model.HiddenSize} per layer)",
                 0,
                 model.LayerCount,
                 rows.Length,
                 -1);
         }
 
-        var flat = new double[model.StateSize];
         for (var k = 0; k < rows.Length; k++)
         {
             var row = rows[k];
             if (row is null || row.Length != model.HiddenSize)
             {
-                throw InvalidInputException.WrongSize($"initial state row {k}", 0, model.HiddenSize, row?.Length ?? 0);
+                throw InvalidInputException.WrongSize($"{what} row {k}", 0, model.HiddenSize, row?.Length ?? 0);
             }
 
             var bad = Vectors.IndexOfNonFinite(row);
             if (bad >= 0)
             {
-                throw InvalidInputException.NonFinite($"initial state row {k}", 0, bad, row[bad], model.HiddenSize);
+                throw InvalidInputException.NonFinite($"{what} row {k}", 0, bad, row[bad], model.HiddenSize);
             }
 
-            row.CopyTo(flat, k * model.HiddenSize);
+            row.CopyTo(flat, offset + (k * model.HiddenSize));
         }
-
-        return flat;
     }
 
     /// <summary>

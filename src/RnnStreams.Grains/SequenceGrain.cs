@@ -101,7 +101,7 @@ public sealed partial class SequenceGrain(SequenceServices services)
 
         if (S.Model is not null)
         {
-            if (S.Model == request.Model && (request.Version is null || request.Version == S.ModelVersion) && request.InitialState is null)
+            if (S.Model == request.Model && (request.Version is null || request.Version == S.ModelVersion) && request.InitialState is null && request.InitialCell is null)
             {
                 return Snapshot(RequireModel());
             }
@@ -111,7 +111,7 @@ public sealed partial class SequenceGrain(SequenceServices services)
 
         var resolved = await services.Models.GetAsync(request.Model, request.Version);
         var model = resolved.Model;
-        var initial = request.InitialState is null ? null : FlattenInitialState(model, request.InitialState);
+        var initial = request.InitialState is null && request.InitialCell is null ? null : FlattenInitialState(model, request.InitialState, request.InitialCell);
         await BeginAsync(request.Model, resolved.Version, model, initial?.ToArray() ?? new double[model.StateSize], initial);
         try
         {
@@ -375,7 +375,17 @@ public sealed partial class SequenceGrain(SequenceServices services)
             hidden[k] = S.Hidden.AsSpan(k * model.HiddenSize, model.HiddenSize).ToArray();
         }
 
-        return new SequenceSnapshot(Id, S.Model!, S.ModelVersion, hidden, S.LastN, _lastDurableN, S.UpdatedAt, _policy.ToString());
+        double[][]? cell = null;
+        if (model.HasCellState)
+        {
+            cell = new double[model.LayerCount][];
+            for (var k = 0; k < cell.Length; k++)
+            {
+                cell[k] = S.Hidden.AsSpan(model.CellStateOffset + (k * model.HiddenSize), model.HiddenSize).ToArray();
+            }
+        }
+
+        return new SequenceSnapshot(Id, S.Model!, S.ModelVersion, hidden, S.LastN, _lastDurableN, S.UpdatedAt, _policy.ToString(), cell);
     }
 
     private RnnModel RequireModel()
@@ -391,6 +401,11 @@ public sealed partial class SequenceGrain(SequenceServices services)
     private static string? Incompatibility(RnnModel from, RnnModel to)
     {
         var problems = new List<string>();
+        if (from.Cell != to.Cell)
+        {
+            problems.Add($"cell {from.Cell.ToFileName()} → {to.Cell.ToFileName()}");
+        }
+
         if (from.InputSize != to.InputSize)
         {
             problems.Add($"input size {from.InputSize} → {to.InputSize}");

@@ -74,6 +74,36 @@ public sealed class PredictTests : IDisposable
         }
     }
 
+    [Fact]
+    public async Task Predict_LstmWithH0AndC0_MatchesPyTorch()
+    {
+        using var vectors = System.Text.Json.JsonDocument.Parse(System.IO.File.ReadAllText(Path.Combine(Repository.Root, "tests", "reference", "torch_gated_vectors.json")));
+        var c = vectors.RootElement.GetProperty("cases").EnumerateArray().Single(e => e.GetProperty("name").GetString() == "lstm_2layer_state");
+        string Csv(System.Text.Json.JsonElement rows) =>
+            string.Join('\n', rows.EnumerateArray().Select(r => string.Join(',', r.EnumerateArray().Select(v => v.GetDouble().ToString("R", CultureInfo.InvariantCulture))))) + "\n";
+
+        var (code, output, error) = await Run("predict", "--model", File("lstm.json", c.GetProperty("model").GetRawText()), "--input", File("x.csv", Csv(c.GetProperty("inputs"))),
+            "--h0", File("h0.csv", Csv(c.GetProperty("h0"))), "--c0", File("c0.csv", Csv(c.GetProperty("c0"))));
+
+        Assert.True(code == 0, error);
+        var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        var expected = c.GetProperty("outputs").EnumerateArray().ToArray();
+        Assert.Equal(expected.Length + 1, lines.Length);
+        for (var t = 0; t < expected.Length; t++)
+        {
+            var actual = lines[t + 1].Split(',').Skip(1).Select(f => double.Parse(f, CultureInfo.InvariantCulture)).ToArray();
+            var torch = expected[t].EnumerateArray().Select(v => v.GetDouble()).ToArray();
+            Assert.Equal(torch.Length, actual.Length);
+            for (var i = 0; i < torch.Length; i++)
+            {
+                Assert.True(Math.Abs(torch[i] - actual[i]) <= Math.Max(1e-12, 1e-9 * Math.Abs(torch[i])), $"y[{t + 1}][{i}]: torch {torch[i]:R}, predict {actual[i]:R}");
+            }
+        }
+
+        var withoutC0 = await Run("predict", "--model", Path.Combine(_dir, "lstm.json"), "--input", Path.Combine(_dir, "x.csv"), "--h0", Path.Combine(_dir, "h0.csv"));
+        Assert.NotEqual(output, withoutC0.Out);
+    }
+
     [Theory]
     [InlineData("missing model", "{dir}/none.json", "1\n", null, "does not exist")]
     [InlineData("malformed model", "{bad}", "1\n", null, "layers[0].W_hh: expected 1×1 (hiddenSize × hiddenSize), but row 0 has 2 columns")]
@@ -117,9 +147,11 @@ public sealed class PredictTests : IDisposable
     [InlineData("demo --devices zero", "--devices must be a whole number")]
     [InlineData("stream --sequence s --input x.csv --rate 0", "--rate must be a whole number from 1")]
     [InlineData("bench --client remote", "--client is gateway")]
+    [InlineData("predict --model {demo} --input {x} --c0 {x}", "--c0: an initial cell state is only for lstm models")]
     public async Task Cli_UsageErrors_ExitWithCode2(string commandLine, string expected)
     {
-        var (code, _, error) = await Run(commandLine.Split(' '));
+        var x = File("x.csv", "1\n");
+        var (code, _, error) = await Run([.. commandLine.Split(' ').Select(a => a.Replace("{demo}", DemoModel).Replace("{x}", x))]);
         Assert.Equal(2, code);
         Assert.Contains(expected, error);
     }

@@ -155,6 +155,29 @@ public class BadInputTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task Start_ThrowsForACellStateOnANonLstmModel_OrABadOne_AndStaysUnstarted()
+    {
+        var sequence = _client.GetGrain<ISequenceGrain>(Models.Key("bad-c0"));
+        var notLstm = await Assert.ThrowsAsync<InvalidInputException>(() => sequence.Start(new StartRequest(ClusterFixture.DefaultModel, null, null, [new double[9]])));
+        Assert.Equal(RnnErrorKind.WrongSize, notLstm.Kind);
+        Assert.Contains("only for lstm models", notLstm.Message, StringComparison.Ordinal);
+        await Assert.ThrowsAsync<SequenceNotStartedException>(() => sequence.Snapshot());
+
+        var name = Models.Key("lstm");
+        await _client.GetGrain<IModelGrain>(name).Publish(ModelFile.ToJson(Models.Random(7, 2, 3, 1, 1, CellType.Lstm, name: name)));
+        var rows = await Assert.ThrowsAsync<InvalidInputException>(() => sequence.Start(new StartRequest(name, null, null, [new double[3], new double[3]])));
+        Assert.Equal((RnnErrorKind.WrongSize, 1, 2), (rows.Kind, rows.Expected, rows.Actual));
+        var c0 = new double[3];
+        c0[2] = double.PositiveInfinity;
+        var infinite = await Assert.ThrowsAsync<InvalidInputException>(() => sequence.Start(new StartRequest(name, null, [new double[3]], [c0])));
+        Assert.Equal((RnnErrorKind.NonFinite, 2), (infinite.Kind, infinite.Index));
+        await Assert.ThrowsAsync<SequenceNotStartedException>(() => sequence.Snapshot());
+
+        var started = await sequence.Start(new StartRequest(name));
+        Assert.Equal([[0.0, 0, 0]], started.Cell);
+    }
+
+    [Fact]
     public async Task Step_ThrowsForBadFirstElement_WithoutStarting()
     {
         var sequence = _client.GetGrain<ISequenceGrain>(Models.Key("never"));

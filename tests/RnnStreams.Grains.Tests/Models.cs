@@ -15,7 +15,10 @@ internal static class Models
         for (var k = 0; k < layers; k++)
         {
             var d = k == 0 ? inputSize : hiddenSize;
-            list.Add(new RnnLayer(d, hiddenSize, Fill(hiddenSize * d), Fill(hiddenSize * hiddenSize), Fill(hiddenSize)));
+            var rows = cell.Gates() * hiddenSize;
+            list.Add(cell.IsGated()
+                ? new RnnLayer(cell, d, hiddenSize, Fill(rows * d), Fill(rows * hiddenSize), Fill(rows), Fill(rows))
+                : new RnnLayer(d, hiddenSize, Fill(hiddenSize * d), Fill(hiddenSize * hiddenSize), Fill(hiddenSize)));
         }
 
         return new RnnModel(name ?? $"m{seed}", cell, output, inputSize, hiddenSize, outputSize, list, Fill(outputSize * hiddenSize), Fill(outputSize));

@@ -22,6 +22,8 @@ public class SequenceGrainTests(ClusterFixture fixture)
     [InlineData(3, 7, 2, 1, OutputHead.Linear, CellType.RnnTanh)]
     [InlineData(5, 13, 4, 2, OutputHead.Softmax, CellType.RnnRelu)]
     [InlineData(2, 9, 1, 3, OutputHead.Sigmoid, CellType.RnnTanh)]
+    [InlineData(3, 6, 2, 2, OutputHead.Linear, CellType.Gru)]
+    [InlineData(4, 5, 3, 2, OutputHead.Softmax, CellType.Lstm)]
     public async Task Step_GrainPath_EqualsOfflineKernel(int d, int h, int o, int layers, OutputHead head, CellType cell)
     {
         var (model, weights) = await PublishAsync(d * h, d, h, o, layers, head, cell);
@@ -122,6 +124,41 @@ public class SequenceGrainTests(ClusterFixture fixture)
         var reset = await sequence.Reset();
         Assert.Equal(0, reset.LastN);
         Assert.Equal(h0, reset.Hidden);
+        Assert.Equal(expected[0], (await sequence.Step(1, inputs[0])).Y);
+    }
+
+    [Fact]
+    public async Task Start_Lstm_WithInitialHiddenAndCellState_StartsFromBoth_AndSnapshotShowsC()
+    {
+        var (model, weights) = await PublishAsync(61, d: 2, h: 3, o: 1, layers: 2, cell: CellType.Lstm);
+        double[][] h0 = [[0.1, -0.2, 0.3], [0.5, 0.6, -0.7]];
+        double[][] c0 = [[1.5, -0.25, 0.75], [-2, 0.5, 0.125]];
+        var sequence = _client.GetGrain<ISequenceGrain>(Models.Key("c0"));
+        var started = await sequence.Start(new StartRequest(model, 1, h0, c0));
+        Assert.Equal(h0, started.Hidden);
+        Assert.Equal(c0, started.Cell);
+
+        var inputs = Models.Inputs(62, 10, 2);
+        double[] initial = [.. h0.SelectMany(r => r), .. c0.SelectMany(r => r)];
+        var expected = Models.Offline(weights, inputs, initial);
+        Assert.NotEqual(Models.Offline(weights, inputs, [.. h0.SelectMany(r => r), 0, 0, 0, 0, 0, 0]), expected); // c_0 matters
+        var result = await sequence.StepMany(1, [.. inputs.SelectMany(x => x)]);
+        Assert.Equal(expected.SelectMany(y => y).ToArray(), result.Outputs);
+
+        var state = initial.ToArray();
+        var y = new double[1];
+        foreach (var x in inputs)
+        {
+            weights.Step(x, state, y);
+        }
+
+        var snapshot = await sequence.Snapshot();
+        Assert.Equal(state[..6], snapshot.Hidden.SelectMany(r => r).ToArray());
+        Assert.Equal(state[6..], snapshot.Cell!.SelectMany(r => r).ToArray());
+
+        var reset = await sequence.Reset();
+        Assert.Equal(h0, reset.Hidden);
+        Assert.Equal(c0, reset.Cell);
         Assert.Equal(expected[0], (await sequence.Step(1, inputs[0])).Y);
     }
 

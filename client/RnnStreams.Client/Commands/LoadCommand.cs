@@ -98,7 +98,7 @@ internal static class LoadCommand
                     {
                         Interlocked.Add(ref stats.Duplicated, final.LastN - steps);
                     }
-                    else if (!final.Hidden.SelectMany(h => h).SequenceEqual(state))
+                    else if (!final.Hidden.Concat(final.Cell ?? []).SelectMany(h => h).SequenceEqual(state))
                     {
                         Interlocked.Increment(ref stats.Mismatched);
                     }

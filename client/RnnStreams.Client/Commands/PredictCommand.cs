@@ -3,7 +3,7 @@ using RnnStreams.Core.Formats;
 
 namespace RnnStreams.Client.Commands;
 
-/// <summary><c>predict --model M.json --input X.csv [--h0 H0.csv] [--output Y.csv]</c>: runs a sequence offline, no silo needed.</summary>
+/// <summary><c>predict --model M.json --input X.csv [--h0 H0.csv] [--c0 C0.csv] [--output Y.csv]</c>: runs a sequence offline, no silo needed.</summary>
 internal static class PredictCommand
 {
     public static int Run(Arguments args, TextWriter stdout)
@@ -11,12 +11,27 @@ internal static class PredictCommand
         var modelPath = args.Required("model", "a model file");
         var inputPath = args.Required("input", "a CSV of inputs, one row per element");
         var h0Path = args.Optional("h0");
+        var c0Path = args.Optional("c0");
         var outputPath = args.Optional("output");
         args.RejectUnknown();
 
         var model = LoadModel(modelPath);
         var inputs = Csv.ReadFile(inputPath, model.InputSize);
-        var state = h0Path is null ? new double[model.StateSize] : ReadInitialState(h0Path, model);
+        var state = new double[model.StateSize];
+        if (h0Path is not null)
+        {
+            ReadInitialState(h0Path, model).CopyTo(state, 0);
+        }
+
+        if (c0Path is not null)
+        {
+            if (!model.HasCellState)
+            {
+                throw new CliException($"--c0: an initial cell state is only for lstm models; {modelPath} is {model.Cell.ToFileName()}", 2);
+            }
+
+            ReadInitialState(c0Path, model).CopyTo(state, model.CellStateOffset);
+        }
 
         using var file = outputPath is null ? null : new StreamWriter(outputPath);
         var writer = file ?? stdout;

@@ -38,12 +38,12 @@ internal static class SequenceCommand
         return 0;
     }
 
-    /// <summary>One <c>key=value</c> line, then one CSV row of h per layer.</summary>
+    /// <summary>One <c>key=value</c> line, then one CSV row of h per layer, then (LSTM) one of c per layer.</summary>
     internal static void Print(TextWriter stdout, SequenceSnapshot s)
     {
         stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"sequence={s.Sequence} model={s.Model} version={s.ModelVersion} last_n={s.LastN} last_durable_n={s.LastDurableN} durability={s.Durability} updated_at={s.UpdatedAt:O}"));
-        foreach (var layer in s.Hidden)
+        foreach (var layer in s.Hidden.Concat(s.Cell ?? []))
         {
             stdout.WriteLine(string.Join(',', layer.Select(Csv.Format)));
         }

@@ -3,7 +3,7 @@ using RnnStreams.Core.Formats;
 namespace RnnStreams.Client.Commands;
 
 /// <summary>
-/// <c>stream --sequence ID --input X.csv [--model M [--version V]] [--h0 H0.csv] [--batch K] [--rate R] [--reset] [--via rpc|stream]</c>:
+/// <c>stream --sequence ID --input X.csv [--model M [--version V]] [--h0 H0.csv] [--c0 C0.csv] [--batch K] [--rate R] [--reset] [--via rpc|stream]</c>:
 /// sends every element of a CSV to a sequence grain (grain calls, or events on <c>rnn-in/{sequence}</c>) and prints
 /// each y_t as it arrives on the sequence's output stream.
 /// A sequence that already applied elements resumes after its last one.
@@ -17,6 +17,7 @@ internal static class StreamCommand
         var modelName = args.Optional("model");
         var version = args.OptionalInt("version");
         var h0Path = args.Optional("h0");
+        var c0Path = args.Optional("c0");
         var batch = args.Int("batch", 1, 1, 100_000);
         var rate = args.OptionalInt("rate");
         var reset = args.Flag("reset");
@@ -30,9 +31,10 @@ internal static class StreamCommand
         var retryFor = TimeSpan.FromSeconds(args.Int("retry-for", 120, 0));
         var inputs = Csv.ReadFile(inputPath);
         var h0 = h0Path is null ? null : PredictCommand.ReadInitialStateRows(h0Path);
-        if (h0 is not null && modelName is null)
+        var c0 = c0Path is null ? null : PredictCommand.ReadInitialStateRows(c0Path);
+        if ((h0 is not null || c0 is not null) && modelName is null)
         {
-            throw new CliException("--h0 needs --model: an initial state is given when a sequence starts", 2);
+            throw new CliException("--h0 and --c0 need --model: an initial state is given when a sequence starts", 2);
         }
 
         args.RejectUnknown();
@@ -62,7 +64,7 @@ internal static class StreamCommand
 
         if (modelName is not null)
         {
-            await sequence.Start(new StartRequest(modelName, version, h0));
+            await sequence.Start(new StartRequest(modelName, version, h0, c0));
         }
 
         long lastN = 0;
