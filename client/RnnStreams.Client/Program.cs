@@ -10,19 +10,22 @@ namespace RnnStreams.Client
     /// <summary>The command line: one verb, its options, one line of error on failure.</summary>
     internal static class Cli
     {
-        private static readonly HashSet<string> Flags = ["reset", "keep", "help", "verbose"];
+        private static readonly HashSet<string> Flags = ["reset", "keep", "help", "verbose", "publish"];
 
         public const string Usage = """
             RnnStreams client
 
             Offline (no silo needed):
               predict --model M.json --input X.csv [--h0 H0.csv] [--c0 C0.csv] [--output Y.csv]
+              train --input SERIES.csv --out M.json [--column value] [--cell gru|lstm|rnn_tanh|rnn_relu] [--hidden 32] [--layers 1] [--window 24] [--epochs 100] [--horizon 1] [--learning-rate 0.01] [--validation 0.2] [--season 12] [--target change|value] [--seed 1] [--name NAME]
 
             Against a running cluster (--gateway host:port[,host:port...], default localhost:30000 or $RNN_GATEWAY):
               models put --file M.json [--name NAME]
               models get --name NAME [--version V] [--out FILE]
               models list [--name NAME]
               models delete --name NAME --version V
+              models import --safetensors FILE --cell gru|lstm|rnn_tanh|rnn_relu --name NAME [--rnn-prefix rnn] [--head-prefix fc] [--head linear|softmax|sigmoid] [--out M.json] [--publish]
+                    (offline unless --publish; PyTorch state_dict keys rnn.weight_ih_l0 … fc.weight, fc.bias; F32 or F64)
               models random --name NAME --out FILE [--input D] [--hidden H] [--output O] [--layers L] [--cell rnn_tanh|rnn_relu] [--head linear|softmax|sigmoid] [--seed S]   (offline)
               stream --sequence ID --input X.csv [--model NAME [--version V]] [--h0 H0.csv] [--c0 C0.csv] [--batch K] [--rate R] [--reset] [--via rpc|stream] [--wait S] [--retry-for S]
               watch --sequence ID [--count N]
@@ -58,6 +61,7 @@ namespace RnnStreams.Client
                 return args.Words[0] switch
                 {
                     "predict" => PredictCommand.Run(args, stdout),
+                    "train" => TrainCommand.Run(args, stdout, stderr),
                     "models" => await ModelsCommand.Run(args, stdout),
                     "stream" => await StreamCommand.Run(args, stdout, stderr, cancellation.Token),
                     "watch" => await WatchCommand.Run(args, stdout, stderr, cancellation.Token),

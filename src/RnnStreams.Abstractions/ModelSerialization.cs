@@ -19,6 +19,8 @@ public struct RnnModelSurrogate
     [Id(9)] public double[] Why;
     [Id(10)] public double[] By;
     [Id(11)] public double[][]? LayerBhh;
+    [Id(12)] public double[][]? Scaling;
+    [Id(13)] public bool Residual;
 }
 
 /// <summary>Converts <see cref="RnnModel"/> to and from its wire form; the receiving side validates it again.</summary>
@@ -36,8 +38,9 @@ public sealed class RnnModelConverter : IConverter<RnnModel, RnnModelSurrogate>
                 : new RnnLayer(input, surrogate.HiddenSize, surrogate.LayerWxh[k], surrogate.LayerWhh[k], surrogate.LayerBh[k], $"layers[{k}]");
         }
 
+        var scaling = surrogate.Scaling is { Length: 4 } s ? new Scaling(s[0], s[1], s[2], s[3], surrogate.Residual) : null;
         return new RnnModel(surrogate.Name, surrogate.Cell, surrogate.Output, surrogate.InputSize, surrogate.HiddenSize,
-            surrogate.OutputSize, layers, surrogate.Why, surrogate.By);
+            surrogate.OutputSize, layers, surrogate.Why, surrogate.By, scaling);
     }
 
     public RnnModelSurrogate ConvertToSurrogate(in RnnModel value) => new()
@@ -53,6 +56,8 @@ public sealed class RnnModelConverter : IConverter<RnnModel, RnnModelSurrogate>
         LayerBh = [.. value.Layers.Select(l => l.Bh.ToArray())],
         LayerBhh = value.Cell.IsGated() ? [.. value.Layers.Select(l => l.Bhh.ToArray())] : null,
         Why = value.Why.ToArray(),
+        Scaling = value.Scaling is { } s ? [s.InputMean.ToArray(), s.InputStd.ToArray(), s.OutputMean.ToArray(), s.OutputStd.ToArray()] : null,
+        Residual = value.Scaling?.Residual ?? false,
         By = value.By.ToArray(),
     };
 }

@@ -22,7 +22,9 @@ public static class ModelFile
     public const int MaxBytes = 64 * 1024 * 1024;
 
     private static readonly string[] TopLevelFields =
-        ["name", "cell", "inputSize", "hiddenSize", "outputSize", "output", "layers", "W_hy", "b_y", "description"];
+        ["name", "cell", "inputSize", "hiddenSize", "outputSize", "output", "layers", "W_hy", "b_y", "scaling", "description"];
+
+    private static readonly string[] ScalingFields = ["inputMean", "inputStd", "outputMean", "outputStd", "residual"];
 
     private static readonly string[] LayerFields = ["W_xh", "W_hh", "b_h"];
 
@@ -135,6 +137,17 @@ public static class ModelFile
             writer.WriteEndArray();
             WriteMatrix(writer, "W_hy", model.Why, model.OutputSize, model.HiddenSize, depth: 1);
             WriteVector(writer, "b_y", model.By);
+            if (model.Scaling is { } scaling)
+            {
+                writer.WriteStartObject("scaling");
+                WriteVector(writer, "inputMean", scaling.InputMean);
+                WriteVector(writer, "inputStd", scaling.InputStd);
+                WriteVector(writer, "outputMean", scaling.OutputMean);
+                WriteVector(writer, "outputStd", scaling.OutputStd);
+                writer.WriteBoolean("residual", scaling.Residual);
+                writer.WriteEndObject();
+            }
+
             writer.WriteEndObject();
         }
 
@@ -231,7 +244,35 @@ public static class ModelFile
 
         var why = ReadMatrix(Required(root, "W_hy"), "W_hy", outputSize, hiddenSize, "outputSize × hiddenSize");
         var by = ReadVector(Required(root, "b_y"), "b_y", outputSize, "outputSize");
-        return new RnnModel(name, cell, output, inputSize, hiddenSize, outputSize, layers, why, by);
+        var scaling = root.TryGetProperty("scaling", out var scalingElement) ? ReadScaling(scalingElement, inputSize, outputSize) : null;
+        return new RnnModel(name, cell, output, inputSize, hiddenSize, outputSize, layers, why, by, scaling);
+    }
+
+    private static Scaling ReadScaling(JsonElement element, int inputSize, int outputSize)
+    {
+        if (element.ValueKind != JsonValueKind.Object)
+        {
+            throw new ModelValidationException("scaling", $"expected an object with inputMean, inputStd, outputMean, outputStd and residual, got {Describe(element.ValueKind)}");
+        }
+
+        RejectUnknown(element, ScalingFields, "scaling.");
+        var residual = false;
+        if (element.TryGetProperty("residual", out var residualElement))
+        {
+            if (residualElement.ValueKind is not (JsonValueKind.True or JsonValueKind.False))
+            {
+                throw new ModelValidationException("scaling.residual", $"expected true or false, got {residualElement.GetRawText()}");
+            }
+
+            residual = residualElement.GetBoolean();
+        }
+
+        return new Scaling(
+            ReadVector(Required(element, "inputMean", "scaling"), "scaling.inputMean", inputSize, "inputSize"),
+            ReadVector(Required(element, "inputStd", "scaling"), "scaling.inputStd", inputSize, "inputSize"),
+            ReadVector(Required(element, "outputMean", "scaling"), "scaling.outputMean", outputSize, "outputSize"),
+            ReadVector(Required(element, "outputStd", "scaling"), "scaling.outputStd", outputSize, "outputSize"),
+            residual);
     }
 
     private static void RejectUnknown(JsonElement element, string[] known, string prefix)

@@ -23,9 +23,10 @@ public sealed partial class RnnModel
         CheckSize(states.Length, batch * StateSize, nameof(states));
         CheckSize(ys.Length, batch * OutputSize, nameof(ys));
 
-        if (Cell.IsGated())
+        if (Cell.IsGated() || Scaling is not null)
         {
-            // Gated cells step one sequence at a time (same numbers as Step; the batched product is Elman-only so far).
+            // Gated cells and scaled models step one sequence at a time (same numbers as Step; the batched product is for
+            // plain Elman models so far).
             var row = Scratch(RowSize);
             for (var b = 0; b < batch; b++)
             {

@@ -28,8 +28,11 @@ public sealed partial class RnnModel
         StepCore(x, state, y, Scratch(RowSize));
     }
 
-    /// <summary>Scratch numbers one step needs: H sums for an Elman layer, 3H + 3H for a GRU, 4H + 4H for an LSTM.</summary>
-    private int RowSize => 2 * Cell.Gates() * HiddenSize;
+    /// <summary>
+    /// Scratch numbers one step needs: 2H sums for an Elman layer (H used), 3H + 3H for a GRU, 4H + 4H for an LSTM, and
+    /// D more for the standardised input of a scaled model.
+    /// </summary>
+    private int RowSize => (2 * Cell.Gates() * HiddenSize) + (Scaling is null ? 0 : InputSize);
 
     /// <summary>
     /// Advances <c>k = xs.Length / D</c> steps atomically: either every step is applied to <paramref name="state"/>
@@ -78,6 +81,16 @@ public sealed partial class RnnModel
     {
         var hiddenSize = HiddenSize;
         ReadOnlySpan<double> input = x;
+        var scaling = Scaling;
+        if (scaling is not null)
+        {
+            var sums = 2 * Cell.Gates() * hiddenSize;
+            var scaled = row.Slice(sums, InputSize);
+            scaling.ScaleInput(x, scaled);
+            input = scaled;
+            row = row[..sums];
+        }
+
         for (var k = 0; k < _layers.Length; k++)
         {
             var layer = _layers[k];
@@ -111,6 +124,7 @@ public sealed partial class RnnModel
         }
 
         ApplyHead(input, y);
+        scaling?.UnscaleOutput(x, y);
     }
 
     /// <summary>

@@ -26,7 +26,8 @@ public sealed partial class RnnModel
         int outputSize,
         IReadOnlyList<RnnLayer> layers,
         ReadOnlySpan<double> why,
-        ReadOnlySpan<double> by)
+        ReadOnlySpan<double> by,
+        Scaling? scaling = null)
     {
         if (!ModelNames.IsValidName(name))
         {
@@ -86,12 +87,36 @@ public sealed partial class RnnModel
         RnnLayer.Check(why, (long)outputSize * hiddenSize, "W_hy", $"{outputSize}×{hiddenSize} (outputSize × hiddenSize)");
         RnnLayer.Check(by, outputSize, "b_y", $"{outputSize} (outputSize)");
 
+        if (scaling is not null)
+        {
+            if (scaling.InputMean.Length != inputSize)
+            {
+                throw new ModelValidationException("scaling.inputMean", $"expected {inputSize} numbers (inputSize), got {scaling.InputMean.Length}");
+            }
+
+            if (scaling.OutputMean.Length != outputSize)
+            {
+                throw new ModelValidationException("scaling.outputMean", $"expected {outputSize} numbers (outputSize), got {scaling.OutputMean.Length}");
+            }
+
+            if (scaling.Residual && outputSize != inputSize)
+            {
+                throw new ModelValidationException("scaling.residual", $"a residual model adds x_t to y_t, so outputSize must equal inputSize ({outputSize} ≠ {inputSize})");
+            }
+
+            if (output != OutputHead.Linear)
+            {
+                throw new ModelValidationException("scaling", $"output scaling applies to a linear head, not {output.ToFileName()}");
+            }
+        }
+
         Name = name;
         Cell = cell;
         Output = output;
         InputSize = inputSize;
         HiddenSize = hiddenSize;
         OutputSize = outputSize;
+        Scaling = scaling;
         _layers = [.. layers];
         _why = why.ToArray();
         _by = by.ToArray();
@@ -105,6 +130,7 @@ public sealed partial class RnnModel
         InputSize = source.InputSize;
         HiddenSize = source.HiddenSize;
         OutputSize = source.OutputSize;
+        Scaling = source.Scaling;
         _layers = source._layers;
         _why = source._why;
         _by = source._by;
@@ -127,6 +153,9 @@ public sealed partial class RnnModel
 
     /// <summary>O, the size of y_t.</summary>
     public int OutputSize { get; }
+
+    /// <summary>Standardisation of inputs and outputs around the network (from training), or null.</summary>
+    public Scaling? Scaling { get; }
 
     /// <summary>The stacked layers; layer k&gt;0 reads layer k-1's h_t.</summary>
     public IReadOnlyList<RnnLayer> Layers => _layers;

@@ -25,7 +25,7 @@ public sealed class PredictTests : IDisposable
         return (code, stdout.ToString(), stderr.ToString());
     }
 
-    private static string DemoModel => Path.Combine(Repository.Root, "silo", "RnnStreams.Silo", "models", "demo.json");
+    private static string DemoModel => Path.Combine(Repository.Root, "silo", "RnnStreams.Silo", "models", "worked-example.json");
 
     [Fact]
     public async Task Predict_WorkedExample_PrintsHeaderAndRoundTripOutputs()
@@ -143,7 +143,7 @@ public sealed class PredictTests : IDisposable
     [InlineData("predict --model m.json", "missing --input")]
     [InlineData("predict --model m.json --input x.csv --typo 1", "unknown option --typo")]
     [InlineData("frobnicate", "unknown command 'frobnicate'")]
-    [InlineData("models", "models needs put, get, list, delete or random")]
+    [InlineData("models", "models needs put, get, list, delete, import or random")]
     [InlineData("demo --devices zero", "--devices must be a whole number")]
     [InlineData("stream --sequence s --input x.csv --rate 0", "--rate must be a whole number from 1")]
     [InlineData("bench --client remote", "--client is gateway")]

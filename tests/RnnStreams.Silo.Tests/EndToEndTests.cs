@@ -27,7 +27,8 @@ public sealed class EndToEndTests(SiloFixture fixture) : IDisposable
         var list = await fixture.Client("models", "list");
         Assert.True(list.ExitCode == 0, list.ToString());
         Assert.Equal("model,version,published,description", list.OutputLines[0]);
-        Assert.Contains(list.OutputLines, l => l.StartsWith("demo,1,", StringComparison.Ordinal) && l.EndsWith("\"demo: rnn_tanh 1→1×1→1 linear\"", StringComparison.Ordinal));
+        Assert.Contains(list.OutputLines, l => l.StartsWith("demo,1,", StringComparison.Ordinal) && l.EndsWith("\"demo: gru 1→16×1→1 linear\"", StringComparison.Ordinal));
+        Assert.Contains(list.OutputLines, l => l.StartsWith("worked-example,1,", StringComparison.Ordinal) && l.EndsWith("\"worked-example: rnn_tanh 1→1×1→1 linear\"", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -127,6 +128,22 @@ public sealed class EndToEndTests(SiloFixture fixture) : IDisposable
         Assert.EndsWith("watched_outputs_in_order=yes", done);
         Assert.Matches(@"steps_per_s=\d+ p50_ms=\d+\.\d{3} p99_ms=\d+\.\d{3}", done);
         Assert.Equal(12, demo.OutputLines.Count(l => l.StartsWith("device-", StringComparison.Ordinal))); // n=1,5,...,25 for 2 devices
+    }
+
+    [Fact]
+    public async Task Demo_StreamsTheCo2SeriesThroughTheTrainedModel_AndBeatsTheNaiveForecastOnTheHeldOutTail()
+    {
+        var demo = await fixture.Client("demo", "--devices", "3", "--show", "1", "--every", "100");
+
+        Assert.True(demo.ExitCode == 0, demo.ToString());
+        Assert.StartsWith("# done: sequences=3 steps=1404 ", demo.OutputLines[^1]); // 468 monthly values each
+        var forecast = Assert.Single(demo.OutputLines, l => l.StartsWith("# forecast:", StringComparison.Ordinal));
+        Assert.Contains("elements 375–468", forecast);
+        var match = System.Text.RegularExpressions.Regex.Match(forecast, @"model RMSE (\d+\.\d+), naive \(last value\) RMSE (\d+\.\d+)");
+        Assert.True(match.Success, forecast);
+        var (model, naive) = (double.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture), double.Parse(match.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture));
+        Assert.True(model < 0.8 * naive, forecast);
+        Assert.EndsWith("the model beats the naive forecast", forecast);
     }
 
     [Fact]

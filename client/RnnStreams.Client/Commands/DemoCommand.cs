@@ -1,20 +1,34 @@
 using System.Diagnostics;
 using System.Globalization;
+using RnnStreams.Core.Formats;
 
 namespace RnnStreams.Client.Commands;
 
 /// <summary>
-/// <c>demo [--devices 128] [--steps 200] [--model demo] [--show 4] [--every 20]</c>: streams a synthetic sensor signal
-/// per device through one sequence grain each, all devices at once, printing live predictions of a few devices as they
-/// arrive on their output streams, then steps, steps/s and the step latency (p50/p99).
+/// <c>demo [--devices 128] [--steps N] [--model demo] [--series FILE] [--validation 0.2] [--show 4] [--every 20]</c>:
+/// streams a series per device through one sequence grain each, all devices at once, printing live predictions of a
+/// few devices as they arrive on their output streams, then steps, steps/s and the step latency (p50/p99). A model
+/// with one input reads the bundled monthly CO₂ series (the one the demo model was trained on; device d adds d·0.01
+/// to it) and the demo then scores the forecasts of the held-out tail, which training never saw, against the
+/// naive forecasts; other models read a synthetic sine per device.
 /// </summary>
 internal static class DemoCommand
 {
+    /// <summary>The series bundled with the client: monthly CO₂ at Mauna Loa, 1959–1997 (R's <c>datasets::co2</c>).</summary>
+    internal static string BundledSeries => Path.Combine(AppContext.BaseDirectory, "data", "co2_mauna_loa.csv");
+
     public static async Task<int> Run(Arguments args, TextWriter stdout, CancellationToken cancellation)
     {
         var devices = args.Int("devices", 128, 1, 1_000_000);
-        var steps = args.Int("steps", 200, 1, 1_000_000);
+        var stepsOption = args.OptionalInt("steps");
         var modelName = args.Optional("model") ?? RnnConstants.DemoModel;
+        var seriesPath = args.Optional("series") ?? BundledSeries;
+        var validationText = args.Optional("validation") ?? "0.2";
+        if (!double.TryParse(validationText, NumberStyles.Float, CultureInfo.InvariantCulture, out var validation) || validation is <= 0 or >= 1)
+        {
+            throw new CliException($"--validation must be a fraction between 0 and 1, got '{validationText}'", 2);
+        }
+
         var show = args.Int("show", 4, 0, devices);
         var every = args.Int("every", 20, 1);
         var keep = args.Flag("keep");
@@ -23,8 +37,18 @@ internal static class DemoCommand
         await using var connection = await Connection.OpenAsync(args);
         var client = connection.Client;
         var model = (await client.GetGrain<IModelGrain>(modelName).Get()).Model;
+        var series = model.InputSize == 1 ? Csv.ReadSeries(seriesPath) : null;
+        var steps = stepsOption ?? series?.Length ?? 200;
+        if (series is not null && steps > series.Length)
+        {
+            throw new CliException($"--steps {steps} is longer than the series ({series.Length} values in {seriesPath})", 2);
+        }
+
+        double[] Signal(int device, long n) => series is null ? DemoCommand.Signal(device, n, model.InputSize) : [series[n - 1] + (0.01 * device)];
+        var firstScored = series is null ? int.MaxValue : series.Length - (int)Math.Round(series.Length * validation);
+        var forecasts = new double[devices][];
         var run = DateTime.UtcNow.ToString("HHmmss", CultureInfo.InvariantCulture) + "-" + Random.Shared.Next(1000, 9999).ToString(CultureInfo.InvariantCulture);
-        stdout.WriteLine($"# demo: {devices} devices × {steps} elements through model {model} (run {run})");
+        stdout.WriteLine($"# demo: {devices} devices × {steps} elements through model {model} (run {run}){(series is null ? string.Empty : $", each device streaming {Path.GetFileName(seriesPath)}")}");
 
         var ids = Enumerable.Range(0, devices).Select(i => $"device-{run}-{i:D4}").ToArray();
         var gate = new object();
@@ -37,7 +61,7 @@ internal static class DemoCommand
             {
                 if (item.Kind == OutputKind.Step && (item.N % every == 0 || item.N == 1))
                 {
-                    var x = Signal(device, item.N, model.InputSize);
+                    var x = Signal(device, item.N);
                     lock (gate)
                     {
                         stdout.WriteLine($"device-{device:D4}  n={item.N,5}  x={Format(x)}  y={Format(item.Y)}");
@@ -54,12 +78,14 @@ internal static class DemoCommand
         {
             var sequence = client.GetGrain<ISequenceGrain>(id);
             await sequence.Start(new StartRequest(modelName));
+            var predicted = forecasts[device] = new double[steps];
             for (var n = 1; n <= steps; n++)
             {
                 cancellation.ThrowIfCancellationRequested();
                 var started = Stopwatch.GetTimestamp();
-                await sequence.Step(n, Signal(device, n, model.InputSize));
+                var result = await sequence.Step(n, Signal(device, n));
                 latencies[(device * (long)steps) + n - 1] = Stopwatch.GetTimestamp() - started;
+                predicted[n - 1] = result.Y[0];
             }
         }));
         clock.Stop();
@@ -79,6 +105,27 @@ internal static class DemoCommand
         if (!keep)
         {
             await Task.WhenAll(ids.Select(id => client.GetGrain<ISequenceGrain>(id).End()));
+        }
+
+        if (series is not null && steps > firstScored)
+        {
+            // y after element n forecasts element n + 1: scored where n + 1 lies in the held-out tail.
+            var model_ = new List<double>();
+            var naive = new List<double>();
+            for (var device = 0; device < devices; device++)
+            {
+                for (var n = Math.Max(1, firstScored); n < steps; n++)
+                {
+                    var truth = Signal(device, n + 1)[0];
+                    model_.Add(forecasts[device][n - 1] - truth);
+                    naive.Add(Signal(device, n)[0] - truth);
+                }
+            }
+
+            var rmse = Math.Sqrt(model_.Average(e => e * e));
+            var naiveRmse = Math.Sqrt(naive.Average(e => e * e));
+            stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"# forecast: next-value forecasts of elements {firstScored + 1}–{steps} (the tail training never saw), {model_.Count} in all: model RMSE {rmse:F4}, naive (last value) RMSE {naiveRmse:F4}, ratio {rmse / naiveRmse:F3}: the model {(rmse < naiveRmse ? "beats" : "does not beat")} the naive forecast"));
         }
 
         Array.Sort(latencies);

@@ -1,13 +1,14 @@
 using RnnStreams.Core;
+using RnnStreams.Core.Formats;
 
 namespace RnnStreams.Client.Commands;
 
-/// <summary><c>models put|get|list|delete|random</c>.</summary>
+/// <summary><c>models put|get|list|delete|import|random</c>.</summary>
 internal static class ModelsCommand
 {
     public static async Task<int> Run(Arguments args, TextWriter stdout)
     {
-        var verb = args.Words.Count > 1 ? args.Words[1] : throw new CliException("models needs put, get, list, delete or random", 2);
+        var verb = args.Words.Count > 1 ? args.Words[1] : throw new CliException("models needs put, get, list, delete, import or random", 2);
         switch (verb)
         {
             case "put":
@@ -61,6 +62,58 @@ internal static class ModelsCommand
                     {
                         stdout.WriteLine($"{v.Model},{v.Version},{v.PublishedAt:O},\"{v.Description}\"");
                     }
+                }
+
+                return 0;
+            }
+
+            case "import":
+            {
+                var file = args.Required("safetensors", "a PyTorch state_dict saved as safetensors");
+                var cellName = args.Required("cell", "the recurrent cell: gru, lstm, rnn_tanh or rnn_relu");
+                var name = args.Required("name", "the model's name");
+                var rnnPrefix = args.Optional("rnn-prefix");
+                var headPrefix = args.Optional("head-prefix") ?? "fc";
+                var headName = args.Optional("head") ?? "linear";
+                var output = args.Optional("out");
+                var publish = args.Flag("publish");
+                args.RejectUnknown();
+                if (!ModelNames.TryParseCell(cellName, out var cell))
+                {
+                    throw new CliException($"--cell is gru, lstm, rnn_tanh or rnn_relu, got '{cellName}'", 2);
+                }
+
+                if (!ModelNames.TryParseHead(headName, out var head))
+                {
+                    throw new CliException($"--head is linear, softmax or sigmoid, got '{headName}'", 2);
+                }
+
+                RnnModel model;
+                try
+                {
+                    model = TorchImport.ToModel(Safetensors.Read(file), cell, name, rnnPrefix, headPrefix, head);
+                }
+                catch (ModelValidationException e)
+                {
+                    throw new CliException($"{file}: {e.Message}");
+                }
+
+                if (output is not null)
+                {
+                    ModelFile.Save(model, output);
+                    stdout.WriteLine($"wrote {output} ({model})");
+                }
+
+                if (publish)
+                {
+                    await using var connection = await Connection.OpenAsync(args);
+                    var info = await connection.Client.GetGrain<IModelGrain>(model.Name).Publish(ModelFile.ToJson(model));
+                    stdout.WriteLine($"published {info.Model} v{info.Version}: {info.Description}");
+                }
+
+                if (output is null && !publish)
+                {
+                    stdout.WriteLine(ModelFile.ToJson(model));
                 }
 
                 return 0;

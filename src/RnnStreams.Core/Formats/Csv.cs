@@ -88,6 +88,80 @@ public static class Csv
         return [.. rows];
     }
 
+    /// <summary>
+    /// Reads one numeric column of a CSV with a header row, such as <c>timestamp,value</c>: the column named
+    /// <paramref name="column"/> (or given by its 1-based number), else the last one. Other columns may hold anything
+    /// (dates, labels); blank lines and lines starting with <c>#</c> are skipped.
+    /// </summary>
+    /// <exception cref="DataFileException">The file is missing, has no such column, or a value is not a finite number.</exception>
+    public static double[] ReadSeries(string path, string? column = null)
+    {
+        string[] lines;
+        try
+        {
+            lines = File.ReadAllLines(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            throw new DataFileException(path, 0, $"cannot read: {e.Message}");
+        }
+
+        var values = new List<double>();
+        var index = -1;
+        var width = 0;
+        for (var i = 0; i < lines.Length; i++)
+        {
+            var line = lines[i].Trim();
+            if (line.Length == 0 || line[0] == '#')
+            {
+                continue;
+            }
+
+            var cells = line.Split(',').Select(c => c.Trim()).ToArray();
+            if (index < 0)
+            {
+                width = cells.Length;
+                index = column is null ? cells.Length - 1
+                    : int.TryParse(column, NumberStyles.None, CultureInfo.InvariantCulture, out var number) && number >= 1 && number <= cells.Length ? number - 1
+                    : Array.IndexOf(cells, column);
+                if (index < 0)
+                {
+                    throw new DataFileException(path, i + 1, $"no column '{column}' in the header ({string.Join(", ", cells)})");
+                }
+
+                if (!double.TryParse(cells[index], NumberStyles.Float, CultureInfo.InvariantCulture, out _))
+                {
+                    continue; // the header row
+                }
+            }
+
+            if (cells.Length != width)
+            {
+                throw new DataFileException(path, i + 1, $"expected {width} columns, got {cells.Length}");
+            }
+
+            var text = cells[index];
+            if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value))
+            {
+                throw new DataFileException(path, i + 1, $"column {index + 1}: '{text}' is not a number");
+            }
+
+            if (!double.IsFinite(value))
+            {
+                throw new DataFileException(path, i + 1, $"column {index + 1}: '{text}' is not finite");
+            }
+
+            values.Add(value);
+        }
+
+        if (values.Count == 0)
+        {
+            throw new DataFileException(path, 0, "no data rows");
+        }
+
+        return [.. values];
+    }
+
     /// <summary>Formats a number so that parsing it gives back the same double.</summary>
     public static string Format(double value) => value.ToString("R", CultureInfo.InvariantCulture);
 }

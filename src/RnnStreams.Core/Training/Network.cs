@@ -1,0 +1,403 @@
+namespace RnnStreams.Core.Training;
+
+/// <summary>
+/// A trainable copy of a model's network (no scaling): all weights in one flat array, a forward pass that keeps what the
+/// backward pass needs, and the exact gradient of the mean squared error over a window (backpropagation through time).
+/// Equations and layout are <see cref="RnnModel"/>'s (PyTorch's for GRU and LSTM); an Elman layer has one bias.
+/// </summary>
+public sealed class Network
+{
+    private readonly int[] _offsets; // per layer: W_ih, W_hh, b_ih, b_hh (b_hh empty for Elman); then W_hy, b_y
+
+    /// <summary>A network with PyTorch's default initialisation, U(−1/√H, 1/√H) for every weight and bias.</summary>
+    public Network(CellType cell, int inputSize, int hiddenSize, int outputSize, int layers, Random random)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(inputSize, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(hiddenSize, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(outputSize, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(layers, 1);
+        Cell = cell;
+        InputSize = inputSize;
+        HiddenSize = hiddenSize;
+        OutputSize = outputSize;
+        Layers = layers;
+        var rows = cell.Gates() * hiddenSize;
+        var offsets = new List<int>();
+        var size = 0;
+        for (var k = 0; k < layers; k++)
+        {
+            var input = k == 0 ? inputSize : hiddenSize;
+            foreach (var length in new[] { rows * input, rows * hiddenSize, rows, cell.IsGated() ? rows : 0 })
+            {
+                offsets.Add(size);
+                size += length;
+            }
+        }
+
+        offsets.Add(size);
+        size += outputSize * hiddenSize;
+        offsets.Add(size);
+        size += outputSize;
+        offsets.Add(size);
+        _offsets = [.. offsets];
+        Parameters = new double[size];
+        var bound = 1 / Math.Sqrt(hiddenSize);
+        for (var i = 0; i < size; i++)
+        {
+            Parameters[i] = ((random.NextDouble() * 2) - 1) * bound;
+        }
+    }
+
+    public CellType Cell { get; }
+
+    public int InputSize { get; }
+
+    public int HiddenSize { get; }
+
+    public int OutputSize { get; }
+
+    public int Layers { get; }
+
+    /// <summary>Every weight and bias, layer by layer (W_ih, W_hh, b_ih, b_hh), then W_hy and b_y.</summary>
+    public double[] Parameters { get; }
+
+    /// <summary>Numbers of a sequence's state, as <see cref="RnnModel.StateSize"/>.</summary>
+    public int StateSize => (Cell == CellType.Lstm ? 2 : 1) * Layers * HiddenSize;
+
+    private Span<double> Part(double[] values, int layer, int index) =>
+        values.AsSpan(_offsets[(layer * 4) + index], _offsets[(layer * 4) + index + 1] - _offsets[(layer * 4) + index]);
+
+    private Span<double> Head(double[] values) => values.AsSpan(_offsets[Layers * 4], OutputSize * HiddenSize);
+
+    private Span<double> HeadBias(double[] values) => values.AsSpan(_offsets[(Layers * 4) + 1], OutputSize);
+
+    /// <summary>The network as a servable model (weights copied).</summary>
+    public RnnModel ToModel(string name, Scaling? scaling = null)
+    {
+        var layers = new RnnLayer[Layers];
+        for (var k = 0; k < Layers; k++)
+        {
+            var input = k == 0 ? InputSize : HiddenSize;
+            layers[k] = Cell.IsGated()
+                ? new RnnLayer(Cell, input, HiddenSize, Part(Parameters, k, 0), Part(Parameters, k, 1), Part(Parameters, k, 2), Part(Parameters, k, 3), $"layers[{k}]")
+                : new RnnLayer(input, HiddenSize, Part(Parameters, k, 0), Part(Parameters, k, 1), Part(Parameters, k, 2), $"layers[{k}]");
+        }
+
+        return new RnnModel(name, Cell, OutputHead.Linear, InputSize, HiddenSize, OutputSize, layers, Head(Parameters), HeadBias(Parameters), scaling);
+    }
+
+    /// <summary>
+    /// Runs the window <paramref name="inputs"/> from <paramref name="state"/> (updated to the state after the window),
+    /// and returns the mean over the window of the squared errors against <paramref name="targets"/> (T×O, averaged over
+    /// T·O numbers). When <paramref name="gradient"/> is given, adds to it the loss's gradient with respect to
+    /// <see cref="Parameters"/>, the state entering the window held constant (truncated backpropagation through time).
+    /// </summary>
+    public double Loss(double[][] inputs, double[][] targets, double[] state, double[]? gradient = null)
+    {
+        var steps = inputs.Length;
+        var h = HiddenSize;
+        var trace = new Step[steps];
+        var hidden = new double[Layers][];
+        var cells = new double[Layers][];
+        for (var k = 0; k < Layers; k++)
+        {
+            hidden[k] = state.AsSpan(k * h, h).ToArray();
+            cells[k] = Cell == CellType.Lstm ? state.AsSpan((Layers + k) * h, h).ToArray() : [];
+        }
+
+        double loss = 0;
+        var scale = 1.0 / (steps * OutputSize);
+        for (var t = 0; t < steps; t++)
+        {
+            var step = trace[t] = new Step(Layers);
+            double[] input = inputs[t];
+            for (var k = 0; k < Layers; k++)
+            {
+                var cache = step.Layers[k] = Forward(k, input, hidden[k], cells[k]);
+                hidden[k] = cache.H;
+                cells[k] = cache.C;
+                input = cache.H;
+            }
+
+            step.Output = new double[OutputSize];
+            var why = Head(Parameters);
+            var by = HeadBias(Parameters);
+            for (var o = 0; o < OutputSize; o++)
+            {
+                var sum = by[o];
+                for (var j = 0; j < h; j++)
+                {
+                    sum += why[(o * h) + j] * input[j];
+                }
+
+                step.Output[o] = sum;
+                var error = sum - targets[t][o];
+                loss += error * error * scale;
+            }
+        }
+
+        for (var k = 0; k < Layers; k++)
+        {
+            hidden[k].CopyTo(state, k * h);
+            if (Cell == CellType.Lstm)
+            {
+                cells[k].CopyTo(state, (Layers + k) * h);
+            }
+        }
+
+        if (gradient is not null)
+        {
+            Backward(inputs, targets, trace, scale, gradient);
+        }
+
+        return loss;
+    }
+
+    private sealed class Step(int layers)
+    {
+        public LayerCache[] Layers { get; } = new LayerCache[layers];
+
+        public double[] Output { get; set; } = [];
+    }
+
+    /// <summary>What one layer's forward step keeps: its input, h_{t-1} (c_{t-1}), the gates and the results.</summary>
+    private sealed class LayerCache
+    {
+        public required double[] Input { get; init; }
+
+        public required double[] HPrev { get; init; }
+
+        public double[] CPrev { get; init; } = [];
+
+        public required double[] H { get; init; }
+
+        public double[] C { get; init; } = [];
+
+        /// <summary>Elman: nothing; GRU: r, z, n, W_hn h + b_hn (4H); LSTM: i, f, g, o, tanh(c) (5H).</summary>
+        public double[] Gates { get; init; } = [];
+    }
+
+    private LayerCache Forward(int k, double[] input, double[] hPrev, double[] cPrev)
+    {
+        var h = HiddenSize;
+        var rows = Cell.Gates() * h;
+        var wih = Part(Parameters, k, 0);
+        var whh = Part(Parameters, k, 1);
+        var bih = Part(Parameters, k, 2);
+        var bhh = Part(Parameters, k, 3);
+        var fromInput = new double[rows];
+        var fromH = new double[rows];
+        for (var i = 0; i < rows; i++)
+        {
+            var a = bih[i];
+            for (var j = 0; j < input.Length; j++)
+            {
+                a += wih[(i * input.Length) + j] * input[j];
+            }
+
+            var b = bhh.Length == 0 ? 0 : bhh[i];
+            for (var j = 0; j < h; j++)
+            {
+                b += whh[(i * h) + j] * hPrev[j];
+            }
+
+            fromInput[i] = a;
+            fromH[i] = b;
+        }
+
+        var next = new double[h];
+        switch (Cell)
+        {
+            case CellType.Gru:
+            {
+                var gates = new double[4 * h];
+                for (var i = 0; i < h; i++)
+                {
+                    var r = Sigmoid(fromInput[i] + fromH[i]);
+                    var z = Sigmoid(fromInput[h + i] + fromH[h + i]);
+                    var hn = fromH[(2 * h) + i];
+                    var n = Math.Tanh(fromInput[(2 * h) + i] + (r * hn));
+                    next[i] = n + (z * (hPrev[i] - n));
+                    (gates[i], gates[h + i], gates[(2 * h) + i], gates[(3 * h) + i]) = (r, z, n, hn);
+                }
+
+                return new LayerCache { Input = input, HPrev = hPrev, H = next, Gates = gates };
+            }
+
+            case CellType.Lstm:
+            {
+                var gates = new double[5 * h];
+                var c = new double[h];
+                for (var i = 0; i < h; i++)
+                {
+                    var ig = Sigmoid(fromInput[i] + fromH[i]);
+                    var f = Sigmoid(fromInput[h + i] + fromH[h + i]);
+                    var g = Math.Tanh(fromInput[(2 * h) + i] + fromH[(2 * h) + i]);
+                    var o = Sigmoid(fromInput[(3 * h) + i] + fromH[(3 * h) + i]);
+                    c[i] = (f * cPrev[i]) + (ig * g);
+                    var tc = Math.Tanh(c[i]);
+                    next[i] = o * tc;
+                    (gates[i], gates[h + i], gates[(2 * h) + i], gates[(3 * h) + i], gates[(4 * h) + i]) = (ig, f, g, o, tc);
+                }
+
+                return new LayerCache { Input = input, HPrev = hPrev, CPrev = cPrev, H = next, C = c, Gates = gates };
+            }
+
+            default:
+                for (var i = 0; i < h; i++)
+                {
+                    var z = fromInput[i] + fromH[i];
+                    next[i] = Cell == CellType.RnnRelu ? Math.Max(z, 0) : Math.Tanh(z);
+                }
+
+                return new LayerCache { Input = input, HPrev = hPrev, H = next };
+        }
+    }
+
+    private void Backward(double[][] inputs, double[][] targets, Step[] trace, double scale, double[] gradient)
+    {
+        var h = HiddenSize;
+        var dHidden = new double[Layers][];
+        var dCell = new double[Layers][];
+        for (var k = 0; k < Layers; k++)
+        {
+            dHidden[k] = new double[h];
+            dCell[k] = new double[h];
+        }
+
+        var why = Head(Parameters);
+        var gWhy = Head(gradient);
+        var gBy = HeadBias(gradient);
+        for (var t = trace.Length - 1; t >= 0; t--)
+        {
+            var step = trace[t];
+            var top = step.Layers[Layers - 1].H;
+            var dTop = dHidden[Layers - 1];
+            for (var o = 0; o < OutputSize; o++)
+            {
+                var dy = 2 * (step.Output[o] - targets[t][o]) * scale;
+                gBy[o] += dy;
+                for (var j = 0; j < h; j++)
+                {
+                    gWhy[(o * h) + j] += dy * top[j];
+                    dTop[j] += dy * why[(o * h) + j];
+                }
+            }
+
+            for (var k = Layers - 1; k >= 0; k--)
+            {
+                var dInput = LayerBackward(k, step.Layers[k], dHidden[k], dCell[k], gradient);
+                if (k > 0)
+                {
+                    for (var j = 0; j < h; j++)
+                    {
+                        dHidden[k - 1][j] += dInput[j];
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Backpropagates one layer's step: <paramref name="dH"/> (and <paramref name="dC"/>) hold the loss's gradient with
+    /// respect to this step's h (c) on entry and with respect to h_{t-1} (c_{t-1}) on return. Returns the gradient with
+    /// respect to the layer's input.
+    /// </summary>
+    private double[] LayerBackward(int k, LayerCache cache, double[] dH, double[] dC, double[] gradient)
+    {
+        var h = HiddenSize;
+        var rows = Cell.Gates() * h;
+        var dFromInput = new double[rows]; // gradient of W_ih a + b_ih
+        var dFromH = new double[rows];     // gradient of W_hh h_prev + b_hh
+        var dHPrev = new double[h];
+        switch (Cell)
+        {
+            case CellType.Gru:
+                for (var i = 0; i < h; i++)
+                {
+                    var (r, z, n, hn) = (cache.Gates[i], cache.Gates[h + i], cache.Gates[(2 * h) + i], cache.Gates[(3 * h) + i]);
+                    var dn = dH[i] * (1 - z);
+                    var dz = dH[i] * (cache.HPrev[i] - n);
+                    dHPrev[i] = dH[i] * z;
+                    var dnPre = dn * (1 - (n * n));
+                    var dr = dnPre * hn;
+                    var drPre = dr * r * (1 - r);
+                    var dzPre = dz * z * (1 - z);
+                    dFromInput[i] = drPre;
+                    dFromH[i] = drPre;
+                    dFromInput[h + i] = dzPre;
+                    dFromH[h + i] = dzPre;
+                    dFromInput[(2 * h) + i] = dnPre;
+                    dFromH[(2 * h) + i] = dnPre * r;
+                }
+
+                break;
+
+            case CellType.Lstm:
+                for (var i = 0; i < h; i++)
+                {
+                    var (ig, f, g, o, tc) = (cache.Gates[i], cache.Gates[h + i], cache.Gates[(2 * h) + i], cache.Gates[(3 * h) + i], cache.Gates[(4 * h) + i]);
+                    var dO = dH[i] * tc;
+                    var dCTotal = dC[i] + (dH[i] * o * (1 - (tc * tc)));
+                    var dI = dCTotal * g;
+                    var dG = dCTotal * ig;
+                    var dF = dCTotal * cache.CPrev[i];
+                    dC[i] = dCTotal * f;
+                    dFromInput[i] = dI * ig * (1 - ig);
+                    dFromInput[h + i] = dF * f * (1 - f);
+                    dFromInput[(2 * h) + i] = dG * (1 - (g * g));
+                    dFromInput[(3 * h) + i] = dO * o * (1 - o);
+                }
+
+                dFromInput.CopyTo(dFromH, 0);
+                break;
+
+            default:
+                for (var i = 0; i < h; i++)
+                {
+                    var value = cache.H[i];
+                    var derivative = Cell == CellType.RnnRelu ? (value > 0 ? 1 : 0) : 1 - (value * value);
+                    dFromInput[i] = dH[i] * derivative;
+                }
+
+                dFromInput.CopyTo(dFromH, 0);
+                break;
+        }
+
+        var wih = Part(Parameters, k, 0);
+        var whh = Part(Parameters, k, 1);
+        var gWih = Part(gradient, k, 0);
+        var gWhh = Part(gradient, k, 1);
+        var gBih = Part(gradient, k, 2);
+        var gBhh = Part(gradient, k, 3);
+        var input = cache.Input;
+        var dInput = new double[input.Length];
+        for (var i = 0; i < rows; i++)
+        {
+            var a = dFromInput[i];
+            var b = dFromH[i];
+            gBih[i] += a;
+            if (gBhh.Length > 0)
+            {
+                gBhh[i] += b;
+            }
+
+            for (var j = 0; j < input.Length; j++)
+            {
+                gWih[(i * input.Length) + j] += a * input[j];
+                dInput[j] += a * wih[(i * input.Length) + j];
+            }
+
+            for (var j = 0; j < h; j++)
+            {
+                gWhh[(i * h) + j] += b * cache.HPrev[j];
+                dHPrev[j] += b * whh[(i * h) + j];
+            }
+        }
+
+        dHPrev.CopyTo(dH, 0);
+        return dInput;
+    }
+
+    private static double Sigmoid(double v) => 1 / (1 + Math.Exp(-v));
+}

@@ -1,0 +1,129 @@
+using System.Globalization;
+using System.Text.Json;
+using RnnStreams.Core;
+using RnnStreams.Core.Formats;
+using RnnStreams.Core.Training;
+using RnnStreams.TestSupport;
+
+namespace RnnStreams.Client.Tests;
+
+public sealed class TrainAndImportTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("rnn-train-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private static string Models => Path.Combine(Repository.Root, "silo", "RnnStreams.Silo", "models");
+
+    private static string Fixture(string file) => Path.Combine(Repository.Root, "tests", "reference", "safetensors", file);
+
+    private static async Task<(int Code, string Out, string Err)> Run(params string[] args)
+    {
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        var code = await Cli.RunAsync(args, stdout, stderr);
+        return (code, stdout.ToString(), stderr.ToString());
+    }
+
+    [Fact]
+    public async Task Train_WritesAServableModel_ReportsAgainstTheNaiveForecasts_AndShowsProgress()
+    {
+        var random = new Random(8);
+        var lines = Enumerable.Range(0, 200).Select(t => string.Create(CultureInfo.InvariantCulture,
+            $"2000-{(t % 12) + 1:D2}-01,{50 + (0.05 * t) + (2 * Math.Sin(2 * Math.PI * t / 12)) + (0.05 * random.NextDouble()):R}"));
+        var series = Path.Combine(_dir, "series.csv");
+        File.WriteAllLines(series, ["timestamp,value", .. lines]);
+        var modelPath = Path.Combine(_dir, "m.json");
+
+        var (code, output, error) = await Run("train", "--input", series, "--out", modelPath, "--cell", "lstm", "--hidden", "8", "--epochs", "120", "--seed", "3");
+
+        Assert.True(code == 0, error);
+        Assert.Contains("the model beats the naive forecast", output);
+        Assert.Contains("on the first 160 values", output);
+        Assert.Matches(@"model\s+\d", output);
+        Assert.Contains("epoch   120/120 [##############################] loss ", error);
+        var model = ModelFile.Load(modelPath);
+        Assert.Equal((CellType.Lstm, 8, "m"), (model.Cell, model.HiddenSize, model.Name));
+        Assert.NotNull(model.Scaling);
+
+        var values = Path.Combine(_dir, "values.csv");
+        File.WriteAllLines(values, Csv.ReadSeries(series).Select(Csv.Format));
+        var predicted = await Run("predict", "--model", modelPath, "--input", values);
+        Assert.True(predicted.Code == 0, predicted.Err);
+        Assert.Equal(201, predicted.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
+    }
+
+    [Fact]
+    public void DemoModel_IsTheReadmesTrainingRun_AndBeatsBothNaiveForecastsOnTheTailItNeverSaw()
+    {
+        var series = Csv.ReadSeries(Path.Combine(Models, "co2_mauna_loa.csv"));
+        var demo = ModelFile.Load(Path.Combine(Models, "demo.json"));
+        var report = Trainer.Evaluate(demo, series, firstScored: 374, horizon: 1, season: 12);
+        Assert.Equal(94, report.ValidationCount);
+        Assert.True(report.Rmse < 0.7 * report.NaiveRmse && report.Rmse < report.SeasonalRmse, $"RMSE {report.Rmse}, naive {report.NaiveRmse}, seasonal {report.SeasonalRmse}");
+
+        // The README's command (train --input …co2_mauna_loa.csv --out …demo.json --name demo --cell gru --hidden 16
+        // --epochs 500 --learning-rate 0.003) gives this very file.
+        var again = Trainer.Train(series, new TrainingOptions { Name = "demo", Cell = CellType.Gru, Hidden = 16, Epochs = 500, LearningRate = 0.003 });
+        Assert.Equal(ModelFile.ToJson(demo), ModelFile.ToJson(again.Model));
+    }
+
+    [Fact]
+    public async Task ModelsImport_AnLstmSavedByPyTorch_PredictsPyTorchsOutputs()
+    {
+        using var expected = JsonDocument.Parse(File.ReadAllText(Fixture("lstm_f32.json")));
+        var modelPath = Path.Combine(_dir, "lstm.json");
+        var (code, output, error) = await Run("models", "import", "--safetensors", Fixture("lstm_f32.safetensors"), "--cell", "lstm", "--name", "imported", "--out", modelPath);
+        Assert.True(code == 0, error);
+        Assert.Contains("wrote", output);
+
+        var inputs = Path.Combine(_dir, "x.csv");
+        File.WriteAllLines(inputs, expected.RootElement.GetProperty("inputs").EnumerateArray()
+            .Select(r => string.Join(',', r.EnumerateArray().Select(v => v.GetDouble().ToString("R", CultureInfo.InvariantCulture)))));
+        var predicted = await Run("predict", "--model", modelPath, "--input", inputs);
+        Assert.Equal(0, predicted.Code);
+        var rows = predicted.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries)[1..];
+        var torch = expected.RootElement.GetProperty("outputs").EnumerateArray().ToArray();
+        Assert.Equal(torch.Length, rows.Length);
+        for (var t = 0; t < rows.Length; t++)
+        {
+            var ours = rows[t].Split(',').Skip(1).Select(f => double.Parse(f, CultureInfo.InvariantCulture)).ToArray();
+            var theirs = torch[t].EnumerateArray().Select(v => v.GetDouble()).ToArray();
+            for (var o = 0; o < ours.Length; o++)
+            {
+                Assert.True(Math.Abs(ours[o] - theirs[o]) <= 1e-9 * Math.Max(1, Math.Abs(theirs[o])), $"y[{t + 1}][{o}]: {ours[o]:R} vs torch {theirs[o]:R}");
+            }
+        }
+    }
+
+    [Fact]
+    public async Task ModelsImport_ATruncatedFile_OneErrorLine()
+    {
+        var bytes = File.ReadAllBytes(Fixture("gru_f64.safetensors"));
+        var truncated = Path.Combine(_dir, "cut.safetensors");
+        File.WriteAllBytes(truncated, bytes[..(bytes.Length / 2)]);
+        var (code, output, error) = await Run("models", "import", "--safetensors", truncated, "--cell", "gru", "--name", "x");
+        Assert.Equal(1, code);
+        Assert.Equal(string.Empty, output);
+        var line = Assert.Single(error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith($"error: {truncated}", line);
+
+        var wrongCell = await Run("models", "import", "--safetensors", Fixture("gru_f64.safetensors"), "--cell", "lstm", "--name", "x");
+        Assert.Equal(1, wrongCell.Code);
+        Assert.Contains("multiple of 4", wrongCell.Err);
+    }
+
+    [Theory]
+    [InlineData("train --input s.csv --out m.json --cell transformer", "--cell is gru, lstm")]
+    [InlineData("train --input s.csv --out m.json --hidden 0", "--hidden must be a whole number")]
+    [InlineData("train --input s.csv --out m.json --validation 1.5", "--validation must be a fraction")]
+    [InlineData("train --input s.csv", "missing --out")]
+    [InlineData("models import --safetensors f --cell gru", "missing --name")]
+    [InlineData("models import --safetensors f --cell conv --name x", "--cell is gru, lstm")]
+    public async Task UsageErrors_ExitWithCode2(string commandLine, string expected)
+    {
+        var (code, _, error) = await Run(commandLine.Split(' '));
+        Assert.Equal(2, code);
+        Assert.Contains(expected, error);
+    }
+}
