@@ -162,9 +162,9 @@ public sealed class EndToEndTests(SiloFixture fixture) : IDisposable
         Assert.Contains("# element 1 refused: element 1 has 2 values; the model expects 1", viaStream.StandardError);
         Assert.Contains("element(s) refused; the sequence stands at n=0", viaStream.StandardError);
 
-        var invalid = await fixture.Client("models", "put", "--file", WriteFile("bad.json", "{\"cell\":\"gru\"}"));
+        var invalid = await fixture.Client("models", "put", "--file", WriteFile("bad.json", "{\"cell\":\"transformer\"}"));
         Assert.Equal(1, invalid.ExitCode);
-        Assert.Contains("cell: unknown cell 'gru'", invalid.StandardError);
+        Assert.Contains("cell: unknown cell 'transformer'; expected rnn_tanh, rnn_relu, gru or lstm", invalid.StandardError);
     }
 
     [Fact]

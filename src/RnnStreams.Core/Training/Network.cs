@@ -48,6 +48,36 @@ public sealed class Network
         }
     }
 
+    /// <summary>A trainable copy of a model's weights (its scaling, if any, is not part of the network).</summary>
+    public static Network FromModel(RnnModel model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        if (model.Output != OutputHead.Linear)
+        {
+            throw new ArgumentException($"training fits a linear head; this model's is {model.Output.ToFileName()}", nameof(model));
+        }
+
+        var network = new Network(model.Cell, model.InputSize, model.HiddenSize, model.OutputSize, model.LayerCount, new Random(0));
+        for (var k = 0; k < model.LayerCount; k++)
+        {
+            var layer = model.Layers[k];
+            layer.Wxh.CopyTo(network.Part(network.Parameters, k, 0));
+            layer.Whh.CopyTo(network.Part(network.Parameters, k, 1));
+            layer.Bh.CopyTo(network.Part(network.Parameters, k, 2));
+            layer.Bhh.CopyTo(network.Part(network.Parameters, k, 3));
+        }
+
+        model.Why.CopyTo(network.Head(network.Parameters));
+        model.By.CopyTo(network.HeadBias(network.Parameters));
+        return network;
+    }
+
+    /// <summary>One tensor of a parameter-shaped array (weights or gradient): layer k's W_ih (0), W_hh (1), b_ih (2), b_hh (3).</summary>
+    public ReadOnlySpan<double> LayerPart(double[] values, int layer, int index) => Part(values, layer, index);
+
+    /// <summary>The head's W_hy, then b_y, of a parameter-shaped array.</summary>
+    public (double[] Weights, double[] Bias) HeadParts(double[] values) => (Head(values).ToArray(), HeadBias(values).ToArray());
+
     public CellType Cell { get; }
 
     public int InputSize { get; }
