@@ -26,12 +26,12 @@ namespace RnnStreams.Client
               models delete --name NAME --version V
               models import --safetensors FILE --cell gru|lstm|rnn_tanh|rnn_relu --name NAME [--rnn-prefix rnn] [--head-prefix fc] [--head linear|softmax|sigmoid] [--out M.json] [--publish]
                     (offline unless --publish; PyTorch state_dict keys rnn.weight_ih_l0 … fc.weight, fc.bias; F32 or F64)
-              models random --name NAME --out FILE [--input D] [--hidden H] [--output O] [--layers L] [--cell rnn_tanh|rnn_relu] [--head linear|softmax|sigmoid] [--seed S]   (offline)
+              models random --name NAME --out FILE [--input D] [--hidden H] [--output O] [--layers L] [--cell rnn_tanh|rnn_relu|gru|lstm] [--head linear|softmax|sigmoid] [--seed S]   (offline)
               stream --sequence ID --input X.csv [--model NAME [--version V]] [--h0 H0.csv] [--c0 C0.csv] [--batch K] [--rate R] [--reset] [--via rpc|stream] [--wait S] [--retry-for S]
               watch --sequence ID [--count N]
               sequence show|reset|upgrade|end --sequence ID
               load [--sequences 1000] [--steps 200] [--model demo] [--prefix P] [--concurrency C] [--progress FILE] [--checkpoint-every K]
-              bench [--hidden 64] [--input 8] [--output 1] [--layers 1] [--sequences 10000] [--seconds 3] [--rounds 3] [--client gateway|local] [--concurrency 256] [--batch 64] [--stream-sequences 100] [--memory-sequences 20000] [--outputs Always|WhenWatched|Never] [--durability D]
+              bench [--cell rnn_tanh|rnn_relu|gru|lstm] [--hidden 64] [--input 8] [--output 1] [--layers 1] [--sequences 10000] [--seconds 3] [--rounds 3] [--client gateway|local] [--concurrency 256] [--batch 64] [--stream-sequences 100] [--memory-sequences 20000] [--outputs Always|WhenWatched|Never] [--durability D]
                     (a silo in this process unless --gateway or --redis is given)
               demo [--devices 128] [--steps 200] [--model demo] [--show 4] [--every 20] [--keep]
 

@@ -24,7 +24,10 @@ public static class RandomModel
         for (var k = 0; k < layers; k++)
         {
             var d = k == 0 ? inputSize : hiddenSize;
-            list[k] = new RnnLayer(d, hiddenSize, Fill(hiddenSize * d), Fill(hiddenSize * hiddenSize), Fill(hiddenSize), $"layers[{k}]");
+            var rows = cell.Gates() * hiddenSize;
+            list[k] = cell.IsGated()
+                ? new RnnLayer(cell, d, hiddenSize, Fill(rows * d), Fill(rows * hiddenSize), Fill(rows), Fill(rows), $"layers[{k}]")
+                : new RnnLayer(d, hiddenSize, Fill(hiddenSize * d), Fill(hiddenSize * hiddenSize), Fill(hiddenSize), $"layers[{k}]");
         }
 
         return new RnnModel(name, cell, output, inputSize, hiddenSize, outputSize, list, Fill(outputSize * hiddenSize), Fill(outputSize));

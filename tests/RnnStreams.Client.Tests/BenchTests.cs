@@ -9,7 +9,7 @@ public class BenchTests
     public async Task Bench_InProcessSilo_PrintsEveryMeasureAndAJsonLine()
     {
         var result = await ProcessRunner.RunAsync(Repository.ClientDll,
-            ["bench", "--seconds", "1", "--sequences", "300", "--concurrency", "16", "--batch", "8", "--stream-sequences", "10", "--memory-sequences", "300", "--hidden", "17", "--input", "3"],
+            ["bench", "--seconds", "1", "--sequences", "300", "--concurrency", "16", "--batch", "8", "--stream-sequences", "10", "--memory-sequences", "300", "--hidden", "17", "--input", "3", "--cell", "gru"],
             TimeSpan.FromMinutes(3));
 
         Assert.True(result.ExitCode == 0, result.ToString());
@@ -21,6 +21,7 @@ public class BenchTests
         }
 
         Assert.True(root.GetProperty("stream_in_order").GetBoolean());
+        Assert.Equal("gru", root.GetProperty("cell").GetString());
         var paused = root.GetProperty("gc_paused_percent").GetDouble();
         Assert.InRange(paused, 0, 100);
         Assert.Equal((17, 3, 300, 8), (root.GetProperty("hidden").GetInt32(), root.GetProperty("input").GetInt32(), root.GetProperty("sequences").GetInt32(), root.GetProperty("batch").GetInt32()));

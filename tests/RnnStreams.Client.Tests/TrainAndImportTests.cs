@@ -113,6 +113,17 @@ public sealed class TrainAndImportTests : IDisposable
         Assert.Contains("multiple of 4", wrongCell.Err);
     }
 
+    [Fact]
+    public async Task ModelsRandom_WritesGatedModels()
+    {
+        var path = Path.Combine(_dir, "r.json");
+        var (code, _, error) = await Run("models", "random", "--name", "r", "--out", path, "--cell", "lstm", "--hidden", "5", "--layers", "2", "--input", "3");
+        Assert.True(code == 0, error);
+        var model = ModelFile.Load(path);
+        Assert.Equal((CellType.Lstm, 5, 2, 3, 20), (model.Cell, model.HiddenSize, model.LayerCount, model.InputSize, model.StateSize));
+        Assert.Equal(20 * 5, model.Layers[1].Whh.Length);
+    }
+
     [Theory]
     [InlineData("train --input s.csv --out m.json --cell transformer", "--cell is gru, lstm")]
     [InlineData("train --input s.csv --out m.json --hidden 0", "--hidden must be a whole number")]

@@ -118,6 +118,27 @@ public sealed class EndToEndTests(SiloFixture fixture) : IDisposable
     }
 
     [Fact]
+    public async Task ImportedLstm_PublishedAndStreamedWithH0AndC0_PrintsWhatPredictPrints()
+    {
+        var name = Key("imported-lstm");
+        var import = await fixture.Client("models", "import", "--safetensors", Path.Combine(Repository.Root, "tests/reference/safetensors/lstm_f32.safetensors"),
+            "--cell", "lstm", "--name", name, "--publish", "--out", Path.Combine(_dir, "lstm.json"));
+        Assert.True(import.ExitCode == 0, import.ToString());
+        Assert.Contains($"published {name} v1: {name}: lstm 3→4×2→2 linear", import.StandardOutput);
+
+        var random = new Random(4);
+        var input = WriteFile("lx.csv", string.Join('\n', Enumerable.Range(0, 40).Select(_ => string.Join(',', Enumerable.Range(0, 3).Select(_ => (random.NextDouble() - 0.5).ToString("R", CultureInfo.InvariantCulture))))));
+        var h0 = WriteFile("lh0.csv", "0.1,0.2,0.3,0.4\n-0.1,-0.2,-0.3,-0.4\n");
+        var c0 = WriteFile("lc0.csv", "1,-1,0.5,-0.5\n0.25,0.75,-2,2\n");
+        var offline = await ProcessRunner.RunAsync(Repository.ClientDll, ["predict", "--model", Path.Combine(_dir, "lstm.json"), "--input", input, "--h0", h0, "--c0", c0]);
+        var streamed = await fixture.Client("stream", "--sequence", Key("lstm"), "--input", input, "--model", name, "--h0", h0, "--c0", c0, "--batch", "8");
+        Assert.True(offline.ExitCode == 0, offline.ToString());
+        Assert.True(streamed.ExitCode == 0, streamed.ToString());
+        Assert.Equal(41, offline.OutputLines.Length);
+        Assert.Equal(offline.OutputLines, streamed.OutputLines);
+    }
+
+    [Fact]
     public async Task Demo_StreamsHundredsOfDevices_AndReportsThroughput()
     {
         var demo = await fixture.Client("demo", "--devices", "120", "--steps", "25", "--show", "2", "--every", "5");

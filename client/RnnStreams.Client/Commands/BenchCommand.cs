@@ -10,7 +10,7 @@ using RnnStreams.Grains;
 namespace RnnStreams.Client.Commands;
 
 /// <summary>
-/// <c>bench [--hidden 64] [--input 8] [--output 1] [--sequences 10000] [--seconds 3] [--rounds 3] [--client gateway|local]
+/// <c>bench [--cell rnn_tanh|rnn_relu|gru|lstm] [--hidden 64] [--input 8] [--output 1] [--sequences 10000] [--seconds 3] [--rounds 3] [--client gateway|local]
 /// [--concurrency 256] [--batch 64] [--stream-sequences 100] [--gateway …|--redis …]</c>: everything in one run, against a
 /// silo in this process by default (reached through its gateway by an Orleans client, as a producer would, or with
 /// <c>--client local</c> through the silo's own client), or a running cluster when --gateway or --redis is given.
@@ -45,10 +45,16 @@ internal static class BenchCommand
         }
 
         var publishOutputs = publishing != OutputPublishing.Never;
+        var cellName = args.Optional("cell") ?? "rnn_tanh";
+        if (!ModelNames.TryParseCell(cellName, out var cell))
+        {
+            throw new CliException($"--cell is rnn_tanh, rnn_relu, gru or lstm, got '{cellName}'", 2);
+        }
+
         var durability = args.Optional("durability") ?? "Checkpoint(100, 1000)";
         args.RejectUnknown();
 
-        var model = RandomModel.Create($"bench-h{p.Hidden}-d{p.Input}", p.Input, p.Hidden, p.Output, p.Layers, seed: 42);
+        var model = RandomModel.Create($"bench-{cell.ToFileName()}-h{p.Hidden}-d{p.Input}", p.Input, p.Hidden, p.Output, p.Layers, cell, seed: 42);
         IHost? silo = null;
         Connection? connection = null;
         IClusterClient client;
@@ -184,6 +190,7 @@ internal static class BenchCommand
             json["input"] = p.Input;
             json["output"] = p.Output;
             json["layers"] = p.Layers;
+            json["cell"] = cell.ToFileName();
             json["sequences"] = p.Sequences;
             json["concurrency"] = p.Concurrency;
             json["batch"] = p.Batch;

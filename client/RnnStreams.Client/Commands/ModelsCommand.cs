@@ -138,7 +138,7 @@ internal static class ModelsCommand
                 var headName = args.Optional("head") ?? "linear";
                 if (!ModelNames.TryParseCell(cellName, out var cell))
                 {
-                    throw new CliException($"--cell is rnn_tanh or rnn_relu, got '{cellName}'", 2);
+                    throw new CliException($"--cell is rnn_tanh, rnn_relu, gru or lstm, got '{cellName}'", 2);
                 }
 
                 if (!ModelNames.TryParseHead(headName, out var head))
