@@ -2,12 +2,14 @@
 # The main job in one command: build the silo and the client, start the silo (embedded default: in-memory storage,
 # the demo model published), stream the demo through it with the client, then stop the silo.
 #   bash silo/run-demo.sh [demo options, e.g. --devices 500 --steps 100]
-# Ports: RNN_GATEWAY_PORT (default 30000) and RNN_SILO_PORT (default 11111).
+# Ports: RNN_GATEWAY_PORT (default 30000), RNN_SILO_PORT (default 11111) and RNN_HTTP_PORT (the HTTP API on
+# loopback, default 8080).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 gateway_port=${RNN_GATEWAY_PORT:-30000}
 silo_port=${RNN_SILO_PORT:-11111}
+http_port=${RNN_HTTP_PORT:-8080}
 config=Release
 
 echo "# building (dotnet build -c $config) ..."
@@ -17,7 +19,7 @@ dotnet build client/RnnStreams.Client -c "$config" -nologo -v quiet
 log=$(mktemp -t rnnstreams-silo.XXXXXX.log)
 echo "# starting the silo on gateway port $gateway_port (log: $log)"
 dotnet "silo/RnnStreams.Silo/bin/$config/net10.0/RnnStreams.Silo.dll" \
-  --Orleans:GatewayPort "$gateway_port" --Orleans:SiloPort "$silo_port" >"$log" 2>&1 &
+  --Orleans:GatewayPort "$gateway_port" --Orleans:SiloPort "$silo_port" --Http:Urls "http://127.0.0.1:$http_port" >"$log" 2>&1 &
 silo=$!
 trap 'kill "$silo" 2>/dev/null || true; wait "$silo" 2>/dev/null || true' EXIT
 

@@ -1,9 +1,12 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Orleans.Configuration;
 using RnnStreams;
 using RnnStreams.Grains;
+using RnnStreams.Http;
 using RnnStreams.Silo;
 using StackExchange.Redis;
 
@@ -11,7 +14,31 @@ using StackExchange.Redis;
 // With ConnectionStrings:Redis (env ConnectionStrings__Redis=host:6379): Redis clustering and grain storage, so that
 // several silo processes form one cluster. Any key can be set in appsettings.json, as an environment variable
 // (Orleans__GatewayPort=30001) or on the command line (--Orleans:GatewayPort 30001).
-var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = args, ContentRootPath = AppContext.BaseDirectory });
+// The HTTP API (Http:Enabled) is on by default in the embedded configuration, on loopback (Http:Urls), and off by
+// default with Redis clustering, where several silos may share a host.
+var configuration = new ConfigurationBuilder()
+    .SetBasePath(AppContext.BaseDirectory)
+    .AddJsonFile("appsettings.json", optional: true)
+    .AddEnvironmentVariables()
+    .AddCommandLine(args)
+    .Build();
+var http = configuration.GetSection(HttpApiOptions.Section).Get<HttpApiOptions>() ?? new HttpApiOptions();
+var httpEnabled = http.Enabled ?? string.IsNullOrWhiteSpace(configuration.GetConnectionString("Redis"));
+WebApplicationBuilder? web = null;
+IHostApplicationBuilder builder;
+if (httpEnabled)
+{
+    web = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
+    web.WebHost.UseUrls(http.Urls);
+    web.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = Math.Max(http.MaxBodyBytes, http.MaxModelBytes));
+    web.Services.AddRnnStreamsHttp(web.Configuration);
+    builder = web;
+}
+else
+{
+    builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = args, ContentRootPath = AppContext.BaseDirectory });
+}
+
 var settings = builder.Configuration.GetSection("Orleans").Get<SiloSettings>() ?? new SiloSettings();
 var redis = builder.Configuration.GetConnectionString("Redis");
 
@@ -51,4 +78,13 @@ builder.UseOrleans(silo =>
 });
 builder.Services.AddHostedService<SeedModelPublisher>();
 
-await builder.Build().RunAsync();
+if (web is not null)
+{
+    var app = web.Build();
+    app.UseRnnStreamsHttp();
+    await app.RunAsync();
+}
+else
+{
+    await ((HostApplicationBuilder)builder).Build().RunAsync();
+}

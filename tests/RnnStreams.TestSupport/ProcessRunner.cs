@@ -69,13 +69,24 @@ public sealed class SiloProcess : IAsyncDisposable
     private readonly StringBuilder _log = new();
     private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    private SiloProcess(Process process, int gatewayPort)
+    private bool _seeded;
+    private bool _listening;
+    private bool _httpExpected;
+
+    private SiloProcess(Process process, int gatewayPort, int httpPort)
     {
         _process = process;
         GatewayPort = gatewayPort;
+        HttpPort = httpPort;
     }
 
     public int GatewayPort { get; }
+
+    /// <summary>The HTTP API's port on loopback (served when the silo's HTTP API is on: the embedded default).</summary>
+    public int HttpPort { get; }
+
+    /// <summary>The HTTP API's base address.</summary>
+    public Uri Http => new($"http://127.0.0.1:{HttpPort}");
 
     public string Gateway => $"127.0.0.1:{GatewayPort}";
 
@@ -96,9 +107,14 @@ public sealed class SiloProcess : IAsyncDisposable
     {
         var gateway = Repository.FreePort();
         var siloPort = Repository.FreePort();
-        string[] args = ["--Orleans:GatewayPort", gateway.ToString(), "--Orleans:SiloPort", siloPort.ToString(), .. extraArgs ?? []];
+        var httpPort = Repository.FreePort();
+        string[] args = ["--Orleans:GatewayPort", gateway.ToString(), "--Orleans:SiloPort", siloPort.ToString(), "--Http:Urls", $"http://127.0.0.1:{httpPort}", .. extraArgs ?? []];
         var process = Process.Start(ProcessRunner.StartInfo(Repository.SiloDll, args, environment))!;
-        var silo = new SiloProcess(process, gateway);
+        var silo = new SiloProcess(process, gateway, httpPort);
+        var all = string.Join(' ', args);
+        silo._httpExpected = all.Contains("--Http:Enabled true", StringComparison.OrdinalIgnoreCase)
+            || (!all.Contains("--Http:Enabled false", StringComparison.OrdinalIgnoreCase)
+                && !(environment?.ContainsKey("ConnectionStrings__Redis") ?? false) && !all.Contains("--ConnectionStrings:Redis", StringComparison.Ordinal));
         process.OutputDataReceived += (_, e) => silo.OnLine(e.Data);
         process.ErrorDataReceived += (_, e) => silo.OnLine(e.Data);
         process.BeginOutputReadLine();
@@ -119,7 +135,7 @@ public sealed class SiloProcess : IAsyncDisposable
 
     /// <summary>Waits for the process to exit by itself (for start-up failures).</summary>
     public static async Task<ProcessResult> RunToExitAsync(IEnumerable<string> args, TimeSpan timeout) =>
-        await ProcessRunner.RunAsync(Repository.SiloDll, ["--Orleans:GatewayPort", Repository.FreePort().ToString(), "--Orleans:SiloPort", Repository.FreePort().ToString(), .. args], timeout);
+        await ProcessRunner.RunAsync(Repository.SiloDll, ["--Orleans:GatewayPort", Repository.FreePort().ToString(), "--Orleans:SiloPort", Repository.FreePort().ToString(), "--Http:Urls", $"http://127.0.0.1:{Repository.FreePort()}", .. args], timeout);
 
     public async ValueTask DisposeAsync()
     {
@@ -144,7 +160,10 @@ public sealed class SiloProcess : IAsyncDisposable
             _log.AppendLine(line);
         }
 
-        if (line.Contains("ready at version", StringComparison.Ordinal))
+        // Ready when the seed models are published and, for a silo that serves HTTP, Kestrel listens.
+        _seeded |= line.Contains("ready at version", StringComparison.Ordinal);
+        _listening |= line.Contains("Now listening on:", StringComparison.Ordinal);
+        if (_seeded && (_listening || !_httpExpected))
         {
             _ready.TrySetResult();
         }

@@ -1,0 +1,38 @@
+namespace RnnStreams.Http;
+
+/// <summary>The <c>Http</c> configuration section: the device API beside the silo.</summary>
+public sealed class HttpApiOptions
+{
+    /// <summary>The configuration section.</summary>
+    public const string Section = "Http";
+
+    /// <summary>The header that carries an API key.</summary>
+    public const string KeyHeader = "X-Api-Key";
+
+    /// <summary>On by default in the embedded configuration, off by default with Redis clustering.</summary>
+    public bool? Enabled { get; set; }
+
+    /// <summary>Where Kestrel listens. Default <c>http://127.0.0.1:8080</c> (loopback only).</summary>
+    public string Urls { get; set; } = "http://127.0.0.1:8080";
+
+    /// <summary>
+    /// Accepted keys, stored hashed: name → lower-case hex SHA-256 of the key (<c>printf %s KEY | sha256sum</c>). With
+    /// none, only loopback callers are served.
+    /// </summary>
+    public Dictionary<string, string> ApiKeys { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>Requests per second each key (or, without keys, each caller address) may make on average.</summary>
+    public int RequestsPerSecond { get; set; } = 2000;
+
+    /// <summary>How many requests a key may make at once above its rate (the bucket's size).</summary>
+    public int Burst { get; set; } = 4000;
+
+    /// <summary>Largest request body accepted, in bytes (default 1 MiB; model files up to 64 MiB use <see cref="MaxModelBytes"/>).</summary>
+    public long MaxBodyBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>Largest model file accepted by <c>POST /v1/models/{name}</c>, in bytes (default 16 MiB).</summary>
+    public long MaxModelBytes { get; set; } = 16 * 1024 * 1024;
+
+    /// <summary>Elements in one batch request, at most (default 10,000).</summary>
+    public int MaxBatch { get; set; } = 10_000;
+}
