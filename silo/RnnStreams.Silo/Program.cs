@@ -4,6 +4,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Orleans.Configuration;
+using Orleans.Dashboard;
 using RnnStreams;
 using RnnStreams.Grains;
 using RnnStreams.Http;
@@ -16,6 +17,24 @@ using StackExchange.Redis;
 // (Orleans__GatewayPort=30001) or on the command line (--Orleans:GatewayPort 30001).
 // The HTTP API (Http:Enabled) is on by default in the embedded configuration, on loopback (Http:Urls), and off by
 // default with Redis clustering, where several silos may share a host.
+// `RnnStreams.Silo.dll probe URL`: GET URL and exit 0 on a 2xx answer, 1 otherwise — the container healthcheck (the
+// runtime image has no curl).
+if (args is ["probe", var probeUrl])
+{
+    using var probe = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+    try
+    {
+        using var answer = await probe.GetAsync(probeUrl);
+        Console.WriteLine($"{(int)answer.StatusCode} {await answer.Content.ReadAsStringAsync()}");
+        return answer.IsSuccessStatusCode ? 0 : 1;
+    }
+    catch (Exception e) when (e is HttpRequestException or TaskCanceledException or UriFormatException or InvalidOperationException)
+    {
+        Console.WriteLine(e.Message);
+        return 1;
+    }
+}
+
 var configuration = new ConfigurationBuilder()
     .SetBasePath(AppContext.BaseDirectory)
     .AddJsonFile("appsettings.json", optional: true)
@@ -24,6 +43,7 @@ var configuration = new ConfigurationBuilder()
     .Build();
 var http = configuration.GetSection(HttpApiOptions.Section).Get<HttpApiOptions>() ?? new HttpApiOptions();
 var httpEnabled = http.Enabled ?? string.IsNullOrWhiteSpace(configuration.GetConnectionString("Redis"));
+var dashboard = httpEnabled && configuration.GetValue("Dashboard:Enabled", false);
 WebApplicationBuilder? web = null;
 IHostApplicationBuilder builder;
 if (httpEnabled)
@@ -75,6 +95,11 @@ builder.UseOrleans(silo =>
     // move within seconds and a cluster restarted after a crash does not wait 90 s for its old entries to go stale.
     silo.Configure<ClusterMembershipOptions>(builder.Configuration.GetSection("Orleans:Membership"));
     silo.AddRnnStreams(builder.Configuration);
+    if (dashboard)
+    {
+        // The Orleans dashboard (Dashboard:Enabled, served by the HTTP host at /dashboard): grains, calls, silos.
+        silo.AddDashboard();
+    }
 });
 builder.Services.AddHostedService<SeedModelPublisher>();
 
@@ -82,9 +107,16 @@ if (web is not null)
 {
     var app = web.Build();
     app.UseRnnStreamsHttp();
+    if (dashboard)
+    {
+        app.MapOrleansDashboard("/dashboard");
+    }
+
     await app.RunAsync();
 }
 else
 {
     await ((HostApplicationBuilder)builder).Build().RunAsync();
 }
+
+return 0;

@@ -25,6 +25,12 @@ public sealed class ModelCache(IGrainFactory grainFactory)
     {
         var resolved = version ?? await grainFactory.GetGrain<IModelGrain>(model).GetLatestVersion();
         var key = (model, resolved);
+        if (_models.TryGetValue(key, out var cached) && cached.IsValueCreated && cached.Value.IsCompletedSuccessfully)
+        {
+            RnnMetrics.CacheHit();
+            return new VersionedModel(resolved, cached.Value.Result);
+        }
+
         var entry = _models.GetOrAdd(key, k => new Lazy<Task<RnnModel>>(() => Load(k.Model, k.Version)));
         try
         {
@@ -44,6 +50,7 @@ public sealed class ModelCache(IGrainFactory grainFactory)
     private async Task<RnnModel> Load(string name, int version)
     {
         Interlocked.Increment(ref _loads);
+        RnnMetrics.CacheLoad();
         var fetched = await grainFactory.GetGrain<IModelGrain>(name).Get(version);
         return fetched.Model;
     }

@@ -329,14 +329,17 @@ public sealed partial class SequenceGrain
         _dirty = false;
         _stepsSinceWrite = 0;
         _checkpointDue = 0;
+        var startedAt = System.Diagnostics.Stopwatch.GetTimestamp();
         try
         {
             await services.Storage.WriteStateAsync(SequenceServices.StateName, GrainContext.GrainId, written);
             _etag = written.ETag;
             _recordExists = true;
+            RnnMetrics.Checkpoint(startedAt, ok: true);
         }
         catch (Exception e)
         {
+            RnnMetrics.Checkpoint(startedAt, ok: false);
             _dirty = true;
             _stepsSinceWrite += steps;
             if (e is Orleans.Storage.InconsistentStateException || e.InnerException is Orleans.Storage.InconsistentStateException)

@@ -39,6 +39,9 @@ public sealed partial class SequenceGrain(SequenceServices services)
 
     private bool _recordExists;
 
+    /// <summary>Counted in <see cref="RnnMetrics.ActiveSequences"/>.</summary>
+    private bool _counted;
+
     /// <summary>The checkpoint being written in the background, if any: writes go one at a time.</summary>
     private Task? _writing;
 
@@ -74,10 +77,18 @@ public sealed partial class SequenceGrain(SequenceServices services)
         }
 
         _lastDurableN = S.LastN;
+        RnnMetrics.Activated();
+        _counted = true;
     }
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
+        if (_counted)
+        {
+            _counted = false;
+            RnnMetrics.Deactivated();
+        }
+
         await WaitForCheckpointAsync();
         if (S.Model is not null && _dirty && !_stale)
         {
@@ -93,6 +104,19 @@ public sealed partial class SequenceGrain(SequenceServices services)
     }
 
     public async Task<SequenceSnapshot> Start(StartRequest request)
+    {
+        try
+        {
+            return await StartAsync(request);
+        }
+        catch (RnnStreamsException e)
+        {
+            RnnMetrics.Refused(e.Kind);
+            throw;
+        }
+    }
+
+    private async Task<SequenceSnapshot> StartAsync(StartRequest request)
     {
         if (request is null || string.IsNullOrEmpty(request.Model))
         {
@@ -128,6 +152,46 @@ public sealed partial class SequenceGrain(SequenceServices services)
 
     public async Task<StepResult> Step(long n, double[] x)
     {
+        var startedAt = System.Diagnostics.Stopwatch.GetTimestamp();
+        try
+        {
+            var result = await StepAsync(n, x);
+            if (!result.Duplicate)
+            {
+                RnnMetrics.Applied(1, startedAt, batch: false);
+            }
+
+            return result;
+        }
+        catch (RnnStreamsException e)
+        {
+            RnnMetrics.Refused(e.Kind);
+            throw;
+        }
+    }
+
+    public async Task<StepBatchResult> StepMany(long firstN, double[] inputs)
+    {
+        var startedAt = System.Diagnostics.Stopwatch.GetTimestamp();
+        try
+        {
+            var result = await StepManyAsync(firstN, inputs);
+            if (result.Count > result.Duplicates)
+            {
+                RnnMetrics.Applied(result.Count - result.Duplicates, startedAt, batch: true);
+            }
+
+            return result;
+        }
+        catch (RnnStreamsException e)
+        {
+            RnnMetrics.Refused(e.Kind);
+            throw;
+        }
+    }
+
+    private async Task<StepResult> StepAsync(long n, double[] x)
+    {
         var (name, model, version) = await CurrentOrDefaultModel();
         var stored = Admit(model, n, 1);
         if (stored is not null)
@@ -146,7 +210,7 @@ public sealed partial class SequenceGrain(SequenceServices services)
         return new StepResult(n, y, version, DurableN: _lastDurableN);
     }
 
-    public async Task<StepBatchResult> StepMany(long firstN, double[] inputs)
+    private async Task<StepBatchResult> StepManyAsync(long firstN, double[] inputs)
     {
         if (inputs is null || inputs.Length == 0)
         {

@@ -15,6 +15,7 @@ using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
+using OpenTelemetry.Metrics;
 using Orleans.Streams;
 
 namespace RnnStreams.Http;
@@ -31,6 +32,11 @@ public static class HttpApi
     public static IServiceCollection AddRnnStreamsHttp(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddOptions<HttpApiOptions>().Bind(configuration.GetSection(HttpApiOptions.Section));
+        services.AddOpenTelemetry().WithMetrics(metrics => metrics
+            .AddMeter("RnnStreams")
+            .AddMeter("Microsoft.Orleans")
+            .AddMeter("Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel", "Microsoft.AspNetCore.RateLimiting")
+            .AddPrometheusExporter());
         services.AddProblemDetails(o => o.CustomizeProblemDetails = c =>
         {
             // Every problem carries a kind, also those ASP.NET Core writes itself (unreadable JSON, unknown routes).
@@ -88,6 +94,7 @@ public static class HttpApi
         app.UseRateLimiter();
         app.Use(LimitBodyAsync);
         app.MapOpenApi("/openapi/{documentName}.json");
+        app.MapPrometheusScrapingEndpoint("/metrics");
         app.MapGet("/healthz", () => Results.Ok(new { status = "alive" })).WithSummary("The process is up");
         app.MapGet("/ready", ReadyAsync).WithSummary("The silo serves grain calls and its storage answers");
         MapEndpoints(app);

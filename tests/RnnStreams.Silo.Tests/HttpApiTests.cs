@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text;
@@ -145,6 +146,49 @@ public sealed class HttpApiTests(SiloFixture fixture) : IDisposable
     }
 
     [Fact]
+    public async Task Metrics_CountStepsBatchesAndErrorsByKind_ForPrometheus()
+    {
+        var id = Key("http-metrics");
+        await Json(await Post($"/v1/sequences/{id}/start", new { model = "worked-example" }), HttpStatusCode.OK);
+        await Json(await Post($"/v1/sequences/{id}/batch", new { firstN = 1, inputs = new[] { new[] { 1.0 }, new[] { 2.0 } } }), HttpStatusCode.OK);
+        await Json(await Post($"/v1/sequences/{id}/elements", new { n = 3, x = new[] { 3.0 } }), HttpStatusCode.OK);
+        await Problem(await Post($"/v1/sequences/{id}/elements", new { n = 9, x = new[] { 3.0 } }), HttpStatusCode.Conflict, "Gap");
+
+        string metrics = string.Empty;
+        for (var attempt = 0; attempt < 50; attempt++)
+        {
+            metrics = await _http.GetStringAsync("/metrics");
+            if (metrics.Contains("kind=\"Gap\"", StringComparison.Ordinal))
+            {
+                break;
+            }
+
+            await Task.Delay(200); // the exporter caches a scrape briefly
+        }
+
+        double Value(string prefix) => metrics.Split('\n').Where(l => l.StartsWith(prefix, StringComparison.Ordinal))
+            .Sum(l => double.Parse(l[(l.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture));
+        Assert.True(Value("rnn_steps_total") >= 3, metrics);
+        Assert.True(Value("rnn_errors_total{") >= 1, metrics);
+        Assert.Contains("kind=\"Gap\"", metrics);
+        Assert.True(Value("rnn_batch_size_count") >= 1);
+        Assert.True(Value("rnn_step_duration_milliseconds_count") >= 2);
+        Assert.True(Value("rnn_sequences_active") >= 1);
+        Assert.True(Value("rnn_model_cache_loads_total") >= 1);
+        Assert.Contains("rnn_checkpoint_writes_total", metrics);
+    }
+
+    [Fact]
+    public async Task Probe_ExitsZeroWhenReady_AndOneWhenNothingAnswers()
+    {
+        var ready = await ProcessRunner.RunAsync(Repository.SiloDll, ["probe", new Uri(fixture.Silo.Http, "/ready").ToString()]);
+        Assert.True(ready.ExitCode == 0, ready.ToString());
+        Assert.StartsWith("200 ", ready.OutputLines[0]);
+        var nothing = await ProcessRunner.RunAsync(Repository.SiloDll, ["probe", $"http://127.0.0.1:{Repository.FreePort()}/ready"]);
+        Assert.Equal(1, nothing.ExitCode);
+    }
+
+    [Fact]
     public async Task Outputs_AreServerSentEventsInOrder_EndedLast()
     {
         var id = Key("http-sse");
@@ -208,7 +252,7 @@ public sealed class HttpKeysTests : IAsyncLifetime
     {
         _silo = await SiloProcess.StartAsync([
             "--Http:ApiKeys:devices", Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(Secret))),
-            "--Http:RequestsPerSecond", "10", "--Http:Burst", "10", "--Http:MaxBodyBytes", "2000"]);
+            "--Http:RequestsPerSecond", "10", "--Http:Burst", "10", "--Http:MaxBodyBytes", "2000", "--Dashboard:Enabled", "true"]);
         _http = new HttpClient { BaseAddress = _silo.Http };
     }
 
@@ -272,6 +316,11 @@ public sealed class HttpKeysTests : IAsyncLifetime
         }
 
         Assert.Contains(HttpStatusCode.TooManyRequests, statuses);
+        await Task.Delay(1500);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await _http.GetAsync("/dashboard/")).StatusCode);
+        var dashboard = await _http.SendAsync(Request(HttpMethod.Get, "/dashboard/", Secret));
+        Assert.Equal(HttpStatusCode.OK, dashboard.StatusCode);
+        Assert.Contains("<html", await dashboard.Content.ReadAsStringAsync(), StringComparison.OrdinalIgnoreCase);
         Assert.Contains(HttpStatusCode.OK, statuses);
         await Task.Delay(1500);
         var snapshot = JsonDocument.Parse(await (await _http.SendAsync(Request(HttpMethod.Get, $"/v1/sequences/{id}", Secret))).Content.ReadAsStringAsync()).RootElement;
