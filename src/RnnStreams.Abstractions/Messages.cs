@@ -99,6 +99,7 @@ public enum OutputKind
 /// <param name="Kind">What happened.</param>
 /// <param name="Reason">For Ended and Error: why.</param>
 /// <param name="SentAt">For Step: when the grain produced it (UTC ticks), to measure latency.</param>
+/// <param name="X">For Step: the x_t that produced y_t (so a watcher sees inputs and outputs side by side).</param>
 [GenerateSerializer, Immutable, Alias("rnn.SequenceOutput")]
 public sealed record SequenceOutput(
     [property: Id(0)] string Sequence,
@@ -107,7 +108,8 @@ public sealed record SequenceOutput(
     [property: Id(3)] int ModelVersion,
     [property: Id(4)] OutputKind Kind = OutputKind.Step,
     [property: Id(5)] string? Reason = null,
-    [property: Id(6)] long SentAt = 0);
+    [property: Id(6)] long SentAt = 0,
+    [property: Id(7)] double[]? X = null);
 
 /// <summary>One element sent on <c>rnn-in/{sequence}</c>.</summary>
 /// <param name="N">The element number, from 1.</param>

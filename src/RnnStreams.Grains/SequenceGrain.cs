@@ -204,7 +204,7 @@ public sealed partial class SequenceGrain(SequenceServices services)
         await ApplyAsync(name, model, version, n, x, y);
         if (PublishesOutputs)
         {
-            await PublishAsync(new SequenceOutput(Id, n, y, version, SentAt: DateTime.UtcNow.Ticks));
+            await PublishAsync(new SequenceOutput(Id, n, y, version, SentAt: DateTime.UtcNow.Ticks, X: x));
         }
 
         return new StepResult(n, y, version, DurableN: _lastDurableN);
@@ -260,7 +260,8 @@ public sealed partial class SequenceGrain(SequenceServices services)
             var now = DateTime.UtcNow.Ticks;
             for (var i = repeated; i < count; i++)
             {
-                await PublishAsync(new SequenceOutput(Id, firstN + i, outputs.AsSpan(i * outputSize, outputSize).ToArray(), version, SentAt: now));
+                await PublishAsync(new SequenceOutput(Id, firstN + i, outputs.AsSpan(i * outputSize, outputSize).ToArray(), version, SentAt: now,
+                    X: inputs.AsSpan(i * model.InputSize, model.InputSize).ToArray()));
             }
         }
         return new StepBatchResult(firstN, count, outputSize, outputs, version, repeated, _lastDurableN);

@@ -28,6 +28,14 @@ public static class HttpApi
 {
     private const string ClientItem = "rnn.client";
 
+    /// <summary>The live page: one self-contained HTML file (plain canvas, no CDN), served at <c>/live</c>.</summary>
+    private static readonly Lazy<string> LivePage = new(() =>
+    {
+        using var stream = typeof(HttpApi).Assembly.GetManifestResourceStream("RnnStreams.Http.live.html")!;
+        using var reader = new StreamReader(stream);
+        return reader.ReadToEnd();
+    });
+
     /// <summary>Registers the API's services, options (section <c>Http</c>), JSON settings, problem details, OpenAPI and the rate limiter.</summary>
     public static IServiceCollection AddRnnStreamsHttp(this IServiceCollection services, IConfiguration configuration)
     {
@@ -96,6 +104,7 @@ public static class HttpApi
         app.MapOpenApi("/openapi/{documentName}.json");
         app.MapPrometheusScrapingEndpoint("/metrics");
         app.MapGet("/healthz", () => Results.Ok(new { status = "alive" })).WithSummary("The process is up");
+        app.MapGet("/live", () => Results.Text(LivePage.Value, "text/html; charset=utf-8")).ExcludeFromDescription();
         app.MapGet("/ready", ReadyAsync).WithSummary("The silo serves grain calls and its storage answers");
         MapEndpoints(app);
         return app;
@@ -107,7 +116,7 @@ public static class HttpApi
     private static async Task CheckCallerAsync(HttpContext context, Func<Task> next)
     {
         var path = context.Request.Path;
-        if (path.StartsWithSegments("/healthz") || path.StartsWithSegments("/ready"))
+        if (path.StartsWithSegments("/healthz") || path.StartsWithSegments("/ready") || path.StartsWithSegments("/live"))
         {
             await next();
             return;
@@ -128,6 +137,11 @@ public static class HttpApi
         }
 
         var presented = context.Request.Headers[HttpApiOptions.KeyHeader].ToString();
+        if (presented.Length == 0 && HttpMethods.IsGet(context.Request.Method) && path.Value?.EndsWith("/outputs", StringComparison.Ordinal) == true)
+        {
+            presented = context.Request.Query["key"].ToString(); // EventSource cannot send headers
+        }
+
         if (presented.Length == 0)
         {
             context.Response.Headers.WWWAuthenticate = HttpApiOptions.KeyHeader;
