@@ -5,7 +5,11 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using RnnStreams.Core;
+using System.Net.Http.Json;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.Configuration;
 using RnnStreams.Grains;
+using RnnStreams.Http;
 
 namespace RnnStreams.Client.Commands;
 
@@ -56,6 +60,7 @@ internal static class BenchCommand
 
         var model = RandomModel.Create($"bench-{cell.ToFileName()}-h{p.Hidden}-d{p.Input}", p.Input, p.Hidden, p.Output, p.Layers, cell, seed: 42);
         IHost? silo = null;
+        var httpPort = 0;
         Connection? connection = null;
         IClusterClient client;
         if (external)
@@ -66,7 +71,8 @@ internal static class BenchCommand
         else
         {
             var gatewayPort = PortFinder.Free();
-            silo = await StartInProcessSiloAsync(publishing, durability, gatewayPort);
+            httpPort = PortFinder.Free();
+            silo = await StartInProcessSiloAsync(publishing, durability, gatewayPort, httpPort);
             if (clientKind == "gateway")
             {
                 connection = await Connection.OpenAsync(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, gatewayPort), TimeSpan.FromSeconds(30));
@@ -152,6 +158,15 @@ internal static class BenchCommand
             var stream = publishOutputs ? await MeasureStreamAsync(client, model, p, run, cancellation) : (Rate: double.NaN, InOrder: true);
             results.Add(("stream_steps_per_s", stream.Rate, "steps/s", $"rnn-in events in, rnn-out events to a subscriber, {p.StreamSequences} sequences, order {(stream.InOrder ? "checked" : "VIOLATED")}"));
 
+            if (silo is not null)
+            {
+                var httpFigures = await MeasureHttpAsync(client, model, p, run, httpPort);
+                results.Add(("http_steps_per_s", httpFigures.Steps, "steps/s", "POST /v1/sequences/{id}/elements, one element per request, JSON over loopback"));
+                results.Add(("http_batch_steps_per_s", httpFigures.BatchSteps, "steps/s", $"POST /v1/sequences/{{id}}/batch, {p.Batch} elements per request"));
+                results.Add(("http_p50_ms", httpFigures.P50, "ms", "request sent → answer, paced at half of http_steps_per_s"));
+                results.Add(("http_p99_ms", httpFigures.P99, "ms", string.Empty));
+            }
+
             var pauseBefore = GC.GetTotalPauseDuration();
             var latencyClock = Stopwatch.StartNew();
             var (p50, p99, offered) = await MeasureLatencyAsync(sequences, next, x, rpc / 2, p);
@@ -219,10 +234,18 @@ internal static class BenchCommand
         }
     }
 
-    private static async Task<IHost> StartInProcessSiloAsync(OutputPublishing publishing, string durability, int gatewayPort)
+    private static async Task<IHost> StartInProcessSiloAsync(OutputPublishing publishing, string durability, int gatewayPort, int httpPort)
     {
-        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        var builder = Microsoft.AspNetCore.Builder.WebApplication.CreateBuilder(new Microsoft.AspNetCore.Builder.WebApplicationOptions { Args = [] });
         builder.Logging.ClearProviders();
+        builder.WebHost.UseUrls($"http://127.0.0.1:{httpPort}");
+        // The HTTP API as the silo serves it, without its per-caller rate limit (the bench is one caller).
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Http:RequestsPerSecond"] = "100000000",
+            ["Http:Burst"] = "100000000",
+        });
+        builder.Services.AddRnnStreamsHttp(builder.Configuration);
         builder.UseOrleans(silo =>
         {
             silo.UseLocalhostClustering(PortFinder.Free(), gatewayPort,
@@ -237,8 +260,79 @@ internal static class BenchCommand
             silo.AddRnnStreamsInMemory();
         });
         var host = builder.Build();
+        host.UseRnnStreamsHttp();
         await host.StartAsync();
         return host;
+    }
+
+    /// <summary>
+    /// The same Step and StepMany through the silo's HTTP API (JSON over loopback, one connection per worker): closed-loop
+    /// steps/s for one element per request and for batches of k, then the latency paced at half the one-element rate.
+    /// </summary>
+    private static async Task<(double Steps, double BatchSteps, double P50, double P99)> MeasureHttpAsync(IClusterClient client, RnnModel model, BenchParameters p, string run, int httpPort)
+    {
+        var count = Math.Min(p.Sequences, 2_000);
+        var ids = Enumerable.Range(0, count).Select(i => $"{run}-http-{i}").ToArray();
+        await ForEachAsync(ids, p.Concurrency, id => client.GetGrain<ISequenceGrain>(id).Start(new StartRequest(model.Name)));
+        using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = int.MaxValue, PooledConnectionLifetime = TimeSpan.FromMinutes(10) })
+        {
+            BaseAddress = new Uri($"http://127.0.0.1:{httpPort}"),
+        };
+        var x = Enumerable.Range(0, p.Input).Select(i => Math.Sin(i)).ToArray();
+        var rows = Enumerable.Repeat(x, p.Batch).ToArray();
+        var next = new long[count];
+        Array.Fill(next, 1);
+        var hp = p with { Sequences = count };
+
+        async Task Step(int i)
+        {
+            using var response = await http.PostAsJsonAsync($"/v1/sequences/{ids[i]}/elements", new { n = next[i], x });
+            response.EnsureSuccessStatusCode();
+            next[i]++;
+        }
+
+        async Task Batch(int i)
+        {
+            using var response = await http.PostAsJsonAsync($"/v1/sequences/{ids[i]}/batch", new { firstN = next[i], inputs = rows });
+            response.EnsureSuccessStatusCode();
+            next[i] += p.Batch;
+        }
+
+        await Closed(hp with { Seconds = Math.Max(2, p.Seconds) }, Step); // warm-up
+        var steps = (await Closed(hp, Step)).Rate;
+        var batch = (await Closed(hp, Batch)).Rate * p.Batch;
+
+        var workers = Math.Min(p.Concurrency, count);
+        var interval = TimeSpan.FromSeconds(workers / (steps / 2));
+        var duration = TimeSpan.FromSeconds(p.Seconds);
+        var samples = new List<double>[workers];
+        var clock = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, workers).Select(async w =>
+        {
+            var list = samples[w] = [];
+            var i = w;
+            var due = TimeSpan.FromTicks(Random.Shared.NextInt64(interval.Ticks));
+            while (due < duration)
+            {
+                var wait = due - clock.Elapsed;
+                if (wait > TimeSpan.Zero)
+                {
+                    await Task.Delay(wait);
+                }
+
+                var sent = clock.Elapsed;
+                await Step(i);
+                list.Add((clock.Elapsed - sent).TotalMilliseconds);
+                due += interval;
+                i += workers;
+                if (i >= count)
+                {
+                    i = w;
+                }
+            }
+        }));
+        var all = samples.SelectMany(s => s).Order().ToArray();
+        return (steps, batch, Quantile(all, 0.50), Quantile(all, 0.99));
     }
 
     /// <summary>All cores step their share of the sequences' states with the span kernel for the measurement time.</summary>
