@@ -101,6 +101,25 @@ public sealed class HttpApiTests(SiloFixture fixture) : IDisposable
     }
 
     [Fact]
+    public async Task Upgrade_MovesToACompatibleVersion_AndRefusesAnIncompatibleOne()
+    {
+        var name = Key("http-upgrade");
+        await Json(await PostRaw($"/v1/models/{name}", ModelFile.ToJson(RandomModel.Create(name, 2, 3, 1, 1, CellType.Gru, seed: 1))), HttpStatusCode.Created);
+        var id = Key("http-up");
+        await Json(await Post($"/v1/sequences/{id}/start", new { model = name }), HttpStatusCode.OK);
+        await Json(await Post($"/v1/sequences/{id}/elements", new { n = 1, x = new[] { 0.5, -0.5 } }), HttpStatusCode.OK);
+        await Json(await PostRaw($"/v1/models/{name}", ModelFile.ToJson(RandomModel.Create(name, 2, 3, 1, 1, CellType.Gru, seed: 2))), HttpStatusCode.Created);
+        var upgraded = await Json(await _http.PostAsync($"/v1/sequences/{id}/upgrade", null), HttpStatusCode.OK);
+        Assert.Equal((2, 1L), (upgraded.GetProperty("modelVersion").GetInt32(), upgraded.GetProperty("lastN").GetInt64()));
+
+        await Json(await PostRaw($"/v1/models/{name}", ModelFile.ToJson(RandomModel.Create(name, 2, 5, 1, 1, CellType.Gru, seed: 3))), HttpStatusCode.Created);
+        var incompatible = await Problem(await _http.PostAsync($"/v1/sequences/{id}/upgrade", null), HttpStatusCode.Conflict, "Incompatible");
+        Assert.Contains("state 1×3 → 1×5", incompatible.GetProperty("detail").GetString());
+        var snapshot = await Json(await _http.GetAsync($"/v1/sequences/{id}"), HttpStatusCode.OK);
+        Assert.Equal(2, snapshot.GetProperty("modelVersion").GetInt32());
+    }
+
+    [Fact]
     public async Task EveryErrorKind_IsAProblemWithItsFields_AndLeavesTheSequenceAsItWas()
     {
         var id = Key("http-err");

@@ -302,37 +302,8 @@ internal static class BenchCommand
         var steps = (await Closed(hp, Step)).Rate;
         var batch = (await Closed(hp, Batch)).Rate * p.Batch;
 
-        var workers = Math.Min(p.Concurrency, count);
-        var interval = TimeSpan.FromSeconds(workers / (steps / 2));
-        var duration = TimeSpan.FromSeconds(p.Seconds);
-        var samples = new List<double>[workers];
-        var clock = Stopwatch.StartNew();
-        await Task.WhenAll(Enumerable.Range(0, workers).Select(async w =>
-        {
-            var list = samples[w] = [];
-            var i = w;
-            var due = TimeSpan.FromTicks(Random.Shared.NextInt64(interval.Ticks));
-            while (due < duration)
-            {
-                var wait = due - clock.Elapsed;
-                if (wait > TimeSpan.Zero)
-                {
-                    await Task.Delay(wait);
-                }
-
-                var sent = clock.Elapsed;
-                await Step(i);
-                list.Add((clock.Elapsed - sent).TotalMilliseconds);
-                due += interval;
-                i += workers;
-                if (i >= count)
-                {
-                    i = w;
-                }
-            }
-        }));
-        var all = samples.SelectMany(s => s).Order().ToArray();
-        return (steps, batch, Quantile(all, 0.50), Quantile(all, 0.99));
+        var (p50, p99, _) = await PacedAsync(hp, steps / 2, Step);
+        return (steps, batch, p50, p99);
     }
 
     /// <summary>All cores step their share of the sequences' states with the span kernel for the measurement time.</summary>
@@ -407,11 +378,21 @@ internal static class BenchCommand
     /// Paced at a target rate (half the closed-loop maximum): each call's latency from the moment it was sent to the
     /// moment its y_t came back. Returns the rate actually achieved.
     /// </summary>
-    private static async Task<(double P50, double P99, double Offered)> MeasureLatencyAsync(ISequenceGrain[] sequences, long[] next, double[] x, double rate, BenchParameters p)
+    private static Task<(double P50, double P99, double Offered)> MeasureLatencyAsync(ISequenceGrain[] sequences, long[] next, double[] x, double rate, BenchParameters p) =>
+        PacedAsync(p, rate, async i =>
+        {
+            await sequences[i].Step(next[i], x);
+            next[i]++;
+        });
+
+    /// <summary>
+    /// C workers (each owning sequences i ≡ w mod C) call at a fixed total rate for the measurement time, each from a
+    /// random phase; returns the send-to-answer quantiles and the rate achieved.
+    /// </summary>
+    private static async Task<(double P50, double P99, double Offered)> PacedAsync(BenchParameters p, double rate, Func<int, Task> call)
     {
         var workers = Math.Min(p.Concurrency, p.Sequences);
-        var perWorker = rate / workers;
-        var interval = TimeSpan.FromSeconds(1 / perWorker);
+        var interval = TimeSpan.FromSeconds(workers / rate);
         var duration = TimeSpan.FromSeconds(p.Seconds);
         var samples = new List<double>[workers];
         var clock = Stopwatch.StartNew();
@@ -429,11 +410,10 @@ internal static class BenchCommand
                 }
 
                 var sent = clock.Elapsed;
-                await sequences[i].Step(next[i], x);
-                next[i]++;
+                await call(i);
                 list.Add((clock.Elapsed - sent).TotalMilliseconds);
                 due += interval;
-                i += p.Concurrency;
+                i += workers;
                 if (i >= p.Sequences)
                 {
                     i = w;
