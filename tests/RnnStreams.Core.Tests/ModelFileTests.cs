@@ -84,8 +84,36 @@ public class ModelFileTests
         { "lstm with a GRU's 3H rows", Gru.Replace("\"gru\"", "\"lstm\""), "layers[0].W_ih: expected 4×1 (4·hiddenSize × inputSize), got 3×1" },
         { "gru missing b_hh", Gru.Replace(", \"b_hh\": [0, 0.1, 0.2]", string.Empty), "layers[0].b_hh: missing field" },
         { "gru b_ih of H", Gru.Replace("\"b_ih\": [0.1, 0, -0.1]", "\"b_ih\": [0.1]"), "layers[0].b_ih: expected 3 numbers (3·hiddenSize), got 1" },
+        { "scaling std 0", Scaled("[1]", "[0]", "true"), "scaling.inputStd[0]: 0 is not a finite number above 0" },
+        { "scaling wrong length", Scaled("[1, 2]", "[1, 1]", "true"), "scaling.inputMean: expected 1 numbers (inputSize), got 2" },
+        { "scaling residual not boolean", Scaled("[1]", "[2]", "\"yes\""), "scaling.residual: expected true or false" },
+        { "scaling on softmax", Scaled("[1]", "[2]", "false").Replace("\"linear\"", "\"softmax\""), "scaling: output scaling applies to a linear head" },
+        { "scaling missing field", Demo.Replace("\"b_y\": [0.2]", "\"b_y\": [0.2], \"scaling\": { \"inputMean\": [1] }"), "scaling.inputStd: missing field" },
+        { "scaling unknown field", Scaled("[1]", "[2]", "true").Replace("\"residual\"", "\"resid\""), "scaling.resid: unknown field" },
         { "gru NaN in W_hh", Gru.Replace("[[0.3], [0.2], [0.6]]", "[[0.3], [\"NaN\"], [0.6]]"), "layers[0].W_hh[1][0]: expected a number" },
     };
+
+    private static string Scaled(string mean, string std, string residual) => Demo.Replace(
+        "\"b_y\": [0.2]",
+        $"\"b_y\": [0.2], \"scaling\": {{ \"inputMean\": {mean}, \"inputStd\": {std}, \"outputMean\": [0], \"outputStd\": [1], \"residual\": {residual} }}");
+
+    [Fact]
+    public void Scaling_IsAppliedAroundTheNetwork_AndRoundTrips()
+    {
+        var model = ModelFile.Parse(Scaled("[10]", "[2]", "true"));
+        var plain = ModelFile.Parse(Demo);
+        var state = new double[1];
+        var scaledY = new double[1];
+        var plainState = new double[1];
+        var plainY = new double[1];
+        model.Step([14], state, scaledY);
+        plain.Step([2], plainState, plainY); // (14 - 10) / 2
+        Assert.Equal(plainY[0] + 14, scaledY[0], 1e-15); // residual: y = y' * 1 + 0 + x
+        Assert.Equal(plainState, state);
+        var again = ModelFile.Parse(ModelFile.ToJson(model));
+        Assert.Equal(model.Scaling!.InputStd.ToArray(), again.Scaling!.InputStd.ToArray());
+        Assert.True(again.Scaling.Residual);
+    }
 
     private const string Gru = """
         { "name": "g", "cell": "gru", "inputSize": 1, "hiddenSize": 1, "outputSize": 1, "output": "linear",
