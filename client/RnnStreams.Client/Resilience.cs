@@ -16,7 +16,11 @@ internal static class Resilience
         e is not RnnStreamsException || e is RnnStorageException;
 
     /// <summary>Calls until it succeeds, backing off from 100 ms to 1 s, for at most <paramref name="deadline"/>.</summary>
-    public static async Task<T> RetryAsync<T>(Func<Task<T>> call, TimeSpan deadline, CancellationToken cancellation)
+    public static Task<T> RetryAsync<T>(Func<Task<T>> call, TimeSpan deadline, CancellationToken cancellation) =>
+        RetryAsync(call, IsTransient, deadline, cancellation);
+
+    /// <summary>Calls until it succeeds, retrying the failures <paramref name="transient"/> accepts.</summary>
+    public static async Task<T> RetryAsync<T>(Func<Task<T>> call, Func<Exception, bool> transient, TimeSpan deadline, CancellationToken cancellation)
     {
         var started = Stopwatch.GetTimestamp();
         var delay = TimeSpan.FromMilliseconds(100);
@@ -26,7 +30,7 @@ internal static class Resilience
             {
                 return await call();
             }
-            catch (Exception e) when (IsTransient(e) && !cancellation.IsCancellationRequested && Stopwatch.GetElapsedTime(started) < deadline)
+            catch (Exception e) when (transient(e) && !cancellation.IsCancellationRequested && Stopwatch.GetElapsedTime(started) < deadline)
             {
                 await Task.Delay(delay, cancellation);
                 delay = TimeSpan.FromMilliseconds(Math.Min(1000, delay.TotalMilliseconds * 2));

@@ -15,7 +15,6 @@ using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
-using OpenTelemetry.Metrics;
 using Orleans.Streams;
 
 namespace RnnStreams.Http;
@@ -26,6 +25,11 @@ namespace RnnStreams.Http;
 /// </summary>
 public static class HttpApi
 {
+    /// <summary>
+    /// Set in <see cref="HttpContext.Items"/> by the host for requests it trusts without a key (its management port).
+    /// </summary>
+    public const string TrustedCallerItem = "rnn.trusted";
+
     private const string ClientItem = "rnn.client";
 
     /// <summary>The live page: one self-contained HTML file (plain canvas, no CDN), served at <c>/live</c>.</summary>
@@ -36,15 +40,14 @@ public static class HttpApi
         return reader.ReadToEnd();
     });
 
+    /// <summary><c>Http:Enabled</c>; by default on in the embedded configuration and off with Redis clustering (<c>ConnectionStrings:Redis</c>).</summary>
+    public static bool IsEnabled(IConfiguration configuration) =>
+        configuration.GetValue<bool?>($"{HttpApiOptions.Section}:Enabled") ?? string.IsNullOrWhiteSpace(configuration.GetConnectionString("Redis"));
+
     /// <summary>Registers the API's services, options (section <c>Http</c>), JSON settings, problem details, OpenAPI and the rate limiter.</summary>
     public static IServiceCollection AddRnnStreamsHttp(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddOptions<HttpApiOptions>().Bind(configuration.GetSection(HttpApiOptions.Section));
-        services.AddOpenTelemetry().WithMetrics(metrics => metrics
-            .AddMeter("RnnStreams")
-            .AddMeter("Microsoft.Orleans")
-            .AddMeter("Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel", "Microsoft.AspNetCore.RateLimiting")
-            .AddPrometheusExporter());
         services.AddProblemDetails(o => o.CustomizeProblemDetails = c =>
         {
             // Every problem carries a kind, also those ASP.NET Core writes itself (unreadable JSON, unknown routes).
@@ -102,10 +105,7 @@ public static class HttpApi
         app.UseRateLimiter();
         app.Use(LimitBodyAsync);
         app.MapOpenApi("/openapi/{documentName}.json");
-        app.MapPrometheusScrapingEndpoint("/metrics");
-        app.MapGet("/healthz", () => Results.Ok(new { status = "alive" })).WithSummary("The process is up");
         app.MapGet("/live", () => Results.Text(LivePage.Value, "text/html; charset=utf-8")).ExcludeFromDescription();
-        app.MapGet("/ready", ReadyAsync).WithSummary("The silo serves grain calls and its storage answers");
         MapEndpoints(app);
         return app;
     }
@@ -116,7 +116,7 @@ public static class HttpApi
     private static async Task CheckCallerAsync(HttpContext context, Func<Task> next)
     {
         var path = context.Request.Path;
-        if (path.StartsWithSegments("/healthz") || path.StartsWithSegments("/ready") || path.StartsWithSegments("/live"))
+        if (context.Items.ContainsKey(TrustedCallerItem) || path.StartsWithSegments("/healthz") || path.StartsWithSegments("/ready") || path.StartsWithSegments("/live"))
         {
             await next();
             return;
@@ -271,23 +271,6 @@ public static class HttpApi
 
         v1.MapGet("/sequences/{id}/outputs", StreamOutputsAsync)
             .WithSummary("The sequence's outputs as Server-Sent Events, in order; the ended or expired event comes last");
-    }
-
-    /// <summary>Ready when a grain call and a read of the model catalog (from grain storage on first use) answer within 5 s.</summary>
-    private static async Task<IResult> ReadyAsync(IGrainFactory grains, CancellationToken cancellation)
-    {
-        try
-        {
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
-            timeout.CancelAfter(TimeSpan.FromSeconds(5));
-            await grains.GetGrain<IPingGrain>("ready").Ping().WaitAsync(timeout.Token);
-            var models = await grains.GetGrain<IModelCatalogGrain>(0).List().WaitAsync(timeout.Token);
-            return Results.Ok(new { status = "ready", models = models.Length });
-        }
-        catch (Exception e) when (e is not OperationCanceledException || !cancellation.IsCancellationRequested)
-        {
-            return Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "NotReady", detail: e.Message);
-        }
     }
 
     private static async ValueTask<object?> TranslateErrorsAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)

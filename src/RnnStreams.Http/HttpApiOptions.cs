@@ -12,9 +12,6 @@ public sealed class HttpApiOptions
     /// <summary>On by default in the embedded configuration, off by default with Redis clustering.</summary>
     public bool? Enabled { get; set; }
 
-    /// <summary>Where Kestrel listens. Default <c>http://127.0.0.1:8080</c> (loopback only).</summary>
-    public string Urls { get; set; } = "http://127.0.0.1:8080";
-
     /// <summary>
     /// Accepted keys, stored hashed: name → lower-case hex SHA-256 of the key (<c>printf %s KEY | sha256sum</c>). With
     /// none, only loopback callers are served.

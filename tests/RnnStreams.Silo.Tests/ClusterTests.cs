@@ -38,7 +38,7 @@ public sealed class ClusterTests : IAsyncLifetime
 
     private async Task<SiloProcess> StartSiloAsync()
     {
-        var silo = await SiloProcess.StartAsync(["--Orleans:AdvertisedAddress", "127.0.0.1"], _environment);
+        var silo = await SiloProcess.StartAsync(["--Orleans:Endpoints:AdvertisedIPAddress", "127.0.0.1"], _environment);
         _silos.Add(silo);
         return silo;
     }
@@ -94,8 +94,8 @@ public sealed class ClusterTests : IAsyncLifetime
     [Fact]
     public async Task Stream_SurvivesTheLossOfEachSilo_PrintingExactlyWhatPredictPrints()
     {
-        _silos.Add(await SiloProcess.StartAsync(["--Orleans:AdvertisedAddress", "127.0.0.1"], _environment));
-        _silos.Add(await SiloProcess.StartAsync(["--Orleans:AdvertisedAddress", "127.0.0.1"], _environment));
+        _silos.Add(await SiloProcess.StartAsync(["--Orleans:Endpoints:AdvertisedIPAddress", "127.0.0.1"], _environment));
+        _silos.Add(await SiloProcess.StartAsync(["--Orleans:Endpoints:AdvertisedIPAddress", "127.0.0.1"], _environment));
         var model = Path.Combine(_dir, "m.json");
         ModelFile.Save(RandomModel.Create("survive", 1, 16, 1, seed: 9), model);
         Ok(await Client(_silos[0], "models", "put", "--file", model));
@@ -133,7 +133,7 @@ public sealed class ClusterTests : IAsyncLifetime
             Assert.False(client.HasExited, $"the stream ended before silo {victim} was killed");
             var silo = _silos[victim];
             await silo.DisposeAsync();
-            _silos[victim] = await SiloProcess.StartAsync(["--Orleans:AdvertisedAddress", "127.0.0.1"], _environment);
+            _silos[victim] = await SiloProcess.StartAsync(["--Orleans:Endpoints:AdvertisedIPAddress", "127.0.0.1"], _environment);
         }
 
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));

@@ -73,11 +73,12 @@ public sealed class SiloProcess : IAsyncDisposable
     private bool _listening;
     private bool _httpExpected;
 
-    private SiloProcess(Process process, int gatewayPort, int httpPort)
+    private SiloProcess(Process process, int gatewayPort, int httpPort, int managementPort)
     {
         _process = process;
         GatewayPort = gatewayPort;
         HttpPort = httpPort;
+        ManagementPort = managementPort;
     }
 
     public int GatewayPort { get; }
@@ -89,6 +90,12 @@ public sealed class SiloProcess : IAsyncDisposable
     public Uri Http => new($"http://127.0.0.1:{HttpPort}");
 
     public string Gateway => $"127.0.0.1:{GatewayPort}";
+
+    /// <summary>The management endpoint's port on loopback (health, metrics, dashboard; always served).</summary>
+    public int ManagementPort { get; }
+
+    /// <summary>The management endpoint's base address.</summary>
+    public Uri Management => new($"http://127.0.0.1:{ManagementPort}");
 
     public string Log
     {
@@ -108,9 +115,10 @@ public sealed class SiloProcess : IAsyncDisposable
         var gateway = Repository.FreePort();
         var siloPort = Repository.FreePort();
         var httpPort = Repository.FreePort();
-        string[] args = ["--Orleans:GatewayPort", gateway.ToString(), "--Orleans:SiloPort", siloPort.ToString(), "--Http:Urls", $"http://127.0.0.1:{httpPort}", .. extraArgs ?? []];
+        var managementPort = Repository.FreePort();
+        string[] args = [.. PortArguments(gateway, siloPort, httpPort, managementPort), .. extraArgs ?? []];
         var process = Process.Start(ProcessRunner.StartInfo(Repository.SiloDll, args, environment))!;
-        var silo = new SiloProcess(process, gateway, httpPort);
+        var silo = new SiloProcess(process, gateway, httpPort, managementPort);
         var all = string.Join(' ', args);
         silo._httpExpected = all.Contains("--Http:Enabled true", StringComparison.OrdinalIgnoreCase)
             || (!all.Contains("--Http:Enabled false", StringComparison.OrdinalIgnoreCase)
@@ -135,7 +143,14 @@ public sealed class SiloProcess : IAsyncDisposable
 
     /// <summary>Waits for the process to exit by itself (for start-up failures).</summary>
     public static async Task<ProcessResult> RunToExitAsync(IEnumerable<string> args, TimeSpan timeout) =>
-        await ProcessRunner.RunAsync(Repository.SiloDll, ["--Orleans:GatewayPort", Repository.FreePort().ToString(), "--Orleans:SiloPort", Repository.FreePort().ToString(), "--Http:Urls", $"http://127.0.0.1:{Repository.FreePort()}", .. args], timeout);
+        await ProcessRunner.RunAsync(Repository.SiloDll, [.. PortArguments(Repository.FreePort(), Repository.FreePort(), Repository.FreePort(), Repository.FreePort()), .. args], timeout);
+
+    /// <summary>The silo's ports on loopback: Orleans' own endpoint keys, ASP.NET Core's <c>--urls</c> for the API, the management endpoint.</summary>
+    public static string[] PortArguments(int gateway, int siloPort, int httpPort, int managementPort) =>
+    [
+        "--Orleans:Endpoints:GatewayPort", gateway.ToString(), "--Orleans:Endpoints:SiloPort", siloPort.ToString(),
+        "--urls", $"http://127.0.0.1:{httpPort}", "--Management:Urls", $"http://127.0.0.1:{managementPort}",
+    ];
 
     public async ValueTask DisposeAsync()
     {

@@ -46,14 +46,14 @@ start_redis() {
 }
 
 # start_silo I: starts silo I (ports silo_port[I], gateway_port[I]) in the background; its pid in silo_pid[I].
-declare -A silo_pid silo_port gateway_port silo_log
+declare -A silo_pid silo_port gateway_port management_port silo_log
 start_silo() {
   local i=$1
-  [ -n "${silo_port[$i]:-}" ] || { silo_port[$i]=$(free_port); gateway_port[$i]=$(free_port); }
+  [ -n "${silo_port[$i]:-}" ] || { silo_port[$i]=$(free_port); gateway_port[$i]=$(free_port); management_port[$i]=$(free_port); }
   silo_log[$i]="$work/silo$i.$(date +%s%N).log"
   : >"${silo_log[$i]}"
-  dotnet "$(silo_dll)" --Orleans:SiloPort "${silo_port[$i]}" --Orleans:GatewayPort "${gateway_port[$i]}" \
-    --Orleans:AdvertisedAddress 127.0.0.1 >"${silo_log[$i]}" 2>&1 &
+  dotnet "$(silo_dll)" --Orleans:Endpoints:SiloPort "${silo_port[$i]}" --Orleans:Endpoints:GatewayPort "${gateway_port[$i]}" \
+    --Orleans:Endpoints:AdvertisedIPAddress 127.0.0.1 --Management:Urls "http://127.0.0.1:${management_port[$i]}" >"${silo_log[$i]}" 2>&1 &
   silo_pid[$i]=$!
   pids+=($!)
 }

@@ -1,13 +1,15 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
+using RnnStreams.Client.Load;
 using RnnStreams.Core;
 
 namespace RnnStreams.Client.Commands;
 
 /// <summary>
-/// <c>load --sequences 1000 --steps 200 [--model M] [--prefix P] [--concurrency C] [--progress FILE] [--checkpoint-every K]</c>:
-/// streams deterministic inputs through many sequences with retries across silo failures, then checks every
+/// <c>load --sequences 1000 --steps 200 [--model M] [--prefix P] [--concurrency C] [--progress FILE] [--checkpoint-every K]
+/// [--http URL[,URL…] [--api-key KEY]]</c>: streams deterministic inputs through many sequences — through the Orleans
+/// gateway, or the silos' HTTP API with <c>--http</c> — with retries across silo failures, then checks every
 /// acknowledged output and every final state against the offline kernel. The last line is
 /// <c>sequences=S steps=N lost=L duplicated=D mismatched=M recovered_after_ms=T</c>; the exit code is 0 only when
 /// L, D and M are 0. It is the client half of <c>tests/cluster/kill-test.sh</c>.
@@ -24,13 +26,16 @@ internal static class LoadCommand
         var progressPath = args.Optional("progress");
         var checkpointEvery = args.OptionalInt("checkpoint-every"); // set: rollbacks to a checkpoint are expected and checked
         var deadline = TimeSpan.FromSeconds(args.Int("max-stall", 120, 1));
+        var http = args.Optional("http");
+        var apiKey = args.Optional("api-key") ?? Environment.GetEnvironmentVariable("RNN_API_KEY");
+        var httpTimeout = TimeSpan.FromSeconds(args.Int("http-timeout", 15, 1));
         args.RejectUnknown();
 
-        await using var connection = await Connection.OpenAsync(args);
-        var client = connection.Client;
-        var versioned = await Resilience.RetryAsync(() => client.GetGrain<IModelGrain>(modelName).Get(), deadline, cancellation);
-        var model = versioned.Model;
-        stdout.WriteLine($"# load: {sequences} sequences × {steps} elements through {model} v{versioned.Version}, prefix {prefix}, concurrency {concurrency}");
+        await using ILoadTarget target = http is null
+            ? new GrainLoadTarget(await Connection.OpenAsync(args))
+            : new HttpLoadTarget([.. http.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(u => new Uri(u.EndsWith('/') ? u : u + "/"))], apiKey, httpTimeout);
+        var (model, version) = await Resilience.RetryAsync(() => target.GetModelAsync(modelName), target.IsTransient, deadline, cancellation);
+        stdout.WriteLine($"# load: {sequences} sequences × {steps} elements through {model} v{version} over {target.Description}, prefix {prefix}, concurrency {concurrency}");
 
         var stats = new LoadStats();
         var clock = Stopwatch.StartNew();
@@ -41,7 +46,7 @@ internal static class LoadCommand
             await gate.WaitAsync(cancellation);
             try
             {
-                await RunSequence(client, $"{prefix}-{i:D6}", i, modelName, versioned.Version, model, steps, checkpointEvery, stats, deadline, cancellation);
+                await RunSequence(target, $"{prefix}-{i:D6}", i, modelName, version, model, steps, checkpointEvery, stats, deadline, cancellation);
             }
             finally
             {
@@ -67,10 +72,9 @@ internal static class LoadCommand
         return stats.Lost == 0 && stats.Duplicated == 0 && stats.Mismatched == 0 && stats.BadRollbacks == 0 ? 0 : 1;
     }
 
-    private static async Task RunSequence(IClusterClient client, string id, int index, string modelName, int version, RnnModel model,
+    private static async Task RunSequence(ILoadTarget target, string id, int index, string modelName, int version, RnnModel model,
         int steps, int? checkpointEvery, LoadStats stats, TimeSpan deadline, CancellationToken cancellation)
     {
-        var grain = client.GetGrain<ISequenceGrain>(id);
         var inputs = new double[steps][];
         var expected = new double[steps][];
         var state = new double[model.StateSize];
@@ -84,14 +88,18 @@ internal static class LoadCommand
         var acked = new double[steps][];
         long maxAcked = 0;
         long durableAcked = 0;
-        await Resilience.RetryAsync(() => grain.Start(new StartRequest(modelName, version)), deadline, cancellation);
+        await Resilience.RetryAsync(async () =>
+        {
+            await target.StartAsync(id, modelName, version);
+            return true;
+        }, target.IsTransient, deadline, cancellation);
         long n = 1;
         while (true)
         {
             if (n > steps)
             {
                 // Done, unless a failure after the last answer took the sequence back: then replay from where it stands.
-                var final = await Resilience.RetryAsync(() => grain.Snapshot(), deadline, cancellation);
+                var final = await Resilience.RetryAsync(() => target.SnapshotAsync(id), target.IsTransient, deadline, cancellation);
                 if (final.LastN >= steps)
                 {
                     if (final.LastN != steps)
@@ -116,13 +124,13 @@ internal static class LoadCommand
             var attempt = Stopwatch.GetTimestamp();
             try
             {
-                result = await grain.Step(n, inputs[n - 1]);
+                result = await target.StepAsync(id, n, inputs[n - 1]);
             }
-            catch (Exception e) when ((Resilience.IsTransient(e) || e is ElementGapException) && !cancellation.IsCancellationRequested)
+            catch (Exception e) when ((target.IsTransient(e) || target.IsGap(e)) && !cancellation.IsCancellationRequested)
             {
                 // A failed call, or a gap: the sequence moved to another silo and came back from stored state.
                 Interlocked.Increment(ref stats.Retries);
-                var snapshot = await Resilience.RetryAsync(() => grain.Snapshot(), deadline, cancellation);
+                var snapshot = await Resilience.RetryAsync(() => target.SnapshotAsync(id), target.IsTransient, deadline, cancellation);
                 stats.Stall(Stopwatch.GetElapsedTime(attempt));
                 Rollback(snapshot);
                 n = snapshot.LastN + 1;

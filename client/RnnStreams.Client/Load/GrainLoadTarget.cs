@@ -1,0 +1,30 @@
+using RnnStreams.Core;
+
+namespace RnnStreams.Client.Load;
+
+/// <summary>The sequence grains, through an Orleans client connected to the cluster's gateways.</summary>
+internal sealed class GrainLoadTarget(Connection connection) : ILoadTarget
+{
+    private readonly IClusterClient _client = connection.Client;
+
+    public string Description => "the Orleans gateway";
+
+    public async Task<(RnnModel Model, int Version)> GetModelAsync(string name)
+    {
+        var versioned = await _client.GetGrain<IModelGrain>(name).Get();
+        return (versioned.Model, versioned.Version);
+    }
+
+    public Task StartAsync(string sequence, string model, int version) =>
+        _client.GetGrain<ISequenceGrain>(sequence).Start(new StartRequest(model, version));
+
+    public Task<StepResult> StepAsync(string sequence, long n, double[] x) => _client.GetGrain<ISequenceGrain>(sequence).Step(n, x);
+
+    public Task<SequenceSnapshot> SnapshotAsync(string sequence) => _client.GetGrain<ISequenceGrain>(sequence).Snapshot();
+
+    public bool IsTransient(Exception e) => Resilience.IsTransient(e);
+
+    public bool IsGap(Exception e) => e is ElementGapException;
+
+    public ValueTask DisposeAsync() => connection.DisposeAsync();
+}

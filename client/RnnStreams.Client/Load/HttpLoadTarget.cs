@@ -1,0 +1,138 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using RnnStreams.Core;
+
+namespace RnnStreams.Client.Load;
+
+/// <summary>
+/// The silos' HTTP API at one or more base addresses (<c>--http URL[,URL…]</c>), the key in <c>X-Api-Key</c>. Each
+/// sequence keeps to one address until it fails, then moves to the next: a producer's failover across silos.
+/// </summary>
+internal sealed class HttpLoadTarget : ILoadTarget
+{
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+    private readonly HttpClient _http;
+    private readonly Uri[] _bases;
+    private readonly long[] _avoidUntil;
+
+    public HttpLoadTarget(IReadOnlyList<Uri> bases, string? apiKey, TimeSpan timeout)
+    {
+        _bases = [.. bases];
+        _avoidUntil = new long[_bases.Length];
+        _http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 256, PooledConnectionLifetime = TimeSpan.FromMinutes(2) }) { Timeout = timeout };
+        if (!string.IsNullOrEmpty(apiKey))
+        {
+            _http.DefaultRequestHeaders.Add("X-Api-Key", apiKey);
+        }
+    }
+
+    public string Description => $"HTTP {string.Join(',', _bases.Select(b => b.ToString().TrimEnd('/')))}";
+
+    public async Task<(RnnModel Model, int Version)> GetModelAsync(string name)
+    {
+        var versions = await SendAsync(name, HttpMethod.Get, $"v1/models/{Uri.EscapeDataString(name)}/versions", null);
+        var version = versions.RootElement.ValueKind == JsonValueKind.Array
+            ? versions.RootElement.EnumerateArray().Max(v => v.TryGetProperty("version", out var p) ? p.GetInt32() : v.GetInt32())
+            : throw new HttpLoadException(HttpStatusCode.OK, "Unexpected", $"versions of {name}: {versions.RootElement}");
+        var file = await SendAsync(name, HttpMethod.Get, $"v1/models/{Uri.EscapeDataString(name)}?version={version}", null);
+        return (ModelFile.Parse(file.RootElement.GetRawText()), version);
+    }
+
+    public async Task StartAsync(string sequence, string model, int version)
+    {
+        try
+        {
+            await SendAsync(sequence, HttpMethod.Post, $"v1/sequences/{Uri.EscapeDataString(sequence)}/start", new { model, version });
+        }
+        catch (HttpLoadException e) when (e.Kind == "AlreadyStarted")
+        {
+            // An earlier attempt started it and its answer was lost.
+        }
+    }
+
+    public async Task<StepResult> StepAsync(string sequence, long n, double[] x) =>
+        (await SendAsync(sequence, HttpMethod.Post, $"v1/sequences/{Uri.EscapeDataString(sequence)}/elements", new { n, x })).Deserialize<StepResult>(Json)!;
+
+    public async Task<SequenceSnapshot> SnapshotAsync(string sequence) =>
+        (await SendAsync(sequence, HttpMethod.Get, $"v1/sequences/{Uri.EscapeDataString(sequence)}", null)).Deserialize<SequenceSnapshot>(Json)!;
+
+    /// <summary>No answer, a timeout, a 5xx (a silo going away, Storage) or a 429 (rate limited).</summary>
+    public bool IsTransient(Exception e) => e switch
+    {
+        HttpLoadException h => (int)h.Status >= 500 || h.Status == HttpStatusCode.TooManyRequests,
+        HttpRequestException or TaskCanceledException or IOException => true,
+        _ => false,
+    };
+
+    public bool IsGap(Exception e) => e is HttpLoadException { Kind: "Gap" };
+
+    public ValueTask DisposeAsync()
+    {
+        _http.Dispose();
+        return ValueTask.CompletedTask;
+    }
+
+    private async Task<JsonDocument> SendAsync(string key, HttpMethod method, string path, object? body)
+    {
+        var index = Pick(key);
+        try
+        {
+            using var request = new HttpRequestMessage(method, new Uri(_bases[index], path));
+            if (body is not null)
+            {
+                request.Content = JsonContent.Create(body, options: Json);
+            }
+
+            using var response = await _http.SendAsync(request);
+            var text = await response.Content.ReadAsStringAsync();
+            if (!response.IsSuccessStatusCode)
+            {
+                var kind = "Http" + (int)response.StatusCode;
+                try
+                {
+                    using var problem = JsonDocument.Parse(text);
+                    kind = problem.RootElement.TryGetProperty("kind", out var k) ? k.GetString() ?? kind : kind;
+                }
+                catch (JsonException)
+                {
+                }
+
+                throw new HttpLoadException(response.StatusCode, kind, $"{method} {path}: {(int)response.StatusCode} {kind} {text}");
+            }
+
+            return JsonDocument.Parse(text);
+        }
+        catch (Exception e) when (IsTransient(e))
+        {
+            Volatile.Write(ref _avoidUntil[index], Stopwatch.GetTimestamp() + Stopwatch.Frequency * 2);
+            throw;
+        }
+    }
+
+    /// <summary>The sequence's own address unless it failed in the last 2 s; then the next one that did not.</summary>
+    private int Pick(string key)
+    {
+        var first = (int)((uint)StringComparer.Ordinal.GetHashCode(key) % (uint)_bases.Length);
+        var now = Stopwatch.GetTimestamp();
+        for (var i = 0; i < _bases.Length; i++)
+        {
+            var index = (first + i) % _bases.Length;
+            if (Volatile.Read(ref _avoidUntil[index]) <= now)
+            {
+                return index;
+            }
+        }
+
+        return first;
+    }
+}
+
+/// <summary>A refusal or failure answered by the HTTP API, with its problem kind.</summary>
+internal sealed class HttpLoadException(HttpStatusCode status, string kind, string message) : Exception(message)
+{
+    public HttpStatusCode Status { get; } = status;
+
+    public string Kind { get; } = kind;
+}

@@ -1,0 +1,29 @@
+using RnnStreams.Core;
+
+namespace RnnStreams.Client.Load;
+
+/// <summary>
+/// Where <c>load</c> sends its elements: the sequence grains through an Orleans client, or the silos' HTTP API. Both
+/// answer with the same records, so the checks are written once.
+/// </summary>
+internal interface ILoadTarget : IAsyncDisposable
+{
+    /// <summary>What the summary line says the load went through.</summary>
+    string Description { get; }
+
+    /// <summary>The model (latest version) and its version number.</summary>
+    Task<(RnnModel Model, int Version)> GetModelAsync(string name);
+
+    /// <summary>Starts a sequence on a model version; a sequence already started by an earlier attempt counts as started.</summary>
+    Task StartAsync(string sequence, string model, int version);
+
+    Task<StepResult> StepAsync(string sequence, long n, double[] x);
+
+    Task<SequenceSnapshot> SnapshotAsync(string sequence);
+
+    /// <summary>A failure of the cluster or the transport (sending again is safe: element numbers make it idempotent).</summary>
+    bool IsTransient(Exception e);
+
+    /// <summary>A gap: the sequence came back from stored state behind the element sent.</summary>
+    bool IsGap(Exception e);
+}
