@@ -14,8 +14,8 @@ var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = ar
 var api = HttpApi.IsEnabled(builder.Configuration);  // Http:Enabled: on in the embedded default, off with Redis
 builder.AddRnnStreamsTelemetry();                     // metrics (Prometheus), traces (OTLP through OTEL_* variables)
 builder.AddSiloEndpoints(api);                        // API at ASPNETCORE_URLS (if on), management at Management:Urls
-builder.AddSiloHealthChecks();                        // /healthz alive, /ready: active in the cluster, storage answers
 builder.UseOrleans(silo => silo.AddRnnStreamsSilo(builder.Configuration)); // embedded, Redis, or Kubernetes
+builder.AddSiloHealthChecks();                        // /healthz alive, /ready: active in the cluster, storage answers
 builder.Services.AddHostedService<SeedModelPublisher>();
 if (api)
 {

@@ -112,7 +112,13 @@ if ! have "$redis_image" && ! try_pull "$redis_image"; then
   $as_root chroot "$root" apt-get install -y -qq redis-server >/dev/null 2>&1 \
     || { $as_root chroot "$root" apt-get update -qq >/dev/null && $as_root chroot "$root" apt-get install -y -qq redis-server >/dev/null; }
   $as_root mkdir -p "$root/data"
-  import_image "$root" "$redis_image" --change 'WORKDIR /data' --change 'CMD ["redis-server"]' \
+  # The official image builds Redis with protected mode off (other containers reach it, not loopback); Debian's
+  # build has it on, so the stand-in's entry point turns it off.
+  printf '%s\n' '#!/bin/sh' 'if [ "$1" = "redis-server" ]; then shift; exec redis-server "$@" --protected-mode no; fi' 'exec "$@"' \
+    | $as_root tee "$root/usr/local/bin/docker-entrypoint.sh" >/dev/null
+  $as_root chmod +x "$root/usr/local/bin/docker-entrypoint.sh"
+  import_image "$root" "$redis_image" --change 'WORKDIR /data' \
+    --change 'ENTRYPOINT ["/usr/local/bin/docker-entrypoint.sh"]' --change 'CMD ["redis-server"]' \
     --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
   $as_root rm -rf "$root"
 fi

@@ -15,7 +15,10 @@ public static class SiloHealthChecks
 
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(3);
 
-    /// <summary>Registers the checks and the storage marker they compare against.</summary>
+    /// <summary>
+    /// Registers the checks and the storage marker they compare against; after <c>UseOrleans</c>, so that the marker
+    /// is read once the silo (and its storage) has started.
+    /// </summary>
     public static WebApplicationBuilder AddSiloHealthChecks(this WebApplicationBuilder builder)
     {
         builder.Services.AddSingleton<StorageMarker>();
