@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Every test, with all set-up: installs Debian's redis-server and chromium if they are missing (the Redis-backed tests
 # start their own instances on free loopback ports; the live page's test drives chromium headless through Playwright),
-# then runs `dotnet test RnnStreams.sln -c Release` with any extra arguments.
+# runs `dotnet test RnnStreams.sln -c Release` with any extra arguments, then — when podman can be installed
+# (tests/deploy/podman-setup.sh) — the deployment tests (category Deploy: the compose stack) on their own, since they
+# need the machine's cores for three containerised silos.
 #   bash tests/run.sh [dotnet test options]
-set -euo pipefail
+#   RNN_DEPLOY_TESTS=0 bash tests/run.sh    # without the deployment tests
+set -uo pipefail
 cd "$(dirname "$0")/.."
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
@@ -13,6 +16,17 @@ if [ ${#missing[@]} -gt 0 ]; then
   sudo_cmd=""
   [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}" >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}" >/dev/null || exit 1
 fi
-exec dotnet test RnnStreams.sln -c Release "$@"
+
+dotnet test RnnStreams.sln -c Release --filter 'Category!=Deploy' "$@"
+status=$?
+
+if [ "${RNN_DEPLOY_TESTS:-1}" = "0" ]; then
+  echo "# deployment tests not run (RNN_DEPLOY_TESTS=0)"
+elif bash tests/deploy/podman-setup.sh; then
+  dotnet test tests/RnnStreams.Silo.Tests -c Release --no-build --filter 'Category=Deploy' "$@" || status=1
+else
+  echo "# deployment tests not run: podman could not be installed or set up (tests/deploy/podman-setup.sh)"
+fi
+exit "$status"

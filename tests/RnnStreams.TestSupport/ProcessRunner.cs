@@ -14,16 +14,23 @@ public sealed record ProcessResult(int ExitCode, string StandardOutput, string S
 /// <summary>Runs <c>dotnet some.dll args</c> as a real process.</summary>
 public static class ProcessRunner
 {
-    public static ProcessStartInfo StartInfo(string dll, IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null)
+    public static ProcessStartInfo StartInfo(string dll, IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null) =>
+        ProgramInfo("dotnet", [dll, .. args], environment);
+
+    /// <summary>Runs a bash script of the repository (path relative to its root) to completion, like <c>RunAsync</c>.</summary>
+    public static Task<ProcessResult> RunScriptAsync(string script, IEnumerable<string> args, TimeSpan timeout) =>
+        RunAsync(ProgramInfo("bash", [Path.Combine(Repository.Root, script), .. args], null), timeout);
+
+    private static ProcessStartInfo ProgramInfo(string program, IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment)
     {
-        var info = new ProcessStartInfo("dotnet")
+        var info = new ProcessStartInfo(program)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             RedirectStandardInput = true,
             UseShellExecute = false,
+            WorkingDirectory = Repository.Root,
         };
-        info.ArgumentList.Add(dll);
         foreach (var a in args)
         {
             info.ArgumentList.Add(a);
@@ -41,9 +48,12 @@ public static class ProcessRunner
     }
 
     /// <summary>Runs to completion; kills the process and fails after the timeout.</summary>
-    public static async Task<ProcessResult> RunAsync(string dll, IEnumerable<string> args, TimeSpan? timeout = null, IReadOnlyDictionary<string, string>? environment = null)
+    public static Task<ProcessResult> RunAsync(string dll, IEnumerable<string> args, TimeSpan? timeout = null, IReadOnlyDictionary<string, string>? environment = null) =>
+        RunAsync(StartInfo(dll, args, environment), timeout);
+
+    private static async Task<ProcessResult> RunAsync(ProcessStartInfo info, TimeSpan? timeout)
     {
-        using var process = Process.Start(StartInfo(dll, args, environment))!;
+        using var process = Process.Start(info)!;
         process.StandardInput.Close();
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
@@ -55,7 +65,7 @@ public static class ProcessRunner
         catch (OperationCanceledException)
         {
             process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{Path.GetFileName(dll)} {string.Join(' ', args)} did not finish in {timeout}; stdout so far: {await stdout}");
+            throw new TimeoutException($"{info.FileName} {string.Join(' ', info.ArgumentList)} did not finish in {timeout}; stdout so far: {await stdout}");
         }
 
         return new ProcessResult(process.ExitCode, await stdout, await stderr);
@@ -71,7 +81,6 @@ public sealed class SiloProcess : IAsyncDisposable
 
     private bool _seeded;
     private bool _listening;
-    private bool _httpExpected;
 
     private SiloProcess(Process process, int gatewayPort, int httpPort, int managementPort)
     {
@@ -110,19 +119,26 @@ public sealed class SiloProcess : IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
-    public static async Task<SiloProcess> StartAsync(IEnumerable<string>? extraArgs = null, IReadOnlyDictionary<string, string>? environment = null, TimeSpan? timeout = null)
+    /// <summary>
+    /// Starts the built silo on free loopback ports. With <paramref name="apiUrlFromEnvironment"/> the API's address goes
+    /// in <c>ASPNETCORE_URLS</c> instead of <c>--urls</c>.
+    /// </summary>
+    public static async Task<SiloProcess> StartAsync(IEnumerable<string>? extraArgs = null, IReadOnlyDictionary<string, string>? environment = null, TimeSpan? timeout = null, bool apiUrlFromEnvironment = false)
     {
         var gateway = Repository.FreePort();
         var siloPort = Repository.FreePort();
         var httpPort = Repository.FreePort();
         var managementPort = Repository.FreePort();
         string[] args = [.. PortArguments(gateway, siloPort, httpPort, managementPort), .. extraArgs ?? []];
+        if (apiUrlFromEnvironment)
+        {
+            var urls = Array.IndexOf(args, "--urls");
+            args = [.. args[..urls], .. args[(urls + 2)..]];
+            environment = new Dictionary<string, string>(environment ?? new Dictionary<string, string>()) { ["ASPNETCORE_URLS"] = $"http://127.0.0.1:{httpPort}" };
+        }
+
         var process = Process.Start(ProcessRunner.StartInfo(Repository.SiloDll, args, environment))!;
         var silo = new SiloProcess(process, gateway, httpPort, managementPort);
-        var all = string.Join(' ', args);
-        silo._httpExpected = all.Contains("--Http:Enabled true", StringComparison.OrdinalIgnoreCase)
-            || (!all.Contains("--Http:Enabled false", StringComparison.OrdinalIgnoreCase)
-                && !(environment?.ContainsKey("ConnectionStrings__Redis") ?? false) && !all.Contains("--ConnectionStrings:Redis", StringComparison.Ordinal));
         process.OutputDataReceived += (_, e) => silo.OnLine(e.Data);
         process.ErrorDataReceived += (_, e) => silo.OnLine(e.Data);
         process.BeginOutputReadLine();
@@ -175,10 +191,10 @@ public sealed class SiloProcess : IAsyncDisposable
             _log.AppendLine(line);
         }
 
-        // Ready when the seed models are published and, for a silo that serves HTTP, Kestrel listens.
+        // Ready when the seed models are published and the host listens on all its addresses (API and management).
         _seeded |= line.Contains("ready at version", StringComparison.Ordinal);
-        _listening |= line.Contains("Now listening on:", StringComparison.Ordinal);
-        if (_seeded && (_listening || !_httpExpected))
+        _listening |= line.Contains("Application started.", StringComparison.Ordinal);
+        if (_seeded && _listening)
         {
             _ready.TrySetResult();
         }

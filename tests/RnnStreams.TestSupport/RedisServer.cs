@@ -9,7 +9,7 @@ namespace RnnStreams.TestSupport;
 /// </summary>
 public sealed class RedisServer : IAsyncDisposable
 {
-    private readonly Process _process;
+    private Process _process;
 
     private RedisServer(Process process, int port)
     {
@@ -22,11 +22,12 @@ public sealed class RedisServer : IAsyncDisposable
     /// <summary>host:port for StackExchange.Redis and the silo's ConnectionStrings:Redis.</summary>
     public string ConnectionString => $"127.0.0.1:{Port}";
 
-    public static async Task<RedisServer> StartAsync()
+    public static Task<RedisServer> StartAsync() => StartAsync(Repository.FreePort());
+
+    private static async Task<RedisServer> StartAsync(int port)
     {
         var binary = new[] { "/usr/bin/redis-server", "/usr/local/bin/redis-server" }.FirstOrDefault(File.Exists)
             ?? throw new InvalidOperationException("redis-server is not installed: apt-get install -y redis-server (.ci/run does this)");
-        var port = Repository.FreePort();
         var info = new ProcessStartInfo(binary)
         {
             RedirectStandardOutput = true,
@@ -99,6 +100,31 @@ public sealed class RedisServer : IAsyncDisposable
         if (!reply.StartsWith("+OK", StringComparison.Ordinal))
         {
             throw new InvalidOperationException("CLIENT PAUSE failed: " + reply);
+        }
+    }
+
+    /// <summary>Stops the server's process (SIGSTOP): connections stay open and nothing answers, as in an outage. Its data stays.</summary>
+    public Task FreezeAsync() => SignalAsync("STOP");
+
+    /// <summary>Lets a frozen server go on (SIGCONT).</summary>
+    public Task ThawAsync() => SignalAsync("CONT");
+
+    /// <summary>Kills the server and starts a new one on the same port, with no data: a restart without persistence.</summary>
+    public async Task RestartEmptyAsync()
+    {
+        _process.Kill();
+        await _process.WaitForExitAsync();
+        var fresh = await StartAsync(Port);
+        _process = fresh._process;
+    }
+
+    private async Task SignalAsync(string signal)
+    {
+        using var kill = Process.Start("kill", ["-" + signal, _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!;
+        await kill.WaitForExitAsync();
+        if (kill.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"kill -{signal} {_process.Id} failed");
         }
     }
 

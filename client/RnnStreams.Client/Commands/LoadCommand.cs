@@ -8,7 +8,7 @@ namespace RnnStreams.Client.Commands;
 
 /// <summary>
 /// <c>load --sequences 1000 --steps 200 [--model M] [--prefix P] [--concurrency C] [--progress FILE] [--checkpoint-every K]
-/// [--http URL[,URL…] [--api-key KEY]]</c>: streams deterministic inputs through many sequences — through the Orleans
+/// [--batch K] [--http URL[,URL…] [--api-key KEY]]</c>: streams deterministic inputs through many sequences — through the Orleans
 /// gateway, or the silos' HTTP API with <c>--http</c> — with retries across silo failures, then checks every
 /// acknowledged output and every final state against the offline kernel. The last line is
 /// <c>sequences=S steps=N lost=L duplicated=D mismatched=M recovered_after_ms=T</c>; the exit code is 0 only when
@@ -29,13 +29,14 @@ internal static class LoadCommand
         var http = args.Optional("http");
         var apiKey = args.Optional("api-key") ?? Environment.GetEnvironmentVariable("RNN_API_KEY");
         var httpTimeout = TimeSpan.FromSeconds(args.Int("http-timeout", 15, 1));
+        var batch = args.Int("batch", 1, 1, 10_000); // elements per call: StepMany (HTTP: the batch endpoint) when > 1
         args.RejectUnknown();
 
         await using ILoadTarget target = http is null
             ? new GrainLoadTarget(await Connection.OpenAsync(args))
             : new HttpLoadTarget([.. http.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(u => new Uri(u.EndsWith('/') ? u : u + "/"))], apiKey, httpTimeout);
         var (model, version) = await Resilience.RetryAsync(() => target.GetModelAsync(modelName), target.IsTransient, deadline, cancellation);
-        stdout.WriteLine($"# load: {sequences} sequences × {steps} elements through {model} v{version} over {target.Description}, prefix {prefix}, concurrency {concurrency}");
+        stdout.WriteLine($"# load: {sequences} sequences × {steps} elements ({batch} per call) through {model} v{version} over {target.Description}, prefix {prefix}, concurrency {concurrency}");
 
         var stats = new LoadStats();
         var clock = Stopwatch.StartNew();
@@ -46,7 +47,7 @@ internal static class LoadCommand
             await gate.WaitAsync(cancellation);
             try
             {
-                await RunSequence(target, $"{prefix}-{i:D6}", i, modelName, version, model, steps, checkpointEvery, stats, deadline, cancellation);
+                await RunSequence(target, $"{prefix}-{i:D6}", i, modelName, version, model, steps, batch, checkpointEvery, stats, deadline, cancellation);
             }
             finally
             {
@@ -73,7 +74,7 @@ internal static class LoadCommand
     }
 
     private static async Task RunSequence(ILoadTarget target, string id, int index, string modelName, int version, RnnModel model,
-        int steps, int? checkpointEvery, LoadStats stats, TimeSpan deadline, CancellationToken cancellation)
+        int steps, int batch, int? checkpointEvery, LoadStats stats, TimeSpan deadline, CancellationToken cancellation)
     {
         var inputs = new double[steps][];
         var expected = new double[steps][];
@@ -120,11 +121,29 @@ internal static class LoadCommand
             }
 
             cancellation.ThrowIfCancellationRequested();
-            StepResult result;
+            var count = (int)Math.Min(batch, steps - n + 1);
             var attempt = Stopwatch.GetTimestamp();
             try
             {
-                result = await target.StepAsync(id, n, inputs[n - 1]);
+                if (count == 1)
+                {
+                    var one = await target.StepAsync(id, n, inputs[n - 1]);
+                    Acknowledge(n, one.Y, one.Duplicate, one.DurableN);
+                }
+                else
+                {
+                    var flat = new double[count * model.InputSize];
+                    for (var i = 0; i < count; i++)
+                    {
+                        inputs[n - 1 + i].CopyTo(flat, i * model.InputSize);
+                    }
+
+                    var many = await target.StepManyAsync(id, n, flat);
+                    for (var i = 0; i < many.Count; i++)
+                    {
+                        Acknowledge(many.FirstN + i, many.Output(i), i < many.Duplicates, many.DurableN);
+                    }
+                }
             }
             catch (Exception e) when ((target.IsTransient(e) || target.IsGap(e)) && !cancellation.IsCancellationRequested)
             {
@@ -137,18 +156,24 @@ internal static class LoadCommand
                 continue;
             }
 
-            var t = n - 1;
+            n += count;
+        }
+
+        // One acknowledged element: checked against the kernel, and against its first answer when it comes again.
+        void Acknowledge(long element, ReadOnlySpan<double> y, bool duplicate, long durableN)
+        {
+            var t = element - 1;
             if (acked[t] is null)
             {
-                acked[t] = result.Y;
-                if (!result.Y.AsSpan().SequenceEqual(expected[t]))
+                acked[t] = y.ToArray();
+                if (!y.SequenceEqual(expected[t]))
                 {
                     Interlocked.Increment(ref stats.Mismatched);
                 }
             }
             else
             {
-                if (!result.Duplicate)
+                if (!duplicate)
                 {
                     // Applied again after being acknowledged: a replay after a checkpoint rollback, or a double application.
                     if (checkpointEvery is null)
@@ -161,16 +186,15 @@ internal static class LoadCommand
                     }
                 }
 
-                if (!result.Y.AsSpan().SequenceEqual(acked[t]))
+                if (!y.SequenceEqual(acked[t]))
                 {
                     Interlocked.Increment(ref stats.Mismatched);
                 }
             }
 
-            maxAcked = Math.Max(maxAcked, n);
-            durableAcked = Math.Max(durableAcked, result.DurableN);
+            maxAcked = Math.Max(maxAcked, element);
+            durableAcked = Math.Max(durableAcked, durableN);
             Interlocked.Increment(ref stats.Acked);
-            n++;
         }
 
         // The sequence stands at snapshot.LastN. Behind the last acknowledged element is a loss under EveryStep; under a

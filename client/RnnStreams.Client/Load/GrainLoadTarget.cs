@@ -20,6 +20,8 @@ internal sealed class GrainLoadTarget(Connection connection) : ILoadTarget
 
     public Task<StepResult> StepAsync(string sequence, long n, double[] x) => _client.GetGrain<ISequenceGrain>(sequence).Step(n, x);
 
+    public Task<StepBatchResult> StepManyAsync(string sequence, long firstN, double[] inputs) => _client.GetGrain<ISequenceGrain>(sequence).StepMany(firstN, inputs);
+
     public Task<SequenceSnapshot> SnapshotAsync(string sequence) => _client.GetGrain<ISequenceGrain>(sequence).Snapshot();
 
     public bool IsTransient(Exception e) => Resilience.IsTransient(e);

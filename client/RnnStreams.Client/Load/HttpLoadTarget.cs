@@ -16,6 +16,7 @@ internal sealed class HttpLoadTarget : ILoadTarget
     private readonly HttpClient _http;
     private readonly Uri[] _bases;
     private readonly long[] _avoidUntil;
+    private int _inputSize = 1;
 
     public HttpLoadTarget(IReadOnlyList<Uri> bases, string? apiKey, TimeSpan timeout)
     {
@@ -37,7 +38,9 @@ internal sealed class HttpLoadTarget : ILoadTarget
             ? versions.RootElement.EnumerateArray().Max(v => v.TryGetProperty("version", out var p) ? p.GetInt32() : v.GetInt32())
             : throw new HttpLoadException(HttpStatusCode.OK, "Unexpected", $"versions of {name}: {versions.RootElement}");
         var file = await SendAsync(name, HttpMethod.Get, $"v1/models/{Uri.EscapeDataString(name)}?version={version}", null);
-        return (ModelFile.Parse(file.RootElement.GetRawText()), version);
+        var model = ModelFile.Parse(file.RootElement.GetRawText());
+        _inputSize = model.InputSize;
+        return (model, version);
     }
 
     public async Task StartAsync(string sequence, string model, int version)
@@ -54,6 +57,21 @@ internal sealed class HttpLoadTarget : ILoadTarget
 
     public async Task<StepResult> StepAsync(string sequence, long n, double[] x) =>
         (await SendAsync(sequence, HttpMethod.Post, $"v1/sequences/{Uri.EscapeDataString(sequence)}/elements", new { n, x })).Deserialize<StepResult>(Json)!;
+
+    public async Task<StepBatchResult> StepManyAsync(string sequence, long firstN, double[] inputs)
+    {
+        var rows = new double[inputs.Length / _inputSize][];
+        for (var i = 0; i < rows.Length; i++)
+        {
+            rows[i] = inputs.AsSpan(i * _inputSize, _inputSize).ToArray();
+        }
+
+        var answer = (await SendAsync(sequence, HttpMethod.Post, $"v1/sequences/{Uri.EscapeDataString(sequence)}/batch", new { firstN, inputs = rows })).RootElement;
+        var outputs = answer.GetProperty("outputs").EnumerateArray().Select(r => r.EnumerateArray().Select(v => v.GetDouble()).ToArray()).ToArray();
+        var size = outputs.Length == 0 ? 0 : outputs[0].Length;
+        return new StepBatchResult(answer.GetProperty("firstN").GetInt64(), answer.GetProperty("count").GetInt32(), size,
+            [.. outputs.SelectMany(o => o)], answer.GetProperty("modelVersion").GetInt32(), answer.GetProperty("duplicates").GetInt32(), answer.GetProperty("durableN").GetInt64());
+    }
 
     public async Task<SequenceSnapshot> SnapshotAsync(string sequence) =>
         (await SendAsync(sequence, HttpMethod.Get, $"v1/sequences/{Uri.EscapeDataString(sequence)}", null)).Deserialize<SequenceSnapshot>(Json)!;

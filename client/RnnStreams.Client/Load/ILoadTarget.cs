@@ -19,6 +19,9 @@ internal interface ILoadTarget : IAsyncDisposable
 
     Task<StepResult> StepAsync(string sequence, long n, double[] x);
 
+    /// <summary>Elements <paramref name="firstN"/>… as one call (<c>StepMany</c>; HTTP: the batch endpoint), inputs flat k×D.</summary>
+    Task<StepBatchResult> StepManyAsync(string sequence, long firstN, double[] inputs);
+
     Task<SequenceSnapshot> SnapshotAsync(string sequence);
 
     /// <summary>A failure of the cluster or the transport (sending again is safe: element numbers make it idempotent).</summary>
