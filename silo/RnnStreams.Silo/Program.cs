@@ -58,6 +58,7 @@ else
 {
     builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = args, ContentRootPath = AppContext.BaseDirectory });
 }
+builder.AddRnnStreamsTelemetry();
 
 var settings = builder.Configuration.GetSection("Orleans").Get<SiloSettings>() ?? new SiloSettings();
 var redis = builder.Configuration.GetConnectionString("Redis");

@@ -15,7 +15,6 @@ using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
-using OpenTelemetry.Metrics;
 using Orleans.Streams;
 
 namespace RnnStreams.Http;
@@ -40,11 +39,6 @@ public static class HttpApi
     public static IServiceCollection AddRnnStreamsHttp(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddOptions<HttpApiOptions>().Bind(configuration.GetSection(HttpApiOptions.Section));
-        services.AddOpenTelemetry().WithMetrics(metrics => metrics
-            .AddMeter("RnnStreams")
-            .AddMeter("Microsoft.Orleans")
-            .AddMeter("Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel", "Microsoft.AspNetCore.RateLimiting")
-            .AddPrometheusExporter());
         services.AddProblemDetails(o => o.CustomizeProblemDetails = c =>
         {
             // Every problem carries a kind, also those ASP.NET Core writes itself (unreadable JSON, unknown routes).
@@ -94,7 +88,11 @@ public static class HttpApi
         return services;
     }
 
-    /// <summary>Adds the key check, the body limits, the rate limiter and maps every endpoint (and the OpenAPI document at <c>/openapi/v1.json</c>).</summary>
+    /// <summary>
+    /// Adds the key check, the body limits, the rate limiter and maps every endpoint (and the OpenAPI document at
+    /// <c>/openapi/v1.json</c>). <c>/metrics</c> serves OpenTelemetry's Prometheus exporter, which the host registers
+    /// (the silo's <c>AddRnnStreamsTelemetry</c>).
+    /// </summary>
     public static WebApplication UseRnnStreamsHttp(this WebApplication app)
     {
         app.UseStatusCodePages();
