@@ -1,20 +1,111 @@
-using Microsoft.Extensions.DependencyInjection;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
 using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
+using OpenTelemetry.Trace;
+using RnnStreams.Grains;
 
 namespace RnnStreams.Silo;
 
-/// <summary>OpenTelemetry for the silo: metrics for Prometheus (<c>/metrics</c>).</summary>
+/// <summary>OpenTelemetry for the silo host: metrics for Prometheus (and OTLP), traces over OTLP.</summary>
 public static class Telemetry
 {
-    /// <summary>Registers the meters and the Prometheus exporter.</summary>
+    /// <summary>The service name when <c>OTEL_SERVICE_NAME</c> is not set.</summary>
+    public const string DefaultServiceName = "rnnstreams-silo";
+
+    /// <summary>Meters exported: RnnStreams', Orleans' and ASP.NET Core's (requests, connections, rate limiting).</summary>
+    private static readonly string[] Meters =
+    [
+        RnnMetrics.MeterName,
+        "Microsoft.Orleans",
+        "Microsoft.AspNetCore.Hosting",
+        "Microsoft.AspNetCore.Server.Kestrel",
+        "Microsoft.AspNetCore.RateLimiting",
+    ];
+
+    /// <summary>
+    /// Activity sources traced: RnnStreams' steps, publishes and checkpoints, and Orleans' grain calls (runtime and
+    /// application: they carry a caller's trace into the grains). Incoming HTTP requests come from the ASP.NET Core
+    /// instrumentation.
+    /// </summary>
+    private static readonly string[] Sources =
+    [
+        RnnTracing.SourceName,
+        "Microsoft.Orleans.Runtime",
+        "Microsoft.Orleans.Application",
+    ];
+
+    /// <summary>Requests that are not worth a trace: scrapes and probes.</summary>
+    private static readonly PathString[] Untraced = ["/metrics", "/healthz", "/ready"];
+
+    /// <summary>
+    /// Registers OpenTelemetry with the resource <c>service.name</c> = <c>OTEL_SERVICE_NAME</c> (default
+    /// <see cref="DefaultServiceName"/>).
+    /// <list type="bullet">
+    /// <item>Metrics (<see cref="Meters"/>): the Prometheus exporter when the host serves HTTP (a
+    /// <see cref="WebApplicationBuilder"/>; <c>/metrics</c> is mapped by <c>UseRnnStreamsHttp</c>), and the OTLP exporter
+    /// when <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> or <c>OTEL_EXPORTER_OTLP_METRICS_ENDPOINT</c> is set.</item>
+    /// <item>Traces (<see cref="Sources"/> and incoming HTTP requests), exported over OTLP, only when
+    /// <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> or <c>OTEL_EXPORTER_OTLP_TRACES_ENDPOINT</c> is set: without an exporter
+    /// nothing listens, and a step starts no activity at all.</item>
+    /// </list>
+    /// The exporter reads the other <c>OTEL_*</c> variables itself (<c>OTEL_EXPORTER_OTLP_PROTOCOL</c> <c>grpc</c> or
+    /// <c>http/protobuf</c>, <c>OTEL_EXPORTER_OTLP_HEADERS</c>, <c>OTEL_BSP_SCHEDULE_DELAY</c>,
+    /// <c>OTEL_METRIC_EXPORT_INTERVAL</c>, …). Variables are read through the host's configuration, so they may also be
+    /// given on the command line.
+    /// </summary>
     public static IHostApplicationBuilder AddRnnStreamsTelemetry(this IHostApplicationBuilder builder)
     {
-        builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics
-            .AddMeter("RnnStreams")
-            .AddMeter("Microsoft.Orleans")
-            .AddMeter("Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel", "Microsoft.AspNetCore.RateLimiting")
-            .AddPrometheusExporter());
+        var configuration = builder.Configuration;
+        var serviceName = configuration["OTEL_SERVICE_NAME"] is { Length: > 0 } name ? name : DefaultServiceName;
+        var otlp = IsSet(configuration, "OTEL_EXPORTER_OTLP_ENDPOINT");
+        var tracesEndpoint = Endpoint(configuration, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT");
+        var metricsEndpoint = Endpoint(configuration, "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT");
+        var prometheus = builder is WebApplicationBuilder;
+
+        var telemetry = builder.Services.AddOpenTelemetry().ConfigureResource(resource => resource.AddService(serviceName));
+        telemetry.WithMetrics(metrics =>
+        {
+            metrics.AddMeter(Meters);
+            if (prometheus)
+            {
+                metrics.AddPrometheusExporter();
+            }
+
+            if (otlp || metricsEndpoint is not null)
+            {
+                metrics.AddOtlpExporter(o => UseEndpoint(o, metricsEndpoint));
+            }
+        });
+
+        if (otlp || tracesEndpoint is not null)
+        {
+            telemetry.WithTracing(tracing => tracing
+                .AddSource(Sources)
+                .AddAspNetCoreInstrumentation(o => o.Filter = context => !Array.Exists(Untraced, path => context.Request.Path.StartsWithSegments(path)))
+                .AddOtlpExporter(o => UseEndpoint(o, tracesEndpoint)));
+        }
+
         return builder;
+    }
+
+    private static bool IsSet(IConfiguration configuration, string key) => !string.IsNullOrWhiteSpace(configuration[key]);
+
+    /// <summary>
+    /// A signal's own endpoint, used as it is (the OTLP specification: no <c>/v1/traces</c> appended). OpenTelemetry .NET's
+    /// <c>AddOtlpExporter</c> reads only the shared <c>OTEL_EXPORTER_OTLP_ENDPOINT</c>, so the signal's variable is passed here.
+    /// </summary>
+    private static Uri? Endpoint(IConfiguration configuration, string key) =>
+        IsSet(configuration, key) ? new Uri(configuration[key]!, UriKind.Absolute) : null;
+
+    /// <summary>Sets the endpoint only when the signal has its own: setting it at all stops the exporter appending <c>/v1/{signal}</c>.</summary>
+    private static void UseEndpoint(OpenTelemetry.Exporter.OtlpExporterOptions options, Uri? endpoint)
+    {
+        if (endpoint is not null)
+        {
+            options.Endpoint = endpoint;
+        }
     }
 }

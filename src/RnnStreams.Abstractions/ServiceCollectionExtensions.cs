@@ -17,13 +17,21 @@ public static class ServiceCollectionExtensions
         });
 
     /// <summary>
-    /// The client side: memory streams named <c>rnn</c> with the silos' queue count (<see cref="RnnConstants.StreamQueues"/>)
-    /// and typed errors.
+    /// The client side: memory streams named <c>rnn</c> with the silos' queue count (<see cref="RnnConstants.StreamQueues"/>),
+    /// typed errors and Orleans' activity propagation, so that a call made under an <see cref="System.Diagnostics.Activity"/>
+    /// and the grain's work (<c>rnn.step</c>, …) share one trace. The client's propagation starts an activity of
+    /// <c>Microsoft.Orleans.Application</c> per call and sends its context: a client process that wants its traces to
+    /// continue into the silo listens to that source (OpenTelemetry's <c>AddSource("Microsoft.Orleans.*")</c>).
     /// </summary>
     public static IClientBuilder AddRnnStreamsClient(this IClientBuilder builder)
     {
         builder.AddMemoryStreams(RnnConstants.StreamProvider, streams => streams.ConfigurePartitioning(RnnConstants.StreamQueues));
         builder.Services.AddRnnStreamsErrors();
+        if (!builder.Services.Any(d => d.ImplementationType?.Name == "ActivityPropagationOutgoingGrainCallFilter"))
+        {
+            builder.AddActivityPropagation(); // once: Orleans:EnableDistributedTracing=true adds the same filters
+        }
+
         return builder;
     }
 }

@@ -5,8 +5,9 @@ namespace RnnStreams.Grains;
 
 /// <summary>
 /// The silo's meter, <c>RnnStreams</c>: steps, refusals by kind, step latency, active sequences, batch sizes,
-/// checkpoint writes and their latency, model cache hits and loads. Exported for Prometheus by the HTTP host at
-/// <c>/metrics</c>; readable with <c>dotnet-counters monitor -n RnnStreams.Silo --counters RnnStreams</c>.
+/// checkpoint writes and their latency (in seconds, OpenTelemetry's unit for durations), model cache hits and loads.
+/// Exported by the silo host (<c>AddRnnStreamsTelemetry</c>) for Prometheus at <c>/metrics</c> and over OTLP when an
+/// endpoint is set; readable with <c>dotnet-counters monitor -n RnnStreams.Silo --counters RnnStreams</c>.
 /// </summary>
 public static class RnnMetrics
 {
@@ -18,16 +19,23 @@ public static class RnnMetrics
 
     private static readonly Counter<long> Steps = Meter.CreateCounter<long>("rnn.steps", "{element}", "Elements applied");
     private static readonly Counter<long> Errors = Meter.CreateCounter<long>("rnn.errors", "{request}", "Requests refused, by error kind");
-    /// <summary>Step and write times run from microseconds to seconds: buckets from 10 µs.</summary>
-    private static readonly InstrumentAdvice<double> Milliseconds = new()
+    /// <summary>
+    /// Step and write times run from microseconds to seconds: bucket boundaries in seconds (OpenTelemetry's unit for
+    /// durations), from 10 µs to 2.5 s.
+    /// </summary>
+    private static readonly InstrumentAdvice<double> Seconds = new()
     {
-        HistogramBucketBoundaries = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500],
+        HistogramBucketBoundaries =
+        [
+            0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+            0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
+        ],
     };
 
-    private static readonly Histogram<double> StepDuration = Meter.CreateHistogram("rnn.step.duration", "ms", "Time a Step or StepMany call spends in its sequence grain", advice: Milliseconds);
+    private static readonly Histogram<double> StepDuration = Meter.CreateHistogram("rnn.step.duration", "s", "Time a Step or StepMany call spends in its sequence grain", advice: Seconds);
     private static readonly Histogram<long> BatchSize = Meter.CreateHistogram<long>("rnn.batch.size", "{element}", "Elements per StepMany call");
     private static readonly Counter<long> CheckpointWrites = Meter.CreateCounter<long>("rnn.checkpoint.writes", "{write}", "Sequence state writes to grain storage, by outcome");
-    private static readonly Histogram<double> CheckpointDuration = Meter.CreateHistogram("rnn.checkpoint.duration", "ms", "Time of a sequence state write", advice: Milliseconds);
+    private static readonly Histogram<double> CheckpointDuration = Meter.CreateHistogram("rnn.checkpoint.duration", "s", "Time of a sequence state write", advice: Seconds);
     private static readonly Counter<long> ModelCacheHits = Meter.CreateCounter<long>("rnn.model_cache.hits", "{lookup}", "Model lookups answered from the silo's cache");
     private static readonly Counter<long> ModelCacheLoads = Meter.CreateCounter<long>("rnn.model_cache.loads", "{load}", "Model versions fetched from their model grain");
 
@@ -44,7 +52,7 @@ public static class RnnMetrics
     internal static void Applied(long count, long startedAt, bool batch)
     {
         Steps.Add(count);
-        StepDuration.Record(Stopwatch.GetElapsedTime(startedAt).TotalMilliseconds);
+        StepDuration.Record(Stopwatch.GetElapsedTime(startedAt).TotalSeconds);
         if (batch)
         {
             BatchSize.Record(count);
@@ -56,7 +64,7 @@ public static class RnnMetrics
     internal static void Checkpoint(long startedAt, bool ok)
     {
         CheckpointWrites.Add(1, new KeyValuePair<string, object?>("outcome", ok ? "ok" : "failed"));
-        CheckpointDuration.Record(Stopwatch.GetElapsedTime(startedAt).TotalMilliseconds);
+        CheckpointDuration.Record(Stopwatch.GetElapsedTime(startedAt).TotalSeconds);
     }
 
     internal static void CacheHit() => ModelCacheHits.Add(1);

@@ -330,19 +330,23 @@ public sealed partial class SequenceGrain
         _stepsSinceWrite = 0;
         _checkpointDue = 0;
         var startedAt = System.Diagnostics.Stopwatch.GetTimestamp();
+        using var activity = StartCheckpointActivity(n);
         try
         {
             await services.Storage.WriteStateAsync(SequenceServices.StateName, GrainContext.GrainId, written);
             _etag = written.ETag;
             _recordExists = true;
             RnnMetrics.Checkpoint(startedAt, ok: true);
+            RnnTracing.Succeeded(activity);
         }
         catch (Exception e)
         {
             RnnMetrics.Checkpoint(startedAt, ok: false);
             _dirty = true;
             _stepsSinceWrite += steps;
-            if (e is Orleans.Storage.InconsistentStateException || e.InnerException is Orleans.Storage.InconsistentStateException)
+            var stale = e is Orleans.Storage.InconsistentStateException || e.InnerException is Orleans.Storage.InconsistentStateException;
+            RnnTracing.Failed(activity, e, stale ? "stale" : "failed");
+            if (stale)
             {
                 // Another activation wrote this sequence (two can briefly coexist while a dead silo's grains move): this
                 // one's state is stale. It stops here, without writing again; the next call reads the stored state.

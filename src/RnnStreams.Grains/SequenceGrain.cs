@@ -153,6 +153,7 @@ public sealed partial class SequenceGrain(SequenceServices services)
     public async Task<StepResult> Step(long n, double[] x)
     {
         var startedAt = System.Diagnostics.Stopwatch.GetTimestamp();
+        using var activity = StartStepActivity(RnnTracing.StepActivity, RnnTracing.NTag, n);
         try
         {
             var result = await StepAsync(n, x);
@@ -161,11 +162,18 @@ public sealed partial class SequenceGrain(SequenceServices services)
                 RnnMetrics.Applied(1, startedAt, batch: false);
             }
 
+            Stepped(activity, result.ModelVersion, 1, result.Duplicate ? 1 : 0);
             return result;
         }
         catch (RnnStreamsException e)
         {
             RnnMetrics.Refused(e.Kind);
+            Refused(activity, e, count: 1);
+            throw;
+        }
+        catch (Exception e)
+        {
+            RnnTracing.Failed(activity, e);
             throw;
         }
     }
@@ -173,6 +181,7 @@ public sealed partial class SequenceGrain(SequenceServices services)
     public async Task<StepBatchResult> StepMany(long firstN, double[] inputs)
     {
         var startedAt = System.Diagnostics.Stopwatch.GetTimestamp();
+        using var activity = StartStepActivity(RnnTracing.StepManyActivity, RnnTracing.FirstNTag, firstN);
         try
         {
             var result = await StepManyAsync(firstN, inputs);
@@ -181,11 +190,18 @@ public sealed partial class SequenceGrain(SequenceServices services)
                 RnnMetrics.Applied(result.Count - result.Duplicates, startedAt, batch: true);
             }
 
+            Stepped(activity, result.ModelVersion, result.Count, result.Duplicates);
             return result;
         }
         catch (RnnStreamsException e)
         {
             RnnMetrics.Refused(e.Kind);
+            Refused(activity, e, count: _model is { } m && inputs is { Length: > 0 } && inputs.Length % m.InputSize == 0 ? inputs.Length / m.InputSize : null);
+            throw;
+        }
+        catch (Exception e)
+        {
+            RnnTracing.Failed(activity, e);
             throw;
         }
     }

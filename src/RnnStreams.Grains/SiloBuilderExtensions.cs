@@ -10,8 +10,9 @@ namespace RnnStreams.Grains;
 public static class SiloBuilderExtensions
 {
     /// <summary>
-    /// Registers the model cache, the sequence options (section <c>RnnStreams</c> when a configuration is given) and
-    /// the serialization of RnnStreams' typed errors. Storage and streams are the host's choice: see
+    /// Registers the model cache, the sequence options (section <c>RnnStreams</c> when a configuration is given), the
+    /// serialization of RnnStreams' typed errors and Orleans' activity propagation (a caller's trace continues into the
+    /// grains; see <see cref="RnnTracing"/>). Storage and streams are the host's choice: see
     /// <see cref="AddRnnStreamsInMemory"/> for the embedded default.
     /// </summary>
     public static ISiloBuilder AddRnnStreams(this ISiloBuilder builder, IConfiguration? configuration = null, Action<RnnStreamsOptions>? configure = null)
@@ -45,6 +46,14 @@ public static class SiloBuilderExtensions
         builder.Services.AddSingleton<CheckpointSweeper>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<CheckpointSweeper>());
         builder.Services.AddRnnStreamsErrors();
+
+        // Grain calls carry the caller's trace context (W3C traceparent in the RequestContext) and start Orleans'
+        // activities: only when something listens to Microsoft.Orleans.*, so untraced calls pay one filter each way.
+        // Once: Orleans:EnableDistributedTracing=true in the configuration adds the same filters.
+        if (!builder.Services.Any(d => d.ImplementationType?.Name == "ActivityPropagationIncomingGrainCallFilter"))
+        {
+            builder.AddActivityPropagation();
+        }
 
         // Whatever provider the host names "rnn" stores sequence and model state with Orleans' binary serializer (version
         // tolerant through the [Id]s of SequenceState), not the silo-wide default JSON: a checkpoint of an H=64 state

@@ -97,7 +97,11 @@ public static class HttpApi
         return services;
     }
 
-    /// <summary>Adds the key check, the body limits, the rate limiter and maps every endpoint (and the OpenAPI document at <c>/openapi/v1.json</c>).</summary>
+    /// <summary>
+    /// Adds the key check, the body limits, the rate limiter and maps every endpoint (and the OpenAPI document at
+    /// <c>/openapi/v1.json</c>). <c>/metrics</c> serves OpenTelemetry's Prometheus exporter, which the host registers
+    /// (the silo's <c>AddRnnStreamsTelemetry</c>).
+    /// </summary>
     public static WebApplication UseRnnStreamsHttp(this WebApplication app)
     {
         app.UseStatusCodePages();

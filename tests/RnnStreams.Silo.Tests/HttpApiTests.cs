@@ -191,10 +191,19 @@ public sealed class HttpApiTests(SiloFixture fixture) : IDisposable
         Assert.True(Value("rnn_errors_total{") >= 1, metrics);
         Assert.Contains("kind=\"Gap\"", metrics);
         Assert.True(Value("rnn_batch_size_count") >= 1);
-        Assert.True(Value("rnn_step_duration_milliseconds_count") >= 2);
+        Assert.True(Value("rnn_step_duration_seconds_count") >= 2);
+        Assert.True(Value("rnn_step_duration_seconds_sum") > 0);
+
+        // Durations are in seconds (OpenTelemetry's unit), with buckets from 10 µs to 2.5 s.
+        var bounds = metrics.Split('\n').Where(l => l.StartsWith("rnn_step_duration_seconds_bucket{", StringComparison.Ordinal))
+            .Select(l => l[(l.IndexOf("le=\"", StringComparison.Ordinal) + 4)..]).Select(l => l[..l.IndexOf('"')])
+            .Where(le => le != "+Inf").Select(le => double.Parse(le, CultureInfo.InvariantCulture)).Distinct().Order().ToList();
+        Assert.Equal(0.00001, bounds[0], 12);
+        Assert.Equal(2.5, bounds[^1], 12);
         Assert.True(Value("rnn_sequences_active") >= 1);
         Assert.True(Value("rnn_model_cache_loads_total") >= 1);
         Assert.Contains("rnn_checkpoint_writes_total", metrics);
+        Assert.Contains("rnn_checkpoint_duration_seconds_count", metrics);
     }
 
     [Fact]

@@ -8,6 +8,7 @@ using RnnStreams.Core;
 using System.Net.Http.Json;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Configuration;
+using OpenTelemetry.Metrics;
 using RnnStreams.Grains;
 using RnnStreams.Http;
 
@@ -246,6 +247,11 @@ internal static class BenchCommand
             ["Http:Burst"] = "100000000",
         });
         builder.Services.AddRnnStreamsHttp(builder.Configuration);
+        // The silo's metrics and /metrics, as its AddRnnStreamsTelemetry registers them; no traces (nothing listens, as
+        // in a silo without an OTLP endpoint), so the bench measures untraced steps.
+        builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics
+            .AddMeter(RnnMetrics.MeterName, "Microsoft.Orleans", "Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel", "Microsoft.AspNetCore.RateLimiting")
+            .AddPrometheusExporter());
         builder.UseOrleans(silo =>
         {
             silo.UseLocalhostClustering(PortFinder.Free(), gatewayPort,
