@@ -1,0 +1,102 @@
+using System.Text;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Options;
+
+namespace RnnStreams.Http;
+
+/// <summary>The <c>/v1</c> endpoints: models and sequences, mapped onto their grains.</summary>
+public static partial class HttpApi
+{
+    private static void MapEndpoints(IEndpointRouteBuilder app)
+    {
+        var v1 = app.MapGroup("/v1").AddEndpointFilter(TranslateErrorsAsync);
+
+        v1.MapGet("/models", async (IGrainFactory grains) =>
+        {
+            var names = await grains.GetGrain<IModelCatalogGrain>(0).List();
+            var all = new List<ModelVersionInfo>();
+            foreach (var name in names)
+            {
+                all.AddRange(await grains.GetGrain<IModelGrain>(name).ListVersions());
+            }
+
+            return Results.Ok(all);
+        }).WithSummary("Every model and version");
+
+        v1.MapGet("/models/{name}/versions", async (string name, IGrainFactory grains) =>
+            Results.Ok(await grains.GetGrain<IModelGrain>(name).ListVersions())).WithSummary("A model's versions");
+
+        v1.MapGet("/models/{name}", async (string name, int? version, IGrainFactory grains) =>
+            Results.Text(await grains.GetGrain<IModelGrain>(name).GetJson(version), "application/json")).WithSummary("A model version as a model file (default: the latest)");
+
+        v1.MapPost("/models/{name}", async (string name, HttpRequest request, IGrainFactory grains) =>
+        {
+            using var reader = new StreamReader(request.Body, Encoding.UTF8);
+            var json = await reader.ReadToEndAsync();
+            RnnStreams.Core.RnnModel model;
+            try
+            {
+                model = RnnStreams.Core.ModelFile.Parse(json, name).WithName(name);
+            }
+            catch (RnnStreams.Core.ModelValidationException e)
+            {
+                throw new InvalidModelException(name, e.Message);
+            }
+
+            var info = await grains.GetGrain<IModelGrain>(name).Publish(RnnStreams.Core.ModelFile.ToJson(model));
+            return Results.Created($"/v1/models/{name}?version={info.Version}", info);
+        }).WithSummary("Publishes a model file (JSON body) as the model's next version");
+
+        v1.MapPost("/sequences/{id}/start", async (string id, StartBody body, IGrainFactory grains) =>
+            Results.Ok(await grains.GetGrain<ISequenceGrain>(id).Start(new StartRequest(body.Model ?? string.Empty, body.Version, body.H0, body.C0))))
+            .WithSummary("Starts a sequence on a model (version, h_0 and an LSTM's c_0 optional)");
+
+        v1.MapPost("/sequences/{id}/elements", async (string id, ElementBody body, IGrainFactory grains) =>
+            Results.Ok(await grains.GetGrain<ISequenceGrain>(id).Step(body.N, body.X ?? [])))
+            .WithSummary("Applies element n (x_t); a recent duplicate answers with its stored y and duplicate = true");
+
+        v1.MapPost("/sequences/{id}/batch", async (string id, BatchBody body, IGrainFactory grains, IOptions<HttpApiOptions> options) =>
+        {
+            var rows = body.Inputs ?? [];
+            if (rows.Length > options.Value.MaxBatch)
+            {
+                throw new RnnArgumentException("inputs", $"at most {options.Value.MaxBatch} elements per batch, got {rows.Length}");
+            }
+
+            var width = rows.Length == 0 ? 0 : rows[0]?.Length ?? 0;
+            for (var i = 0; i < rows.Length; i++)
+            {
+                if (rows[i] is null || rows[i].Length != width)
+                {
+                    throw new InvalidInputException(RnnErrorKind.WrongSize, $"element {body.FirstN + i} has {rows[i]?.Length ?? 0} values; the batch's first has {width}", body.FirstN + i, width, rows[i]?.Length ?? 0, -1);
+                }
+            }
+
+            var result = await grains.GetGrain<ISequenceGrain>(id).StepMany(body.FirstN, [.. rows.SelectMany(r => r)]);
+            var outputs = new double[result.Count][];
+            for (var i = 0; i < result.Count; i++)
+            {
+                outputs[i] = result.Outputs.AsSpan(i * result.OutputSize, result.OutputSize).ToArray();
+            }
+
+            return Results.Ok(new BatchAnswer(result.FirstN, result.Count, outputs, result.ModelVersion, result.Duplicates, result.DurableN));
+        }).WithSummary("Applies elements firstN, firstN+1, … (one row of D numbers each) as one batch");
+
+        v1.MapGet("/sequences/{id}", async (string id, IGrainFactory grains) => Results.Ok(await grains.GetGrain<ISequenceGrain>(id).Snapshot()))
+            .WithSummary("Where a sequence stands: model, version, h (and c), last n, last durable n");
+        v1.MapPost("/sequences/{id}/reset", async (string id, IGrainFactory grains) => Results.Ok(await grains.GetGrain<ISequenceGrain>(id).Reset()))
+            .WithSummary("Back to h_0 on the model's latest version");
+        v1.MapPost("/sequences/{id}/upgrade", async (string id, IGrainFactory grains) => Results.Ok(await grains.GetGrain<ISequenceGrain>(id).Upgrade()))
+            .WithSummary("Moves the sequence to its model's latest compatible version, keeping its state");
+        v1.MapDelete("/sequences/{id}", async (string id, IGrainFactory grains) =>
+        {
+            await grains.GetGrain<ISequenceGrain>(id).End();
+            return Results.NoContent();
+        }).WithSummary("Ends the sequence (its state is deleted; subscribers get the ended event)");
+
+        v1.MapGet("/sequences/{id}/outputs", StreamOutputsAsync)
+            .WithSummary("The sequence's outputs as Server-Sent Events, in order; the ended or expired event comes last");
+    }
+}
