@@ -80,35 +80,40 @@ dotnet_env=(--change 'ENV DOTNET_ROOT=/usr/share/dotnet' --change 'ENV APP_UID=1
 
 host_dotnet=$(dirname "$(readlink -f "$(command -v dotnet)")")
 
+# stand_in NAME: a fresh copy of the base root fs in $root; finish IMAGE [--change ...]: import it under IMAGE.
+stand_in() {
+  base_rootfs
+  root="$cache/rootfs-$1"
+  $as_root rm -rf "$root" && $as_root cp -a "$base" "$root"
+}
+finish() {
+  local image=$1
+  shift
+  import_image "$root" "$image" "$@"
+  $as_root rm -rf "$root"
+}
+
 if ! have "$sdk_image" && ! try_pull "$sdk_image"; then
   log "no registry: building a stand-in for $sdk_image from $host_dotnet"
-  base_rootfs
-  root="$cache/rootfs-sdk"
-  $as_root rm -rf "$root" && $as_root cp -a "$base" "$root"
+  stand_in sdk
   $as_root cp -a "$host_dotnet" "$root/usr/share/dotnet"
   $as_root ln -sf /usr/share/dotnet/dotnet "$root/usr/bin/dotnet"
-  import_image "$root" "$sdk_image" "${dotnet_env[@]}" --change 'WORKDIR /'
-  $as_root rm -rf "$root"
+  finish "$sdk_image" "${dotnet_env[@]}" --change 'WORKDIR /'
 fi
 
 if ! have "$aspnet_image" && ! try_pull "$aspnet_image"; then
   log "no registry: building a stand-in for $aspnet_image (the runtimes only, no SDK)"
-  base_rootfs
-  root="$cache/rootfs-aspnet"
-  $as_root rm -rf "$root" && $as_root cp -a "$base" "$root"
+  stand_in aspnet
   $as_root mkdir -p "$root/usr/share/dotnet/shared"
   $as_root cp -a "$host_dotnet/dotnet" "$host_dotnet/host" "$root/usr/share/dotnet/"
   $as_root cp -a "$host_dotnet/shared/Microsoft.NETCore.App" "$host_dotnet/shared/Microsoft.AspNetCore.App" "$root/usr/share/dotnet/shared/"
   $as_root ln -sf /usr/share/dotnet/dotnet "$root/usr/bin/dotnet"
-  import_image "$root" "$aspnet_image" "${dotnet_env[@]}" --change 'ENV ASPNETCORE_HTTP_PORTS=8080' --change 'WORKDIR /app'
-  $as_root rm -rf "$root"
+  finish "$aspnet_image" "${dotnet_env[@]}" --change 'ENV ASPNETCORE_HTTP_PORTS=8080' --change 'WORKDIR /app'
 fi
 
 if ! have "$redis_image" && ! try_pull "$redis_image"; then
   log "no registry: building a stand-in for $redis_image (Debian's redis-server)"
-  base_rootfs
-  root="$cache/rootfs-redis"
-  $as_root rm -rf "$root" && $as_root cp -a "$base" "$root"
+  stand_in redis
   $as_root chroot "$root" apt-get install -y -qq redis-server >/dev/null 2>&1 \
     || { $as_root chroot "$root" apt-get update -qq >/dev/null && $as_root chroot "$root" apt-get install -y -qq redis-server >/dev/null; }
   $as_root mkdir -p "$root/data"
@@ -117,10 +122,9 @@ if ! have "$redis_image" && ! try_pull "$redis_image"; then
   printf '%s\n' '#!/bin/sh' 'if [ "$1" = "redis-server" ]; then shift; exec redis-server "$@" --protected-mode no; fi' 'exec "$@"' \
     | $as_root tee "$root/usr/local/bin/docker-entrypoint.sh" >/dev/null
   $as_root chmod +x "$root/usr/local/bin/docker-entrypoint.sh"
-  import_image "$root" "$redis_image" --change 'WORKDIR /data' \
+  finish "$redis_image" --change 'WORKDIR /data' \
     --change 'ENTRYPOINT ["/usr/local/bin/docker-entrypoint.sh"]' --change 'CMD ["redis-server"]' \
     --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
-  $as_root rm -rf "$root"
 fi
 
 podman image exists "$sdk_image" && podman image exists "$aspnet_image" && podman image exists "$redis_image"
