@@ -51,9 +51,10 @@ cpu_seconds() { # cpu_seconds CONTAINER: user+system CPU seconds of the containe
   awk '{u+=$14; s+=$15} END {printf "%.2f", (u+s)/100}' "/proc/$pid/stat" 2>/dev/null || echo 0
 }
 
-# run_load N KIND: prints "steps_per_s client_cpu_s silo_cpu_s redis_cpu_s"
+# run_load N KIND [warm]: prints "steps_per_s client_cpu_s silo_cpu_s redis_cpu_s elapsed_s" (warm: a quarter of the steps)
 run_load() {
-  local n=$1 kind=$2 target=() silos=() before=() i
+  local n=$1 kind=$2 target=() silos=() before=() i run_steps=$steps
+  [ "${3:-}" = warm ] && run_steps=$((steps / 4))
   for i in $(seq 1 "$n"); do silos+=("$(container "silo$i")"); done
   if [ "$kind" = http ]; then
     local urls=""
@@ -66,8 +67,8 @@ run_load() {
   fi
   for c in "${silos[@]}" "$(container redis)"; do before+=("$(cpu_seconds "$c")"); done
   local started_cpu
-  /usr/bin/time -f '%U %S' -o "$work/time" dotnet "$client" load "${target[@]}" --sequences "$sequences" --steps "$steps" \
-    --batch "$batch" --model demo --prefix "scale-$kind-$n-$$" >"$work/load.out" 2>&1 \
+  /usr/bin/time -f '%U %S' -o "$work/time" dotnet "$client" load "${target[@]}" --sequences "$sequences" --steps "$run_steps" \
+    --batch "$batch" --model demo --prefix "scale-$kind-$n-${3:-run}-$$" >"$work/load.out" 2>&1 \
     || { cat "$work/load.out" >&2; echo "error: load failed" >&2; exit 1; }
   grep -q 'lost=0 duplicated=0 mismatched=0' "$work/load.out" || { cat "$work/load.out" >&2; exit 1; }
   local rate silo_cpu=0 redis_cpu client_cpu j=0
@@ -93,7 +94,8 @@ for n in 1 2 3; do
     sleep 2
   done
   [ "$ok" -eq "$n" ] || { echo "error: $n silos did not become healthy" >&2; exit 1; }
-  dotnet "$client" load --http http://localhost:8080 --api-key "$key" --sequences 64 --steps 256 --batch "$batch" --model demo --prefix "warm-$n-$$" >/dev/null # warm-up
+  # Warm-up through every silo on both paths (the JIT of a fresh silo limited to a fraction of a core takes a while).
+  for kind in http gateway; do run_load "$n" "$kind" warm >/dev/null; done
   for kind in http gateway; do
     read -r r ccpu scpu rcpu el < <(run_load "$n" "$kind")
     rate[$kind,$n]=$r
