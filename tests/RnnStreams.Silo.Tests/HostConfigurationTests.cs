@@ -36,4 +36,18 @@ public sealed class HostConfigurationTests
         Assert.NotEqual(0, result.ExitCode);
         Assert.Contains($"share port {port}", result.StandardOutput + result.StandardError);
     }
+
+    [Theory]
+    [InlineData("--Management:Urls", "not a url")]
+    [InlineData("--Kubernetes:Enabled", "maybe")]
+    [InlineData("--Http:Enabled", "sometimes")]
+    public async Task UnusableSetting_StopsTheSilo_WithOneLineNamingIt(string key, string value)
+    {
+        var result = await SiloProcess.RunToExitAsync([key, value], TimeSpan.FromMinutes(1));
+        Assert.True(result.ExitCode == 2, result.ToString());
+        var error = result.StandardError.Trim();
+        Assert.StartsWith("error: ", error);
+        Assert.Contains(value, error);
+        Assert.DoesNotContain("   at ", error);
+    }
 }
