@@ -28,7 +28,7 @@ return 0;
 static WebApplication Build(string[] args)
 {
     var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
-    var api = HttpApi.IsEnabled(builder.Configuration);  // Http:Enabled: on in the embedded default, off with Redis
+    var api = HttpApi.IsEnabled(builder.Configuration, SiloHosting.IsClustered(builder.Configuration)); // on alone, off clustered
     builder.AddRnnStreamsTelemetry();                     // metrics (Prometheus), traces (OTLP through OTEL_* variables)
     builder.AddSiloEndpoints(api);                        // API at ASPNETCORE_URLS (if on), management at Management:Urls
     builder.UseOrleans(silo => silo.AddRnnStreamsSilo(builder.Configuration)); // embedded, Redis, or Kubernetes

@@ -34,9 +34,9 @@ public static partial class HttpApi
         return reader.ReadToEnd();
     });
 
-    /// <summary><c>Http:Enabled</c>; by default on in the embedded configuration and off with Redis clustering (<c>ConnectionStrings:Redis</c>).</summary>
-    public static bool IsEnabled(IConfiguration configuration) =>
-        configuration.GetValue<bool?>($"{HttpApiOptions.Section}:Enabled") ?? string.IsNullOrWhiteSpace(configuration.GetConnectionString("Redis"));
+    /// <summary><c>Http:Enabled</c>; by default on for a silo on its own and off for a clustered one (several may share a host).</summary>
+    public static bool IsEnabled(IConfiguration configuration, bool clustered) =>
+        configuration.GetValue<bool?>($"{HttpApiOptions.Section}:Enabled") ?? !clustered;
 
     /// <summary>Registers the API's services, options (section <c>Http</c>), JSON settings, problem details, OpenAPI and the rate limiter.</summary>
     public static IServiceCollection AddRnnStreamsHttp(this IServiceCollection services, IConfiguration configuration)
