@@ -42,6 +42,9 @@ public enum RnnErrorKind
 
     /// <summary>The state could not be written to storage; under EveryStep the element was not applied.</summary>
     Storage = 12,
+
+    /// <summary>Storage lost the record of a sequence that was running: it says so instead of starting again at element 1.</summary>
+    StateLost = 13,
 }
 
 /// <summary>
@@ -169,8 +172,8 @@ public sealed class SequenceAlreadyStartedException : RnnStreamsException
 [GenerateSerializer, Alias("rnn.ElementGapException")]
 public sealed class ElementGapException : RnnStreamsException
 {
-    public ElementGapException(string sequence, long expectedN, long receivedN)
-        : base(RnnErrorKind.Gap, $"sequence '{sequence}' expects element {expectedN}, got {receivedN}; send {expectedN} first")
+    public ElementGapException(string sequence, long expectedN, long receivedN, string? why = null)
+        : base(RnnErrorKind.Gap, $"sequence '{sequence}' expects element {expectedN}, got {receivedN}; send {expectedN} first{(why is null ? string.Empty : $" ({why})")}")
     {
         Sequence = sequence;
         ExpectedN = expectedN;
@@ -328,15 +331,51 @@ public sealed class ModelVersionInUseException : RnnStreamsException
 public sealed class RnnStorageException : RnnStreamsException
 {
     public RnnStorageException(string sequence, long n, string detail)
-        : base(RnnErrorKind.Storage, $"sequence '{sequence}': element {n} was not applied because its state could not be written ({detail}); send it again")
+        : this(sequence, n, $"sequence '{sequence}': element {n} was not applied because its state could not be written ({detail}); send it again", fullMessage: true)
     {
+    }
+
+    private RnnStorageException(string sequence, long n, string message, bool fullMessage)
+        : base(RnnErrorKind.Storage, message)
+    {
+        _ = fullMessage;
         Sequence = sequence;
         N = n;
     }
+
+    /// <summary>A request that changes no element (start, reset, upgrade, end) could not be stored: nothing changed.</summary>
+    public static RnnStorageException NotChanged(string sequence, long lastN, string what, string detail) =>
+        new(sequence, lastN, $"sequence '{sequence}': {what} was not done because its state could not be written ({detail}); nothing changed, send it again", fullMessage: true);
+
+    /// <summary>The sequence's state could not be read, so it could not be activated: nothing was done.</summary>
+    public static RnnStorageException Unreadable(string sequence, string detail) =>
+        new(sequence, 0, $"sequence '{sequence}': its state could not be read ({detail}); nothing was done, send it again", fullMessage: true);
 
     [Id(0)]
     public string Sequence { get; init; }
 
     [Id(1)]
     public long N { get; init; }
+}
+
+/// <summary>
+/// Storage lost the stored record of a running sequence (a Redis restarted without persistence, a deleted key): the
+/// sequence refuses everything with this error, naming the last element it had, until it is reset or ended.
+/// </summary>
+[GenerateSerializer, Alias("rnn.StateLostException")]
+public sealed class StateLostException : RnnStreamsException
+{
+    public StateLostException(string sequence, long lastN)
+        : base(RnnErrorKind.StateLost, $"sequence '{sequence}': storage lost its state (it was at element {lastN}), so no element is applied; Reset starts it again from h_0 on its model, End removes it")
+    {
+        Sequence = sequence;
+        LastN = lastN;
+    }
+
+    [Id(0)]
+    public string Sequence { get; init; }
+
+    /// <summary>The last element the sequence had applied when its record was found missing.</summary>
+    [Id(1)]
+    public long LastN { get; init; }
 }

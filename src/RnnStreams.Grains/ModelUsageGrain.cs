@@ -12,7 +12,7 @@ public sealed class ModelUsageGrain(
         }
 
         state.State.InUse[version] = state.State.InUse.GetValueOrDefault(version) + 1;
-        await state.WriteStateAsync();
+        await WriteAsync();
     }
 
     public async Task Release(int version)
@@ -27,7 +27,7 @@ public sealed class ModelUsageGrain(
             state.State.InUse[version] = count - 1;
         }
 
-        await state.WriteStateAsync();
+        await WriteAsync();
     }
 
     public async Task<long> TryRetire(int version)
@@ -39,8 +39,26 @@ public sealed class ModelUsageGrain(
         }
 
         state.State.Retired.Add(version);
-        await state.WriteStateAsync();
+        await WriteAsync();
         return 0;
+    }
+
+    /// <summary>
+    /// A failed write leaves the counts in memory ahead of storage (over-counting: safe); a version conflict means storage
+    /// changed under this activation (another one, or a store that lost its data), so it leaves and the next call reads
+    /// what storage holds.
+    /// </summary>
+    private async Task WriteAsync()
+    {
+        try
+        {
+            await state.WriteStateAsync();
+        }
+        catch (Exception e) when (StorageCircuit.IsConflict(e))
+        {
+            DeactivateOnIdle();
+            throw;
+        }
     }
 
     public Task<Dictionary<int, long>> GetUsage() => Task.FromResult(new Dictionary<int, long>(state.State.InUse));

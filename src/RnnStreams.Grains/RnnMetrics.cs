@@ -36,6 +36,7 @@ public static class RnnMetrics
     private static readonly Histogram<long> BatchSize = Meter.CreateHistogram<long>("rnn.batch.size", "{element}", "Elements per StepMany call");
     private static readonly Counter<long> CheckpointWrites = Meter.CreateCounter<long>("rnn.checkpoint.writes", "{write}", "Sequence state writes to grain storage, by outcome");
     private static readonly Histogram<double> CheckpointDuration = Meter.CreateHistogram("rnn.checkpoint.duration", "s", "Time of a sequence state write", advice: Seconds);
+    private static readonly Counter<long> Unwritten = Meter.CreateCounter<long>("rnn.unwritten_on_deactivation", "{element}", "Acknowledged elements a sequence could not write before it deactivated (storage failing): lost");
     private static readonly Counter<long> ModelCacheHits = Meter.CreateCounter<long>("rnn.model_cache.hits", "{lookup}", "Model lookups answered from the silo's cache");
     private static readonly Counter<long> ModelCacheLoads = Meter.CreateCounter<long>("rnn.model_cache.loads", "{load}", "Model versions fetched from their model grain");
 
@@ -66,6 +67,8 @@ public static class RnnMetrics
         CheckpointWrites.Add(1, new KeyValuePair<string, object?>("outcome", ok ? "ok" : "failed"));
         CheckpointDuration.Record(Stopwatch.GetElapsedTime(startedAt).TotalSeconds);
     }
+
+    internal static void LostOnDeactivation(long elements) => Unwritten.Add(elements);
 
     internal static void CacheHit() => ModelCacheHits.Add(1);
 

@@ -58,6 +58,13 @@ public sealed class RnnStreamsOptions
     /// </summary>
     public TimeSpan? ExpiryCheckPeriod { get; set; }
 
+    /// <summary>
+    /// How often a silo whose sequence storage is failing lets one write through to see whether it answers again. Until
+    /// then, what needs a write is refused at once with <see cref="RnnErrorKind.Storage"/> instead of waiting out the
+    /// storage client's timeout. Default 1 s.
+    /// </summary>
+    public TimeSpan StorageRetryInterval { get; set; } = TimeSpan.FromSeconds(1);
+
     /// <summary>The policy for a model: its override, else the silo's.</summary>
     public DurabilityPolicy PolicyFor(string model) =>
         _policies.GetOrAdd(ModelDurability.TryGetValue(model, out var text) ? text : Durability, DurabilityPolicy.Parse);
@@ -84,6 +91,11 @@ public sealed class RnnStreamsOptions
         if (KeepOutputs < 1)
         {
             throw new FormatException($"RnnStreams:KeepOutputs must be at least 1, got {KeepOutputs}");
+        }
+
+        if (StorageRetryInterval <= TimeSpan.Zero)
+        {
+            throw new FormatException($"RnnStreams:StorageRetryInterval must be positive, got {StorageRetryInterval}");
         }
 
         if (ExpireAfter is { } expire && expire <= TimeSpan.Zero)

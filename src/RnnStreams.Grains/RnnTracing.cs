@@ -62,6 +62,21 @@ public static class RnnTracing
     internal static readonly ActivitySource Source = new(SourceName, "1.0");
 
     /// <summary>Marks a write or a publish that succeeded (<c>rnn.outcome</c> <c>ok</c>).</summary>
+    /// <summary>Starts <c>rnn.checkpoint</c> for a write of a sequence's state up to its last element.</summary>
+    internal static Activity? StartCheckpoint(GrainId sequence, SequenceState state)
+    {
+        var activity = Source.StartActivity(CheckpointActivity);
+        if (activity is { IsAllDataRequested: true })
+        {
+            activity.SetTag(SequenceTag, sequence.Key.ToString());
+            activity.SetTag(NTag, state.LastN);
+            activity.SetTag(ModelTag, state.Model);
+            activity.SetTag(ModelVersionTag, state.ModelVersion);
+        }
+
+        return activity;
+    }
+
     internal static void Succeeded(Activity? activity)
     {
         if (activity is { IsAllDataRequested: true })

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using Orleans.Streams;
 using Orleans.Streams.Core;
 
@@ -28,7 +29,7 @@ public sealed partial class SequenceGrain
         }
         catch (RnnStreamsException e)
         {
-            LogStreamInputRefused(services.Logger, Id, item.N, e.Message);
+            LogStreamInputRefused(_services.Logger, Id, item.N, e.Message);
             await PublishAsync(new SequenceOutput(Id, item.N, [], S.ModelVersion, OutputKind.Error, e.Message));
         }
     }
@@ -36,4 +37,7 @@ public sealed partial class SequenceGrain
     public Task OnCompletedAsync() => Task.CompletedTask;
 
     public Task OnErrorAsync(Exception ex) => Task.CompletedTask;
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Sequence {Sequence} refused input element {N} from its stream: {Reason}")]
+    private static partial void LogStreamInputRefused(ILogger logger, string sequence, long n, string reason);
 }

@@ -59,18 +59,4 @@ public sealed partial class SequenceGrain
         activity.SetTag(RnnTracing.ModelTag, S.Model);
         activity.SetTag(RnnTracing.ModelVersionTag, version);
     }
-
-    /// <summary>Starts <c>rnn.checkpoint</c> for a write of the state up to element <paramref name="n"/>.</summary>
-    private Activity? StartCheckpointActivity(long n)
-    {
-        var activity = RnnTracing.Source.StartActivity(RnnTracing.CheckpointActivity);
-        if (activity is { IsAllDataRequested: true })
-        {
-            activity.SetTag(RnnTracing.SequenceTag, Id);
-            activity.SetTag(RnnTracing.NTag, n);
-            TagModel(activity, S.ModelVersion);
-        }
-
-        return activity;
-    }
 }

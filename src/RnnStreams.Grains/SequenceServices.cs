@@ -16,6 +16,7 @@ public sealed class SequenceServices(
     ModelCache models,
     OutputPublisher publisher,
     CheckpointSweeper sweeper,
+    StorageCircuit circuit,
     IOptions<RnnStreamsOptions> options,
     ILogger<SequenceGrain> logger)
 {
@@ -29,6 +30,9 @@ public sealed class SequenceServices(
     public OutputPublisher Publisher { get; } = publisher;
 
     public CheckpointSweeper Sweeper { get; } = sweeper;
+
+    /// <summary>Whether sequence storage answers: shared by the silo's sequences.</summary>
+    public StorageCircuit Circuit { get; } = circuit;
 
     public RnnStreamsOptions Options { get; } = options.Value;
 

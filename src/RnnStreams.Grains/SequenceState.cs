@@ -36,6 +36,13 @@ public sealed class SequenceState
     [Id(7)]
     public int RecentCapacity { get; set; }
 
+    /// <summary>
+    /// Set when storage lost this sequence's record while it ran (<see cref="LastN"/> is the last element it had then):
+    /// it refuses everything with <see cref="StateLostException"/> until it is reset or ended.
+    /// </summary>
+    [Id(8)]
+    public bool Lost { get; set; }
+
     /// <summary>A copy whose arrays the live state can go on changing in place (h_0 is never changed in place).</summary>
     public SequenceState Copy() => new()
     {
@@ -47,6 +54,7 @@ public sealed class SequenceState
         InitialState = InitialState,
         RecentOutputs = RecentOutputs.ToArray(),
         RecentCapacity = RecentCapacity,
+        Lost = Lost,
     };
 }
 

@@ -41,6 +41,7 @@ public static class SiloBuilderExtensions
 
         builder.Services.AddSingleton<ModelCache>();
         builder.Services.AddSingleton<SequenceServices>();
+        builder.Services.AddSingleton<StorageCircuit>();
         builder.Services.AddSingleton<OutputPublisher>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<OutputPublisher>());
         builder.Services.AddSingleton<CheckpointSweeper>();

@@ -28,6 +28,7 @@ public static partial class HttpApi
         RnnErrorKind.AlreadyStarted or RnnErrorKind.Gap or RnnErrorKind.Duplicate or RnnErrorKind.Incompatible or RnnErrorKind.InUse => StatusCodes.Status409Conflict,
         RnnErrorKind.InvalidModel or RnnErrorKind.NonFiniteResult => StatusCodes.Status422UnprocessableEntity,
         RnnErrorKind.Storage => StatusCodes.Status503ServiceUnavailable,
+        RnnErrorKind.StateLost => StatusCodes.Status410Gone,
         _ => StatusCodes.Status400BadRequest,
     };
 

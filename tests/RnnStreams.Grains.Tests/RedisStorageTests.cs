@@ -131,7 +131,7 @@ public class RedisStorageTests(RedisStorageFixture fixture)
     }
 
     [Fact]
-    public async Task Checkpoint_WhenStorageRefusesTheWrite_StepsGoOnAndDurabilityLags()
+    public async Task Checkpoint_WhenStorageRefusesTheWrite_AcknowledgesUpToKUnwritten_ThenRefuses()
     {
         var sequence = _client.GetGrain<ISequenceGrain>(Models.Key("lag"));
         await sequence.Start(new StartRequest(RedisStorageFixture.CheckpointModel));
@@ -141,40 +141,47 @@ public class RedisStorageTests(RedisStorageFixture fixture)
         await fixture.Redis.RefuseWritesAsync(true);
         try
         {
+            // Checkpoint(2, 0): two more elements may be acknowledged unwritten; a third would break the bound.
             await sequence.StepMany(3, [1, 1, 2, 2]);
             var snapshot = await sequence.Snapshot();
             Assert.Equal((4L, 2L), (snapshot.LastN, snapshot.LastDurableN));
+            var refused = await Assert.ThrowsAsync<RnnStorageException>(() => sequence.Step(5, [0, 0]));
+            Assert.Equal((RnnErrorKind.Storage, 5L), (refused.Kind, refused.N));
+            var after = await sequence.Snapshot();
+            Assert.Equal((snapshot.LastN, snapshot.LastDurableN, snapshot.UpdatedAt), (after.LastN, after.LastDurableN, after.UpdatedAt));
+            Assert.Equal(snapshot.Hidden, after.Hidden);
         }
         finally
         {
             await fixture.Redis.RefuseWritesAsync(false);
         }
 
-        await sequence.Step(5, [0, 0]);
-        var after = await sequence.Snapshot();
-        Assert.Equal((5L, 5L), (after.LastN, after.LastDurableN));
+        var answer = await sequence.Step(5, [0, 0]); // written with the two before it, before it is acknowledged
+        Assert.Equal(5L, answer.DurableN);
+        var written = await sequence.Snapshot();
+        Assert.Equal((5L, 5L), (written.LastN, written.LastDurableN));
     }
 
     [Fact]
-    public async Task Checkpoint_IsWrittenInTheBackground_StepsDoNotWaitForStorage()
+    public async Task Checkpoint_IsWrittenInTheBackground_StepsWaitOnlyAtTheBound()
     {
         var sequence = _client.GetGrain<ISequenceGrain>(Models.Key("background"));
         await sequence.Start(new StartRequest(RedisStorageFixture.CheckpointModel));
 
-        // Redis holds writes for 4 s. Under Checkpoint(2, 0) element 2 starts a checkpoint; were it written on the step's
-        // path, that step would answer only after the pause, with DurableN = 2. It answers at once with DurableN = 0, and
-        // element 3 is applied while the checkpoint waits.
+        // Redis holds writes for 4 s. Under Checkpoint(2, 0) element 1 starts a checkpoint (half the bound); elements 1
+        // and 2 are answered at once, unwritten. Element 3 would make three unwritten: it waits for the write in flight
+        // (elements up to 1), and is answered with DurableN = 1.
         await fixture.Redis.PauseWritesAsync(TimeSpan.FromSeconds(4));
         var answers = new[] { await sequence.Step(1, [0.5, -0.5]), await sequence.Step(2, [1, 1]), await sequence.Step(3, [0.25, 2]) };
-        Assert.Equal([0L, 0L, 0L], answers.Select(a => a.DurableN));
+        Assert.Equal([0L, 0L, 1L], answers.Select(a => a.DurableN));
 
         var snapshot = await sequence.Snapshot(); // waits for the checkpoint in flight
-        Assert.Equal((3L, 2L), (snapshot.LastN, snapshot.LastDurableN));
+        Assert.Equal((3L, 3L), (snapshot.LastN, snapshot.LastDurableN));
         Assert.Equal(4L, (await sequence.Step(4, [0, 0])).N);
-        Assert.Equal((4L, 4L), ((await sequence.Snapshot()).LastN, (await sequence.Snapshot()).LastDurableN));
 
         // What Redis holds is exactly the state of element 4: a new activation reads it back.
         var before = await sequence.Snapshot();
+        Assert.Equal((4L, 4L), (before.LastN, before.LastDurableN));
         await _client.GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero);
         var after = await sequence.Snapshot();
         Assert.Equal(before.Hidden, after.Hidden);
