@@ -32,7 +32,7 @@ public sealed partial class SequenceGrain
     public SequenceGrain(SequenceServices services)
     {
         _services = services;
-        _ledger = new SequenceLedger(GrainContext, services);
+        _ledger = new SequenceLedger(GrainContext.GrainId, services);
     }
 
     private string Id => this.GetPrimaryKeyString();

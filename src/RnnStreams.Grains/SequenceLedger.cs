@@ -20,7 +20,7 @@ namespace RnnStreams.Grains;
 /// (this one is stale and deactivates); if it is gone, storage lost it and the sequence says so
 /// (<see cref="StateLostException"/>) instead of starting again at element 1.</para>
 /// </remarks>
-internal sealed partial class SequenceLedger(IGrainContext grain, SequenceServices services)
+internal sealed partial class SequenceLedger(GrainId grainId, SequenceServices services)
 {
     private bool _swept; // registered with the silo's sweeper for a timed checkpoint
     private string? _etag;
@@ -29,7 +29,7 @@ internal sealed partial class SequenceLedger(IGrainContext grain, SequenceServic
     private long _firstUnwrittenAt; // Stopwatch timestamp of the oldest unwritten element not in the write in flight; 0 = none
     private long _inFlightSince; // the same for the elements of the write in flight
 
-    private string Id => grain.GrainId.Key.ToString()!;
+    private string Id => grainId.Key.ToString()!;
 
     /// <summary>The live state: what the sequence answers from.</summary>
     public SequenceState Live { get; private set; } = new();
@@ -53,7 +53,7 @@ internal sealed partial class SequenceLedger(IGrainContext grain, SequenceServic
         var stored = new GrainState<SequenceState>(new SequenceState());
         try
         {
-            await services.Circuit.RunAsync(() => services.Storage.ReadStateAsync(SequenceServices.StateName, grain.GrainId, stored));
+            await services.Circuit.RunAsync(() => services.Storage.ReadStateAsync(SequenceServices.StateName, grainId, stored));
         }
         catch (Exception e) when (e is not RnnStreamsException)
         {
@@ -133,7 +133,7 @@ internal sealed partial class SequenceLedger(IGrainContext grain, SequenceServic
         var cleared = new GrainState<SequenceState>(new SequenceState()) { ETag = _etag, RecordExists = _recordExists };
         try
         {
-            await services.Circuit.RunAsync(() => services.Storage.ClearStateAsync(SequenceServices.StateName, grain.GrainId, cleared));
+            await services.Circuit.RunAsync(() => services.Storage.ClearStateAsync(SequenceServices.StateName, grainId, cleared));
         }
         catch (Exception e) when (e is not RnnStreamsException)
         {
@@ -193,10 +193,10 @@ internal sealed partial class SequenceLedger(IGrainContext grain, SequenceServic
         await SettleAsync();
         var record = new GrainState<SequenceState>(next) { ETag = _etag, RecordExists = _recordExists };
         var startedAt = Stopwatch.GetTimestamp();
-        using var activity = RnnTracing.StartCheckpoint(grain.GrainId, next);
+        using var activity = RnnTracing.StartCheckpoint(grainId, next);
         try
         {
-            await services.Circuit.RunAsync(() => services.Storage.WriteStateAsync(SequenceServices.StateName, grain.GrainId, record));
+            await services.Circuit.RunAsync(() => services.Storage.WriteStateAsync(SequenceServices.StateName, grainId, record));
         }
         catch (Exception e) when (e is not RnnStreamsException)
         {
@@ -236,10 +236,10 @@ internal sealed partial class SequenceLedger(IGrainContext grain, SequenceServic
         _firstUnwrittenAt = 0;
         Unswept();
         var startedAt = Stopwatch.GetTimestamp();
-        using var activity = RnnTracing.StartCheckpoint(grain.GrainId, copy);
+        using var activity = RnnTracing.StartCheckpoint(grainId, copy);
         try
         {
-            await services.Circuit.RunAsync(() => services.Storage.WriteStateAsync(SequenceServices.StateName, grain.GrainId, record));
+            await services.Circuit.RunAsync(() => services.Storage.WriteStateAsync(SequenceServices.StateName, grainId, record));
             RnnMetrics.Checkpoint(startedAt, ok: true);
             RnnTracing.Succeeded(activity);
             _etag = record.ETag;
@@ -287,7 +287,7 @@ internal sealed partial class SequenceLedger(IGrainContext grain, SequenceServic
         var stored = new GrainState<SequenceState>(new SequenceState());
         try
         {
-            await services.Circuit.RunAsync(() => services.Storage.ReadStateAsync(SequenceServices.StateName, grain.GrainId, stored));
+            await services.Circuit.RunAsync(() => services.Storage.ReadStateAsync(SequenceServices.StateName, grainId, stored));
         }
         catch (Exception)
         {
@@ -312,7 +312,7 @@ internal sealed partial class SequenceLedger(IGrainContext grain, SequenceServic
         var record = new GrainState<SequenceState>(tombstone) { ETag = null, RecordExists = false };
         try
         {
-            await services.Circuit.RunAsync(() => services.Storage.WriteStateAsync(SequenceServices.StateName, grain.GrainId, record));
+            await services.Circuit.RunAsync(() => services.Storage.WriteStateAsync(SequenceServices.StateName, grainId, record));
             _etag = record.ETag;
             _recordExists = true;
         }

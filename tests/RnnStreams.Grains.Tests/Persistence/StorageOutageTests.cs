@@ -6,7 +6,7 @@ using RnnStreams.Core;
 using RnnStreams.TestSupport;
 using StackExchange.Redis;
 
-namespace RnnStreams.Grains.Tests;
+namespace RnnStreams.Grains.Tests.Persistence;
 
 /// <summary>
 /// A one-silo cluster on a real redis-server that the tests freeze, refuse and wipe: storage outages and storage loss,

@@ -4,7 +4,7 @@ using RnnStreams.Core;
 using RnnStreams.TestSupport;
 using StackExchange.Redis;
 
-namespace RnnStreams.Grains.Tests;
+namespace RnnStreams.Grains.Tests.Persistence;
 
 /// <summary>A one-silo TestingHost cluster whose grain storage is a real redis-server started for the collection.</summary>
 public sealed class RedisStorageFixture : IAsyncLifetime
