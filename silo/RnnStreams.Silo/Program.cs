@@ -34,6 +34,7 @@ static WebApplication Build(string[] args)
     builder.UseOrleans(silo => silo.AddRnnStreamsSilo(builder.Configuration)); // embedded, Redis, or Kubernetes
     builder.AddSiloHealthChecks();                        // /healthz alive, /ready: active in the cluster, storage answers
     builder.Services.AddHostedService<SeedModelPublisher>();
+    builder.Services.AddHostedService<ShutdownWatchdog>();  // a stop that cannot finish (storage, cluster gone) ends anyway
     if (api)
     {
         builder.Services.AddRnnStreamsHttp(builder.Configuration);

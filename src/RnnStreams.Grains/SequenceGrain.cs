@@ -156,7 +156,7 @@ public sealed partial class SequenceGrain
     }
 
     /// <summary>Called by the silo's <see cref="CheckpointSweeper"/> when this sequence stayed unwritten past half its interval.</summary>
-    Task ISequenceCheckpoint.Checkpoint() => _ledger.FlushAsync();
+    async Task<long> ISequenceCheckpoint.Checkpoint() => await _ledger.FlushAsync() || _ledger.IsStale ? 0 : _ledger.Unwritten;
 
     private bool PublishesOutputs => _services.Options.PublishOutputs switch
     {

@@ -109,9 +109,9 @@ internal sealed partial class SequenceLedger(GrainId grainId, SequenceServices s
         if (_firstUnwrittenAt == 0)
         {
             _firstUnwrittenAt = Stopwatch.GetTimestamp();
-            if (Policy is { Mode: DurabilityMode.Checkpoint, IntervalMs: > 0 } && _writing is null)
+            if (Policy.Mode == DurabilityMode.Checkpoint && _writing is null)
             {
-                Sweep(_firstUnwrittenAt + TicksOf(Policy.IntervalMs / 2));
+                Sweep(SweepDue());
             }
         }
 
@@ -246,9 +246,9 @@ internal sealed partial class SequenceLedger(GrainId grainId, SequenceServices s
             _recordExists = true;
             DurableN = copy.LastN;
             _inFlightSince = 0;
-            if (_firstUnwrittenAt != 0 && Policy.IntervalMs > 0)
+            if (_firstUnwrittenAt != 0)
             {
-                Sweep(_firstUnwrittenAt + TicksOf(Policy.IntervalMs / 2));
+                Sweep(SweepDue());
             }
         }
         catch (Exception e)
@@ -326,6 +326,12 @@ internal sealed partial class SequenceLedger(GrainId grainId, SequenceServices s
 
         throw new StateLostException(Id, lastN);
     }
+
+    /// <summary>
+    /// When the sweeper should write the unwritten elements if no step does first: half the interval after the oldest;
+    /// never with no interval (the sweeper still knows the sequence, to write it when the silo stops).
+    /// </summary>
+    private long SweepDue() => Policy.IntervalMs > 0 ? _firstUnwrittenAt + TicksOf(Policy.IntervalMs / 2) : long.MaxValue;
 
     private void Sweep(long dueTimestamp)
     {

@@ -46,6 +46,7 @@ public static class SiloBuilderExtensions
         builder.Services.AddHostedService(sp => sp.GetRequiredService<OutputPublisher>());
         builder.Services.AddSingleton<CheckpointSweeper>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<CheckpointSweeper>());
+        builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<CheckpointSweeper>());
         builder.Services.AddRnnStreamsErrors();
 
         // Grain calls carry the caller's trace context (W3C traceparent in the RequestContext) and start Orleans'

@@ -168,6 +168,20 @@ public sealed class SiloProcess : IAsyncDisposable
         "--urls", $"http://127.0.0.1:{httpPort}", "--Management:Urls", $"http://127.0.0.1:{managementPort}",
     ];
 
+    /// <summary>Sends SIGTERM, as an orchestrator stopping the silo does, and waits for it to exit: its code and how long it took.</summary>
+    public async Task<(int ExitCode, TimeSpan Took)> TerminateAsync(TimeSpan timeout)
+    {
+        var started = Stopwatch.GetTimestamp();
+        using (var kill = Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!)
+        {
+            await kill.WaitForExitAsync();
+        }
+
+        using var cancel = new CancellationTokenSource(timeout);
+        await _process.WaitForExitAsync(cancel.Token);
+        return (_process.ExitCode, Stopwatch.GetElapsedTime(started));
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (!_process.HasExited)

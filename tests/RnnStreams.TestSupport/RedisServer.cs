@@ -4,17 +4,21 @@ using System.Net.Sockets;
 namespace RnnStreams.TestSupport;
 
 /// <summary>
-/// A real redis-server (Debian's package) on a free loopback port, with no persistence of its own; disposing stops it.
-/// Tests that need Redis fail with a clear message when redis-server is not installed (.ci/run installs it).
+/// A real redis-server (Debian's package) on a free loopback port, with no persistence of its own or, with
+/// <c>appendOnly</c>, with an append-only file fsynced on every write in a folder of its own (as a deployment should run
+/// it); disposing stops it. Tests that need Redis fail with a clear message when redis-server is not installed
+/// (.ci/run installs it).
 /// </summary>
 public sealed class RedisServer : IAsyncDisposable
 {
+    private readonly string? _dataDir;
     private Process _process;
 
-    private RedisServer(Process process, int port)
+    private RedisServer(Process process, int port, string? dataDir)
     {
         _process = process;
         Port = port;
+        _dataDir = dataDir;
     }
 
     public int Port { get; }
@@ -22,9 +26,10 @@ public sealed class RedisServer : IAsyncDisposable
     /// <summary>host:port for StackExchange.Redis and the silo's ConnectionStrings:Redis.</summary>
     public string ConnectionString => $"127.0.0.1:{Port}";
 
-    public static Task<RedisServer> StartAsync() => StartAsync(Repository.FreePort());
+    public static Task<RedisServer> StartAsync(bool appendOnly = false) =>
+        StartAsync(Repository.FreePort(), appendOnly ? Directory.CreateTempSubdirectory("rnn-redis-").FullName : null);
 
-    private static async Task<RedisServer> StartAsync(int port)
+    private static async Task<RedisServer> StartAsync(int port, string? dataDir)
     {
         var binary = new[] { "/usr/bin/redis-server", "/usr/local/bin/redis-server" }.FirstOrDefault(File.Exists)
             ?? throw new InvalidOperationException("redis-server is not installed: apt-get install -y redis-server (.ci/run does this)");
@@ -34,7 +39,8 @@ public sealed class RedisServer : IAsyncDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (var a in new[] { "--port", port.ToString(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning" })
+        string[] persistence = dataDir is null ? ["--appendonly", "no"] : ["--appendonly", "yes", "--appendfsync", "always", "--dir", dataDir];
+        foreach (var a in new[] { "--port", port.ToString(), "--bind", "127.0.0.1", "--save", "", "--daemonize", "no", "--loglevel", "warning" }.Concat(persistence))
         {
             info.ArgumentList.Add(a);
         }
@@ -44,7 +50,7 @@ public sealed class RedisServer : IAsyncDisposable
         process.ErrorDataReceived += (_, _) => { };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        var server = new RedisServer(process, port);
+        var server = new RedisServer(process, port, dataDir);
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
         while (true)
         {
@@ -114,8 +120,29 @@ public sealed class RedisServer : IAsyncDisposable
     {
         _process.Kill();
         await _process.WaitForExitAsync();
-        var fresh = await StartAsync(Port);
+        var fresh = await StartAsync(Port, null);
         _process = fresh._process;
+    }
+
+    /// <summary>Kills the server (SIGKILL) and starts it again on the same port and data: a crash, with what it persisted.</summary>
+    public async Task CrashAndRestartAsync()
+    {
+        await CrashAsync();
+        await RestartAsync();
+    }
+
+    /// <summary>Kills the server (SIGKILL): connections are refused until <see cref="RestartAsync"/>.</summary>
+    public async Task CrashAsync()
+    {
+        _process.Kill();
+        await _process.WaitForExitAsync();
+    }
+
+    /// <summary>Starts a crashed server again on the same port and data (the append-only file, if it keeps one).</summary>
+    public async Task RestartAsync()
+    {
+        var restarted = await StartAsync(Port, _dataDir);
+        _process = restarted._process;
     }
 
     private async Task SignalAsync(string signal)
@@ -130,12 +157,16 @@ public sealed class RedisServer : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        if (!_process.HasExited)
+        if (_process.HasExited is false)
         {
             _process.Kill();
             await _process.WaitForExitAsync();
         }
 
         _process.Dispose();
+        if (_dataDir is not null)
+        {
+            Directory.Delete(_dataDir, recursive: true);
+        }
     }
 }

@@ -1,12 +1,21 @@
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using RnnStreams.Grains;
 
 namespace RnnStreams.Silo.Health;
 
-/// <summary>Healthy when the <c>rnn</c> grain storage answers a read and still holds the marker this silo started with.</summary>
-internal sealed class StorageHealthCheck(StorageMarker marker) : IHealthCheck
+/// <summary>
+/// Healthy when the <c>rnn</c> grain storage answers a read, still holds the marker this silo started with, and the
+/// silo's sequences are not refusing writes because storage stopped answering (their <see cref="StorageCircuit"/>).
+/// </summary>
+internal sealed class StorageHealthCheck(StorageMarker marker, StorageCircuit circuit) : IHealthCheck
 {
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
+        if (circuit.IsOpen)
+        {
+            return HealthCheckResult.Unhealthy($"sequence storage stopped answering: writes are refused at once, one probe every {circuit.RetryAfter.TotalSeconds:0.###} s");
+        }
+
         try
         {
             return await marker.CheckAsync().WaitAsync(cancellationToken) is { } problem
