@@ -67,7 +67,9 @@ public sealed partial class SequenceGrain
             RnnMetrics.Deactivated();
         }
 
-        if (!await _ledger.FlushAsync() && !_ledger.IsStale)
+        var written = await _ledger.FlushAsync();
+        _ledger.Leave();
+        if (!written && !_ledger.IsStale)
         {
             // Storage is failing (the circuit is open) or refused: what it does not hold is lost with this activation.
             RnnMetrics.LostOnDeactivation(_ledger.Unwritten);

@@ -163,6 +163,9 @@ internal sealed partial class SequenceLedger(GrainId grainId, SequenceServices s
         return Unwritten == 0;
     }
 
+    /// <summary>The activation is going away: the sweeper must not wake it again for what it could not write.</summary>
+    public void Leave() => Unswept();
+
     /// <summary>Lets a write in flight finish (a failed one is logged and leaves its elements unwritten).</summary>
     public async ValueTask SettleAsync()
     {
@@ -259,7 +262,10 @@ internal sealed partial class SequenceLedger(GrainId grainId, SequenceServices s
             _inFlightSince = 0;
             if (!StorageCircuit.IsConflict(e))
             {
-                LogCheckpointFailed(services.Logger, Id, DurableN, Live.LastN, e.GetBaseException().Message);
+                if (e is not StorageUnavailableException) // the circuit logged the outage once; this would be once per sequence
+                {
+                    LogCheckpointFailed(services.Logger, Id, DurableN, Live.LastN, e.GetBaseException().Message);
+                }
 
                 // Try again once storage may answer: the elements stay acknowledged, so they must reach storage soon.
                 Sweep(Stopwatch.GetTimestamp() + TicksOf((int)services.Options.StorageRetryInterval.TotalMilliseconds));

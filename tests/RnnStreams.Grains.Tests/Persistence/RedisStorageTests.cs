@@ -6,66 +6,14 @@ using StackExchange.Redis;
 
 namespace RnnStreams.Grains.Tests.Persistence;
 
-/// <summary>A one-silo TestingHost cluster whose grain storage is a real redis-server started for the collection.</summary>
-public sealed class RedisStorageFixture : IAsyncLifetime
-{
-    public const string EveryStepModel = "redis-every-step";
-    public const string CheckpointModel = "redis-checkpoint";
-
-    public RedisServer Redis { get; private set; } = null!;
-
-    public TestCluster Cluster { get; private set; } = null!;
-
-    public IClusterClient Client => Cluster.Client;
-
-    public RnnModel EveryStepWeights { get; } = Models.Random(11, 2, 5, 2, name: EveryStepModel);
-
-    public async Task InitializeAsync()
-    {
-        Redis = await RedisServer.StartAsync();
-        Cluster = await TestClusters.DeployAsync<SiloConfigurator>(1, new Dictionary<string, string> { ["RedisConnection"] = Redis.ConnectionString });
-        await Client.GetGrain<IModelGrain>(EveryStepModel).Publish(ModelFile.ToJson(EveryStepWeights));
-        await Client.GetGrain<IModelGrain>(CheckpointModel).Publish(ModelFile.ToJson(Models.Random(12, 2, 5, 2, name: CheckpointModel)));
-    }
-
-    public async Task DisposeAsync()
-    {
-        await TestClusters.StopAsync(Cluster);
-        await Redis.DisposeAsync();
-    }
-
-    private sealed class SiloConfigurator : ISiloConfigurator
-    {
-        public void Configure(ISiloBuilder siloBuilder)
-        {
-            var redis = ConfigurationOptions.Parse(siloBuilder.Configuration["RedisConnection"]!);
-            siloBuilder
-                .AddRnnStreams(configure: o =>
-                {
-                    o.DefaultModel = EveryStepModel;
-                    o.Durability = "EveryStep";
-                    o.ModelDurability[CheckpointModel] = "Checkpoint(2, 0)";
-                })
-                .AddRedisGrainStorage(RnnConstants.Storage, o =>
-                {
-                    o.ConfigurationOptions = redis;
-                    o.DeleteStateOnClear = true;
-                })
-                .AddMemoryGrainStorage(RnnConstants.PubSubStorage)
-                .AddMemoryStreams(RnnConstants.StreamProvider)
-                .UseInMemoryReminderService();
-        }
-    }
-}
-
 [CollectionDefinition(Name)]
-public sealed class RedisStorageCollection : ICollectionFixture<RedisStorageFixture>
+public sealed class RedisStorageCollection : ICollectionFixture<RedisClusterFixture>
 {
     public const string Name = "redis storage";
 }
 
 [Collection(RedisStorageCollection.Name)]
-public class RedisStorageTests(RedisStorageFixture fixture)
+public class RedisStorageTests(RedisClusterFixture fixture)
 {
     private readonly IClusterClient _client = fixture.Client;
 
@@ -134,7 +82,7 @@ public class RedisStorageTests(RedisStorageFixture fixture)
     public async Task Checkpoint_WhenStorageRefusesTheWrite_AcknowledgesUpToKUnwritten_ThenRefuses()
     {
         var sequence = _client.GetGrain<ISequenceGrain>(Models.Key("lag"));
-        await sequence.Start(new StartRequest(RedisStorageFixture.CheckpointModel));
+        await sequence.Start(new StartRequest(RedisClusterFixture.CheckpointModel));
         await sequence.StepMany(1, [1, 2, 3, 4]);
         Assert.Equal(2, (await sequence.Snapshot()).LastDurableN);
 
@@ -166,7 +114,7 @@ public class RedisStorageTests(RedisStorageFixture fixture)
     public async Task Checkpoint_IsWrittenInTheBackground_StepsWaitOnlyAtTheBound()
     {
         var sequence = _client.GetGrain<ISequenceGrain>(Models.Key("background"));
-        await sequence.Start(new StartRequest(RedisStorageFixture.CheckpointModel));
+        await sequence.Start(new StartRequest(RedisClusterFixture.CheckpointModel));
 
         // Redis holds writes for 4 s. Under Checkpoint(2, 0) element 1 starts a checkpoint (half the bound); elements 1
         // and 2 are answered at once, unwritten. Element 3 would make three unwritten: it waits for the write in flight
