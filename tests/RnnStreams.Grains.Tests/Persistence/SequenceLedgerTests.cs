@@ -32,7 +32,7 @@ public class SequenceLedgerTests
             models: null!,
             publisher: null!,
             new CheckpointSweeper(null!, NullLogger<CheckpointSweeper>.Instance),
-            new StorageCircuit(options, NullLogger<StorageCircuit>.Instance),
+            new StorageCircuit(provider, options, NullLogger<StorageCircuit>.Instance),
             options,
             NullLogger<SequenceGrain>.Instance);
         _ledger = new SequenceLedger(_id, services);
@@ -198,7 +198,7 @@ public class SequenceLedgerTests
     }
 
     [Fact]
-    public async Task Circuit_OpensOnASlowFailure_RefusesWithoutCallingStorage_ThenProbes()
+    public async Task Circuit_OpensOnASlowFailure_RefusesWithoutCallingStorage_UntilItsProbeIsAnswered()
     {
         await StartAsync(EveryStep);
         _storage.FailAfter = StorageCircuit.SlowFailure + TimeSpan.FromMilliseconds(50);
@@ -209,7 +209,7 @@ public class SequenceLedgerTests
         Assert.Contains("storage unavailable", fast.Message);
         Assert.Equal(writes, _storage.Writes); // not tried
 
-        _storage.FailAfter = null;
+        _storage.FailAfter = null; // the circuit's own probe (a read) finds storage answering and closes it
         await TestingUtilsWait(async () =>
         {
             try
