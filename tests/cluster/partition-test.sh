@@ -165,7 +165,7 @@ run_once() {
   cluster="part-$$-$RANDOM"
   export ConnectionStrings__Redis="$redis_ip:6379,abortConnect=false" Orleans__ClusterId="$cluster" Orleans__ServiceId="$cluster"
   export RnnStreams__SeedModels__0="$work/model.json" RnnStreams__DefaultModel=parttest
-  rm -f "$work/stop"
+  rm -f "$work/stop" "$work"/progress-*
 
   setup_network
   ip netns exec "$(netns r)" redis-server --port 6379 --bind "$redis_ip" 127.0.0.1 --save '' --appendonly no --protected-mode no \
@@ -179,27 +179,29 @@ run_once() {
 
   local a=$((sequences / 2)) b=$((sequences / 4)); local c=$((sequences - a - b))
   local common=(--model parttest --stop-file "$work/stop" --max-stall 600 "${load_args[@]}")
-  # Client A's sequences are first touched through all three gateways (element 1 each), so that about a third of them
-  # live on silo 3 while A reaches them only through silos 1 and 2 afterwards, as behind a load balancer: an
-  # activation is placed on the silo its first call enters.
-  dotnet "$client_dll" load --gateway "$(ns_ip s1):30000,$(ns_ip s2):30000,$(ns_ip s3):30000" --sequences "$a" --steps 1 \
-    --prefix "A$$-$policy" --model parttest --connect-timeout 60 "${load_args[@]}" >"$work/client-a0-$policy.log" 2>&1 \
+  # Client A's sequences are first touched through the HTTP API of all three silos (element 1 each; the HTTP client
+  # spreads sequences over its addresses by their name), so that about a third of them live on silo 3 while A reaches
+  # them only through the gateways of silos 1 and 2 afterwards, as behind a load balancer: an activation is placed on
+  # the silo its first call enters.
+  dotnet "$client_dll" load --http "http://$(ns_ip s1):8080,http://$(ns_ip s2):8080,http://$(ns_ip s3):8080" --api-key "$api_key" \
+    --sequences "$a" --steps 1 --prefix "A$$-$policy" --model parttest "${load_args[@]}" >"$work/client-a0-$policy.log" 2>&1 \
     || { echo "error: placing client A's sequences failed:" >&2; tail -n 5 "$work/client-a0-$policy.log" >&2; exit 1; }
   dotnet "$client_dll" load --gateway "$(ns_ip s1):30000,$(ns_ip s2):30000" --sequences "$a" --prefix "A$$-$policy" \
-    --response-timeout 10 --connect-timeout 60 --progress "$work/progress-a" "${common[@]}" >"$work/client-a-$policy.log" 2>&1 &
+    --response-timeout 3 --connect-timeout 60 --progress "$work/progress-a" "${common[@]}" >"$work/client-a-$policy.log" 2>&1 &
   local client_a=$!; pids+=($!)
   dotnet "$client_dll" load --gateway "$(ns_ip s3):30000" --sequences "$b" --prefix "B$$-$policy" \
-    --response-timeout 10 --connect-timeout 60 "${common[@]}" >"$work/client-b-$policy.log" 2>&1 &
+    --response-timeout 5 --connect-timeout 60 --progress "$work/progress-b" "${common[@]}" >"$work/client-b-$policy.log" 2>&1 &
   local client_b=$!; pids+=($!)
   dotnet "$client_dll" load --http "http://$(ns_ip s3):8080" --api-key "$api_key" --http-timeout 30 --sequences "$c" --prefix "C$$-$policy" \
-    "${common[@]}" >"$work/client-c-$policy.log" 2>&1 &
+    --progress "$work/progress-c" "${common[@]}" >"$work/client-c-$policy.log" 2>&1 &
   local client_c=$!; pids+=($!)
 
   # Warm up until every client has answers, then the full warm-up time.
   for _ in $(seq 1 600); do [ -s "$work/progress-a" ] && [ "$(cat "$work/progress-a")" -gt 0 ] && break; sleep 0.1; done
   sleep "$warmup_seconds"
   local s3_ip; s3_ip=$(ns_ip s3)
-  echo "# $policy: silo 3 is $(status_of "$s3_ip" || true) in the table; cutting it off for ${cut_seconds}s at $(cat "$work/progress-a") answers of client A"
+  answers() { echo "A=$(cat "$work/progress-a" 2>/dev/null || echo 0) B=$(cat "$work/progress-b" 2>/dev/null || echo 0) C=$(cat "$work/progress-c" 2>/dev/null || echo 0)"; }
+  echo "# $policy: silo 3 is $(status_of "$s3_ip" || true) in the table; cutting it off for ${cut_seconds}s; answers so far $(answers)"
   local t0; t0=$(date +%s.%N)
   cut_off s3
   local dead_at="" exited_at="" exit_code=""
@@ -216,6 +218,7 @@ run_once() {
   heal s3
   local healed; healed=$(date +%s.%N)
   secs() { [ -n "$1" ] && awk -v a="$1" -v b="$t0" 'BEGIN { printf "%.1f", a - b }' || echo never; }
+  echo "# $policy: answers at the heal $(answers)"
   echo "# $policy: cut-off silo 3 declared dead after $(secs "$dead_at") s, exited after $(secs "$exited_at") s (exit code ${exit_code:-none}); healed at $(secs "$healed") s"
   grep -h "fence" "${silo_log[s3]}" | head -n 3 | sed "s/^/# silo 3: /" || true
   if kill -0 "${silo_pid[s3]}" 2>/dev/null; then
@@ -229,6 +232,7 @@ run_once() {
   wait_ready s3
   echo "# $policy: silo 3 rejoined $(awk -v a="$(date +%s.%N)" -v b="$healed" 'BEGIN { printf "%.1f", a - b }') s after the heal"
   sleep "$after_seconds"
+  echo "# $policy: answers at the stop $(answers)"
   touch "$work/stop"
 
   local status=0
