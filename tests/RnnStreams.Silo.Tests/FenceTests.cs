@@ -93,7 +93,7 @@ public sealed class FenceTests : IAsyncLifetime
     [Fact]
     public async Task CutOffSilo_RefusesWithUnavailable_ThenStopsItselfWithExitCode3()
     {
-        var fence = new[] { "--Fence:RefuseAfter", "00:00:02", "--Fence:StopAfter", "00:00:06", "--Fence:StopTimeout", "00:00:03" };
+        var fence = new[] { "--Fence:RefuseAfter", "00:00:02", "--Fence:StopAfter", "00:00:10", "--Fence:StopTimeout", "00:00:03" };
         var cutOff = await StartSiloAsync(fence);
         var other = await StartSiloAsync(fence);
         var sequence = $"fence-{Guid.NewGuid():N}";
@@ -107,7 +107,7 @@ public sealed class FenceTests : IAsyncLifetime
 
         // Within seconds every request is a typed 503 with Retry-After, answered at once, never an empty 500 or a hang.
         var refused = false;
-        for (var n = 2; !refused && cut.Elapsed < TimeSpan.FromSeconds(12);)
+        for (var n = 2; !refused && cut.Elapsed < TimeSpan.FromSeconds(8.5);)
         {
             // A write already waiting on Redis ends as a Storage refusal (its own 5 s timeout); the fence refuses the rest.
             var step = await StepAsync(cutOff, sequence, n);
@@ -130,7 +130,7 @@ public sealed class FenceTests : IAsyncLifetime
         using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(20));
         var exitCode = await cutOff.WaitForExitAsync(bound.Token);
         Assert.Equal(3, exitCode);
-        Assert.InRange(cut.Elapsed.TotalSeconds, 6, 6 + 3 + 3); // StopAfter, then at most StopTimeout and a check period or two
+        Assert.InRange(cut.Elapsed.TotalSeconds, 10, 10 + 3 + 3); // StopAfter, then at most StopTimeout and a check period or two
         Assert.Contains("Membership fence: stopping this silo (exit code 3)", cutOff.Log, StringComparison.Ordinal);
     }
 
