@@ -62,8 +62,16 @@ public sealed partial class PartitionTests
         Assert.True(double.Parse(checkpoint.Groups["u"].Value, CultureInfo.InvariantCulture) < UnavailableBound, result.ToString());
 
         // The cut-off silo stopped itself (exit code 3) in both runs, after the cluster had declared it dead.
-        Assert.Equal(2, result.OutputLines.Count(l => l.Contains("exit code 3)", StringComparison.Ordinal)));
+        var fenced = result.OutputLines.Select(l => FencedLine().Match(l)).Where(m => m.Success).ToArray();
+        Assert.Equal(2, fenced.Length);
+        foreach (var m in fenced)
+        {
+            Assert.True(double.Parse(m.Groups["dead"].Value, CultureInfo.InvariantCulture) < double.Parse(m.Groups["exited"].Value, CultureInfo.InvariantCulture), m.Value);
+        }
     }
+
+    [GeneratedRegex(@"^# (EveryStep|Checkpoint): cut-off silo 3 declared dead after (?<dead>\d+\.\d) s, exited after (?<exited>\d+\.\d) s \(exit code 3\)")]
+    private static partial Regex FencedLine();
 
     [GeneratedRegex(@"^partition: sequences=300 answered=[1-9]\d* refused=\d+ diverged=0 lost=0 duplicated=0 mismatched=0 unavailable_s=(?<u>\d+\.\d)$")]
     private static partial Regex EveryStepLine();
