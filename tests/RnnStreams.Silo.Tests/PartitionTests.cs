@@ -61,6 +61,10 @@ public sealed partial class PartitionTests
         Assert.True(checkpoint.Success, result.ToString());
         Assert.True(double.Parse(checkpoint.Groups["u"].Value, CultureInfo.InvariantCulture) < UnavailableBound, result.ToString());
 
+        // Sequences reached through the healthy silos come back at most Checkpoint(100, 1000)'s 100 elements.
+        var healthy = Regex.Match(result.StandardOutput, @"largest rollback: healthy side \(client A\) (?<n>\d+),");
+        Assert.True(healthy.Success && int.Parse(healthy.Groups["n"].Value, CultureInfo.InvariantCulture) <= 100, result.ToString());
+
         // The cut-off silo stopped itself (exit code 3) in both runs, after the cluster had declared it dead.
         var fenced = result.OutputLines.Select(l => FencedLine().Match(l)).Where(m => m.Success).ToArray();
         Assert.Equal(2, fenced.Length);
