@@ -98,6 +98,7 @@ public sealed partial class MembershipFence : BackgroundService, IClusterAvailab
         var table = _services.GetRequiredService<IMembershipTable>();
         var grains = _services.GetRequiredService<IGrainFactory>();
         var self = _services.GetRequiredService<ILocalSiloDetails>().SiloAddress;
+        var membership = _services.GetRequiredService<IClusterMembershipService>();
         var others = Array.Empty<SiloAddress>();
         var active = false;
         var lastAnswer = _time.GetTimestamp();
@@ -125,6 +126,10 @@ public sealed partial class MembershipFence : BackgroundService, IClusterAvailab
             catch (Exception e) when (!stoppingToken.IsCancellationRequested)
             {
                 LogTableUnreadable(_logger, e.Message);
+
+                // Silos that joined since the last read are known from this silo's own view (gossip), not the table.
+                others = [.. others.Union(membership.CurrentSnapshot.Members.Values
+                    .Where(m => m.Status == SiloStatus.Active && !m.SiloAddress.Equals(self)).Select(m => m.SiloAddress))];
                 answered = active && others.Length > 0 && await AnyAnswersAsync(grains, others, stoppingToken);
             }
 

@@ -57,8 +57,9 @@ public static partial class HttpApi
         {
             return Unavailable(http, $"the cluster cannot be reached now ({e.GetType().Name}: {e.Message})", TimeSpan.FromSeconds(1));
         }
-        catch (Exception e) when (!http.RequestAborted.IsCancellationRequested)
+        catch (Exception e) when (e is not BadHttpRequestException && !http.RequestAborted.IsCancellationRequested)
         {
+            // ASP.NET Core answers its own BadHttpRequestException (a body over the limit: 413) with its status.
             http.RequestServices.GetService<ILoggerFactory>()?.CreateLogger("RnnStreams.Http").LogError(e, "Unexpected failure of {Method} {Path}", http.Request.Method, http.Request.Path);
             return Results.Problem(statusCode: StatusCodes.Status500InternalServerError, title: "Internal", detail: $"{e.GetType().Name}: {e.Message}",
                 type: "https://rnnstreams.dev/errors/Internal", extensions: new Dictionary<string, object?> { ["kind"] = "Internal" });
@@ -67,15 +68,16 @@ public static partial class HttpApi
 
     /// <summary>
     /// Whether a failed grain call means the cluster could not be reached rather than that the request was wrong:
-    /// Orleans' own failures (a silo unavailable or dead, a rejected message, a broken gateway or silo connection, any
-    /// <see cref="OrleansException"/> of the runtime), a timeout, or a call Orleans cancelled because its connection dropped.
+    /// Orleans' own failures (<see cref="OrleansException"/> and its kinds: <see cref="SiloUnavailableException"/>,
+    /// <see cref="OrleansMessageRejectionException"/>, a broken gateway or silo connection, a gateway too busy), a
+    /// timeout, or a call Orleans cancelled because its connection dropped.
     /// </summary>
     public static bool IsUnavailable(Exception e) => e switch
     {
         RnnStreamsException => false,
         OrleansException or TimeoutException or OperationCanceledException => true,
         AggregateException { InnerExceptions: [var inner] } => IsUnavailable(inner),
-        _ => e.GetType().Namespace?.StartsWith("Orleans", StringComparison.Ordinal) == true && e is not ArgumentException,
+        _ => false,
     };
 
     /// <summary>503 <c>Unavailable</c> with <c>Retry-After</c> in whole seconds (at least 1).</summary>
