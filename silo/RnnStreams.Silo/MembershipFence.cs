@@ -64,6 +64,7 @@ public sealed partial class MembershipFence : BackgroundService, IClusterAvailab
     private readonly ILogger<MembershipFence> _logger;
     private readonly TimeProvider _time;
     private volatile ClusterUnavailable? _unavailable;
+    private volatile CancellationTokenSource _cutOff = new();
 
     public MembershipFence(IServiceProvider services, IOptions<FenceOptions> options, IOptions<ClusterMembershipOptions> membership,
         IHostApplicationLifetime lifetime, ILogger<MembershipFence> logger, TimeProvider time)
@@ -81,6 +82,9 @@ public sealed partial class MembershipFence : BackgroundService, IClusterAvailab
 
     /// <summary>Why requests are refused at once, while the silo is cut off; null otherwise.</summary>
     public ClusterUnavailable? Unavailable => _unavailable;
+
+    /// <summary>Cancelled when the silo finds itself cut off (requests waiting on the cluster are answered then).</summary>
+    public CancellationToken CutOff => _cutOff.Token;
 
     /// <summary>Refuses calls to RnnStreams' grains while cut off (Orleans' own calls go on, the fence's included).</summary>
     public Task Invoke(IIncomingGrainCallContext context)
@@ -140,6 +144,7 @@ public sealed partial class MembershipFence : BackgroundService, IClusterAvailab
                 if (_unavailable is not null)
                 {
                     _unavailable = null;
+                    _cutOff = new CancellationTokenSource();
                     LogReconnected(_logger);
                 }
 
@@ -156,6 +161,7 @@ public sealed partial class MembershipFence : BackgroundService, IClusterAvailab
             if (silent >= _refuseAfter && _unavailable is null)
             {
                 _unavailable = new ClusterUnavailable($"silo {self} is cut off from its cluster (no answer from the membership table or any other silo for {silent.TotalSeconds:F1} s); retry through another silo", _retryAfter);
+                await _cutOff.CancelAsync();
                 LogRefusing(_logger, silent.TotalSeconds, _stopAfter.TotalSeconds);
             }
         }
@@ -194,6 +200,7 @@ public sealed partial class MembershipFence : BackgroundService, IClusterAvailab
     private void Stop(string reason)
     {
         _unavailable ??= new ClusterUnavailable($"this silo is stopping: {reason}", _retryAfter);
+        _cutOff.Cancel();
         LogFenced(_logger, reason, _options.StopTimeout.TotalSeconds);
         Environment.ExitCode = ExitCode;
         _lifetime.StopApplication();

@@ -29,12 +29,14 @@ public static partial class HttpApi
     private static async ValueTask<object?> TranslateErrorsAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
         var http = context.HttpContext;
-        if (http.RequestServices.GetService<IClusterAvailability>()?.Unavailable is { } cutOff)
+        var availability = http.RequestServices.GetService<IClusterAvailability>();
+        if (availability?.Unavailable is { } already)
         {
-            return Unavailable(http, cutOff.Detail, cutOff.RetryAfter);
+            return Unavailable(http, already.Detail, already.RetryAfter);
         }
 
         var timeout = http.RequestServices.GetRequiredService<IOptions<HttpApiOptions>>().Value.CallTimeout;
+        var lost = availability?.CutOff ?? CancellationToken.None;
         try
         {
             var call = next(context);
@@ -43,11 +45,16 @@ public static partial class HttpApi
                 return await call;
             }
 
-            return await call.AsTask().WaitAsync(timeout, http.RequestAborted);
+            return await call.AsTask().WaitAsync(timeout, lost);
         }
         catch (RnnStreamsException e)
         {
             return Problem(e);
+        }
+        catch (OperationCanceledException) when (lost.IsCancellationRequested && availability?.Unavailable is { } cutOff)
+        {
+            // The host found itself cut off while this request waited: answered now, as the next ones will be.
+            return Unavailable(http, cutOff.Detail + "; the element may still be applied: send it again (same n) to get its answer", cutOff.RetryAfter);
         }
         catch (TimeoutException) when (!http.RequestAborted.IsCancellationRequested)
         {

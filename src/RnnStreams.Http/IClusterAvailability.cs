@@ -9,6 +9,12 @@ public interface IClusterAvailability
 {
     /// <summary>Why requests are refused now, or null when the cluster can be reached.</summary>
     ClusterUnavailable? Unavailable { get; }
+
+    /// <summary>
+    /// Cancelled when the host finds itself cut off, so that requests already waiting on the cluster are answered 503 at
+    /// once too (a new token once the cluster answers again).
+    /// </summary>
+    CancellationToken CutOff { get; }
 }
 
 /// <summary>Why the host refuses requests, and when a retry (through another silo) may succeed.</summary>
