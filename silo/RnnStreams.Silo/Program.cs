@@ -23,7 +23,7 @@ catch (Exception e) when (e is InvalidOperationException or FormatException or A
 }
 
 await app.RunAsync();
-return 0;
+return Environment.ExitCode; // 0, or MembershipFence.ExitCode when the silo stopped itself
 
 static WebApplication Build(string[] args)
 {

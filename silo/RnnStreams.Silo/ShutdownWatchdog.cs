@@ -11,7 +11,7 @@ namespace RnnStreams.Silo;
 /// stage a stopping silo leaves), so when the budget (<c>shutdownTimeoutSeconds</c>) and <see cref="Margin"/> are spent
 /// the process exits with <see cref="ExitCode"/> and one line on stderr.
 /// </summary>
-internal sealed partial class ShutdownWatchdog(IHostApplicationLifetime lifetime, IOptions<HostOptions> host) : IHostedService
+internal sealed class ShutdownWatchdog(IHostApplicationLifetime lifetime, IOptions<HostOptions> host) : IHostedService
 {
     /// <summary>The exit code of a stop that did not finish in time.</summary>
     public const int ExitCode = 3;
@@ -31,14 +31,29 @@ internal sealed partial class ShutdownWatchdog(IHostApplicationLifetime lifetime
     {
         await Task.Delay(budget);
 
-        // Still here: Orleans is waiting on a membership table or storage that does not answer. Environment.Exit would
-        // wait for the host too (its ProcessExit handler blocks until the host is disposed), so leave at once.
+        // Still here: Orleans is waiting on a membership table or storage that does not answer.
         Console.Error.WriteLine($"error: the silo did not stop within {budget.TotalSeconds:F0} s (shutdownTimeoutSeconds + {Margin.TotalSeconds:F0} s): the cluster's membership table or storage does not answer; exiting. Sequences that could not write are named in the warnings above.");
-        Console.Error.Flush();
-        Console.Out.Flush();
-        Exit(ExitCode);
+        ExitNow(ExitCode);
     }
 
-    [LibraryImport("libc", EntryPoint = "_exit")]
-    private static partial void Exit(int status);
+    /// <summary>
+    /// Ends the process now, with <paramref name="code"/>: <see cref="Environment.Exit"/> would wait for the host's own
+    /// stop to finish (its ProcessExit handler blocks until the host is disposed).
+    /// </summary>
+    internal static void ExitNow(int code)
+    {
+        Console.Out.Flush();
+        Console.Error.Flush();
+        if (OperatingSystem.IsLinux() || OperatingSystem.IsMacOS())
+        {
+            Exit(code);
+        }
+
+        System.Diagnostics.Process.GetCurrentProcess().Kill();
+    }
+
+    [DllImport("libc", EntryPoint = "_exit")]
+#pragma warning disable SYSLIB1054 // a plain int: nothing to marshal, and LibraryImport would need unsafe code
+    private static extern void Exit(int status);
+#pragma warning restore SYSLIB1054
 }

@@ -73,6 +73,7 @@ public static class SiloHosting
         // Failure detection (Orleans:Membership: ProbeTimeout, NumMissedProbesLimit, ...): appsettings.json shortens
         // Orleans' defaults so that a killed silo's grains move within seconds.
         silo.Configure<ClusterMembershipOptions>(configuration.GetSection("Orleans:Membership"));
+        silo.AddMembershipFence(configuration); // a silo cut off from the table and the other silos refuses, then stops (Fence:*)
         silo.AddRnnStreams(configuration);
         if (configuration.GetValue("Dashboard:Enabled", false))
         {

@@ -96,7 +96,7 @@ public static partial class HttpApi
             return Results.NoContent();
         }).WithSummary("Ends the sequence (its state is deleted; subscribers get the ended event)");
 
-        v1.MapGet("/sequences/{id}/outputs", StreamOutputsAsync)
+        v1.MapGet("/sequences/{id}/outputs", StreamOutputsAsync).WithMetadata(LongRunning)
             .WithSummary("The sequence's outputs as Server-Sent Events, in order; the ended or expired event comes last");
     }
 }

@@ -32,4 +32,11 @@ public sealed class HttpApiOptions
 
     /// <summary>Elements in one batch request, at most (default 10,000).</summary>
     public int MaxBatch { get; set; } = 10_000;
+
+    /// <summary>
+    /// How long a request waits for its grain call before it is answered 503 <c>Unavailable</c> (default 8 s: above the
+    /// storage's own 5 s timeout, so a slow write still ends as a typed <c>Storage</c> refusal). The call may still
+    /// complete after that; sending the same element again is safe.
+    /// </summary>
+    public TimeSpan CallTimeout { get; set; } = TimeSpan.FromSeconds(8);
 }

@@ -107,7 +107,18 @@ public sealed class OutageTests : IAsyncLifetime
         var silo = await StartSiloAsync("EveryStep");
         await StepAsync(silo, "aof", 20);
 
-        await _redis.CrashAndRestartAsync(); // kill -9, then the same data directory
+        await _redis.CrashAsync(); // kill -9
+
+        // While Redis is down an element is refused, typed, with when to try again.
+        var refused = await _http.PostAsJsonAsync(new Uri(silo.Http, "/v1/sequences/aof/elements"), new { n = 21, x = new[] { 2.1 } });
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
+        Assert.Equal("1", refused.Headers.RetryAfter?.ToString());
+        using (var problem = JsonDocument.Parse(await refused.Content.ReadAsStringAsync()))
+        {
+            Assert.Equal("Storage", problem.RootElement.GetProperty("kind").GetString());
+        }
+
+        await _redis.RestartAsync(); // the same data directory: its append-only file
 
         // The silo reconnects by itself; a write during the gap is refused (503) and sent again.
         var response = await RetryAsync(() => _http.PostAsJsonAsync(new Uri(silo.Http, "/v1/sequences/aof/elements"), new { n = 21, x = new[] { 2.1 } }));

@@ -119,6 +119,16 @@ public sealed class SiloProcess : IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
+    /// <summary>The silo's process id (to send it signals).</summary>
+    public int ProcessId => _process.Id;
+
+    /// <summary>Waits until the silo exits by itself; its exit code.</summary>
+    public async Task<int> WaitForExitAsync(CancellationToken cancellation)
+    {
+        await _process.WaitForExitAsync(cancellation);
+        return _process.ExitCode;
+    }
+
     /// <summary>
     /// Starts the built silo on free loopback ports. With <paramref name="apiUrlFromEnvironment"/> the API's address goes
     /// in <c>ASPNETCORE_URLS</c> instead of <c>--urls</c>.

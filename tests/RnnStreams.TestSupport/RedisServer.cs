@@ -26,6 +26,9 @@ public sealed class RedisServer : IAsyncDisposable
     /// <summary>host:port for StackExchange.Redis and the silo's ConnectionStrings:Redis.</summary>
     public string ConnectionString => $"127.0.0.1:{Port}";
 
+    /// <summary>The server's process id (to send it signals).</summary>
+    public int ProcessId => _process.Id;
+
     public static Task<RedisServer> StartAsync(bool appendOnly = false) =>
         StartAsync(Repository.FreePort(), appendOnly ? Directory.CreateTempSubdirectory("rnn-redis-").FullName : null);
 

@@ -8,9 +8,12 @@ namespace RnnStreams.Client.Commands;
 
 /// <summary>
 /// <c>load --sequences 1000 --steps 200 [--model M] [--prefix P] [--concurrency C] [--progress FILE] [--checkpoint-every K]
-/// [--batch K] [--http URL[,URL…] [--api-key KEY]]</c>: streams deterministic inputs through many sequences — through the Orleans
-/// gateway, or the silos' HTTP API with <c>--http</c> — with retries across silo failures, then checks every
-/// acknowledged output and every final state against the offline kernel. The last line is
+/// [--batch K] [--http URL[,URL…] [--api-key KEY]] [--stop-file FILE]</c>: streams deterministic inputs through many
+/// sequences — through the Orleans gateway, or the silos' HTTP API with <c>--http</c> — with retries across silo
+/// failures, then checks every acknowledged output and every final state against the offline kernel. With
+/// <c>--stop-file</c> every sequence streams until the file exists (the partition test). A <c># stats:</c> line counts
+/// answered and refused calls, answers that differ for one element (diverged), the largest rollback and the longest
+/// time a sequence went without an element applied (unavailable_ms). The last line is
 /// <c>sequences=S steps=N lost=L duplicated=D mismatched=M recovered_after_ms=T</c>; the exit code is 0 only when
 /// L, D and M are 0. It is the client half of <c>tests/cluster/kill-test.sh</c>.
 /// </summary>
@@ -19,7 +22,8 @@ internal static class LoadCommand
     public static async Task<int> Run(Arguments args, TextWriter stdout, TextWriter stderr, CancellationToken cancellation)
     {
         var sequences = args.Int("sequences", 1000, 1, 10_000_000);
-        var steps = args.Int("steps", 200, 1, 1_000_000);
+        var stopFile = args.Optional("stop-file"); // set: every sequence streams until this file exists (--steps is then a cap)
+        var steps = args.Int("steps", stopFile is null ? 200 : 1_000_000, 1, 1_000_000);
         var modelName = args.Optional("model") ?? RnnConstants.DemoModel;
         var prefix = args.Optional("prefix") ?? $"load-{DateTime.UtcNow:HHmmss}-{Random.Shared.Next(1000, 9999)}";
         var concurrency = args.Int("concurrency", Math.Min(sequences, 1000), 1, 1_000_000);
@@ -47,7 +51,7 @@ internal static class LoadCommand
             await gate.WaitAsync(cancellation);
             try
             {
-                await RunSequence(target, $"{prefix}-{i:D6}", i, modelName, version, model, steps, batch, checkpointEvery, stats, deadline, cancellation);
+                await RunSequence(target, $"{prefix}-{i:D6}", i, modelName, version, model, steps, batch, checkpointEvery, stopFile, stats, deadline, cancellation);
             }
             finally
             {
@@ -60,7 +64,7 @@ internal static class LoadCommand
             WriteProgress(progressPath, stats);
         }
 
-        var total = (long)sequences * steps;
+        var total = stopFile is null ? (long)sequences * steps : Interlocked.Read(ref stats.Acked);
         foreach (var report in stats.Reports)
         {
             stdout.WriteLine(report);
@@ -68,25 +72,34 @@ internal static class LoadCommand
 
         stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"# steps_per_s={total / clock.Elapsed.TotalSeconds:F0} elapsed_s={clock.Elapsed.TotalSeconds:F1} retries={stats.Retries} replayed={stats.Replayed} rolled_back={stats.RolledBack} bad_rollbacks={stats.BadRollbacks}"));
-        var line = $"sequences={sequences} steps={total} lost={stats.Lost} duplicated={stats.Duplicated} mismatched={stats.Mismatched + stats.BadRollbacks} recovered_after_ms={stats.MaxStallMs}";
+        stdout.WriteLine($"# refused: {(stats.RefusedKinds.IsEmpty ? "none" : string.Join(' ', stats.RefusedKinds.OrderBy(k => k.Key, StringComparer.Ordinal).Select(k => $"{k.Key}={k.Value}")))}");
+        stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"# stats: answered={stats.Acked} refused={stats.Refused} diverged={stats.Diverged} lost={stats.Lost} duplicated={stats.Duplicated} mismatched={stats.Mismatched} rolled_back={stats.RolledBack} max_rollback={stats.MaxRollback} bad_rollbacks={stats.BadRollbacks} unavailable_ms={stats.MaxUnavailableMs} unavailable_over_2s={stats.UnavailableOver2s} max_refusal_ms={stats.MaxRefusalMs}"));
+        var line = $"sequences={sequences} steps={total} lost={stats.Lost} duplicated={stats.Duplicated} mismatched={stats.Mismatched + stats.Diverged + stats.BadRollbacks} recovered_after_ms={stats.MaxStallMs}";
         stdout.WriteLine(line);
-        return stats.Lost == 0 && stats.Duplicated == 0 && stats.Mismatched == 0 && stats.BadRollbacks == 0 ? 0 : 1;
+        return stats.Lost == 0 && stats.Duplicated == 0 && stats.Mismatched == 0 && stats.Diverged == 0 && stats.BadRollbacks == 0 ? 0 : 1;
     }
 
     private static async Task RunSequence(ILoadTarget target, string id, int index, string modelName, int version, RnnModel model,
-        int steps, int batch, int? checkpointEvery, LoadStats stats, TimeSpan deadline, CancellationToken cancellation)
+        int steps, int batch, int? checkpointEvery, string? stopFile, LoadStats stats, TimeSpan deadline, CancellationToken cancellation)
     {
-        var inputs = new double[steps][];
-        var expected = new double[steps][];
+        // Inputs, expected outputs and answers grow as the sequence goes: with --stop-file it runs until told to stop.
+        var expected = new List<double[]>();
         var state = new double[model.StateSize];
-        for (var t = 0; t < steps; t++)
+        double[] Input(long element) => DemoCommand.Signal(index, element, model.InputSize);
+        double[] Expected(long element)
         {
-            inputs[t] = DemoCommand.Signal(index, t + 1, model.InputSize);
-            expected[t] = new double[model.OutputSize];
-            model.Step(inputs[t], state, expected[t]);
+            while (expected.Count < element)
+            {
+                var y = new double[model.OutputSize];
+                model.Step(Input(expected.Count + 1), state, y);
+                expected.Add(y);
+            }
+
+            return expected[(int)element - 1];
         }
 
-        var acked = new double[steps][];
+        var acked = new List<double[]?>();
         long maxAcked = 0;
         long durableAcked = 0;
         await Resilience.RetryAsync(async () =>
@@ -94,22 +107,30 @@ internal static class LoadCommand
             await target.StartAsync(id, modelName, version);
             return true;
         }, target.IsTransient, deadline, cancellation);
+        long? lastApplied = null; // unavailability is counted from the first element applied, past activation and warm-up
         long n = 1;
+        long last = steps; // the last element to send; with --stop-file it becomes the one before the stop
         while (true)
         {
-            if (n > steps)
+            if (stopFile is not null && last == steps && File.Exists(stopFile))
+            {
+                last = n - 1;
+            }
+
+            if (n > last)
             {
                 // Done, unless a failure after the last answer took the sequence back: then replay from where it stands.
-                var final = await Resilience.RetryAsync(() => target.SnapshotAsync(id), target.IsTransient, deadline, cancellation);
-                if (final.LastN >= steps)
+                var final = await Resilience.RetryAsync(SnapshotAsync, target.IsTransient, deadline, cancellation);
+                if (final.LastN >= last)
                 {
-                    if (final.LastN != steps)
+                    if (stopFile is null && final.LastN != last)
                     {
-                        Interlocked.Add(ref stats.Duplicated, final.LastN - steps);
+                        Interlocked.Add(ref stats.Duplicated, final.LastN - last);
                     }
-                    else if (!final.Hidden.Concat(final.Cell ?? []).SelectMany(h => h).SequenceEqual(state))
+                    else if (!final.Hidden.Concat(final.Cell ?? []).SelectMany(h => h).SequenceEqual(StateAt(final.LastN)))
                     {
                         Interlocked.Increment(ref stats.Mismatched);
+                        stats.Report($"# final state of {id} at n={final.LastN} differs from the kernel's");
                     }
 
                     return;
@@ -121,13 +142,13 @@ internal static class LoadCommand
             }
 
             cancellation.ThrowIfCancellationRequested();
-            var count = (int)Math.Min(batch, steps - n + 1);
+            var count = (int)Math.Min(batch, last - n + 1);
             var attempt = Stopwatch.GetTimestamp();
             try
             {
                 if (count == 1)
                 {
-                    var one = await target.StepAsync(id, n, inputs[n - 1]);
+                    var one = await target.StepAsync(id, n, Input(n));
                     Acknowledge(n, one.Y, one.Duplicate, one.DurableN);
                 }
                 else
@@ -135,7 +156,7 @@ internal static class LoadCommand
                     var flat = new double[count * model.InputSize];
                     for (var i = 0; i < count; i++)
                     {
-                        inputs[n - 1 + i].CopyTo(flat, i * model.InputSize);
+                        Input(n + i).CopyTo(flat, i * model.InputSize);
                     }
 
                     var many = await target.StepManyAsync(id, n, flat);
@@ -149,7 +170,8 @@ internal static class LoadCommand
             {
                 // A failed call, or a gap: the sequence moved to another silo and came back from stored state.
                 Interlocked.Increment(ref stats.Retries);
-                var snapshot = await Resilience.RetryAsync(() => target.SnapshotAsync(id), target.IsTransient, deadline, cancellation);
+                stats.Refuse(target.KindOf(e), Stopwatch.GetElapsedTime(attempt));
+                var snapshot = await Resilience.RetryAsync(SnapshotAsync, target.IsTransient, deadline, cancellation);
                 stats.Stall(Stopwatch.GetElapsedTime(attempt));
                 Rollback(snapshot);
                 n = snapshot.LastN + 1;
@@ -159,14 +181,47 @@ internal static class LoadCommand
             n += count;
         }
 
+        // Where the sequence stands; a failed attempt counts as a refusal too.
+        async Task<SequenceSnapshot> SnapshotAsync()
+        {
+            var started = Stopwatch.GetTimestamp();
+            try
+            {
+                return await target.SnapshotAsync(id);
+            }
+            catch (Exception e) when (target.IsTransient(e))
+            {
+                stats.Refuse(target.KindOf(e), Stopwatch.GetElapsedTime(started));
+                throw;
+            }
+        }
+
+        // The state after element `element`, from scratch (only for the final check).
+        double[] StateAt(long element)
+        {
+            var h = new double[model.StateSize];
+            var y = new double[model.OutputSize];
+            for (long t = 1; t <= element; t++)
+            {
+                model.Step(Input(t), h, y);
+            }
+
+            return h;
+        }
+
         // One acknowledged element: checked against the kernel, and against its first answer when it comes again.
         void Acknowledge(long element, ReadOnlySpan<double> y, bool duplicate, long durableN)
         {
-            var t = element - 1;
+            var t = (int)(element - 1);
+            while (acked.Count <= t)
+            {
+                acked.Add(null);
+            }
+
             if (acked[t] is null)
             {
                 acked[t] = y.ToArray();
-                if (!y.SequenceEqual(expected[t]))
+                if (!y.SequenceEqual(Expected(element)))
                 {
                     Interlocked.Increment(ref stats.Mismatched);
                 }
@@ -188,13 +243,21 @@ internal static class LoadCommand
 
                 if (!y.SequenceEqual(acked[t]))
                 {
-                    Interlocked.Increment(ref stats.Mismatched);
+                    // Two answers for one element that differ.
+                    Interlocked.Increment(ref stats.Diverged);
                 }
             }
 
             maxAcked = Math.Max(maxAcked, element);
             durableAcked = Math.Max(durableAcked, durableN);
             Interlocked.Increment(ref stats.Acked);
+            var now = Stopwatch.GetTimestamp();
+            if (lastApplied is { } previous)
+            {
+                stats.Unavailable(Stopwatch.GetElapsedTime(previous, now));
+            }
+
+            lastApplied = now;
         }
 
         // The sequence stands at snapshot.LastN. Behind the last acknowledged element is a loss under EveryStep; under a
@@ -208,9 +271,11 @@ internal static class LoadCommand
             }
 
             Interlocked.Add(ref stats.RolledBack, maxAcked - snapshot.LastN);
+            stats.Rollback(maxAcked - snapshot.LastN);
             if (checkpointEvery is null)
             {
                 Interlocked.Add(ref stats.Lost, maxAcked - snapshot.LastN);
+                stats.Report($"# lost: {id} came back at n={snapshot.LastN} after acknowledging n={maxAcked}");
             }
             else if (snapshot.LastN < durableAcked || snapshot.LastDurableN != snapshot.LastN)
             {
@@ -246,7 +311,50 @@ internal static class LoadCommand
         public long Replayed;
         public long RolledBack;
         public long BadRollbacks;
+        public long Diverged;
+        public long Refused;
+        public long UnavailableOver2s;
         private long _maxStallTicks;
+        private long _maxUnavailableTicks;
+        private long _maxRefusalTicks;
+        private long _maxRollback;
+
+        public ConcurrentDictionary<string, long> RefusedKinds { get; } = new(StringComparer.Ordinal);
+
+        public long MaxUnavailableMs => (long)TimeSpan.FromTicks(Interlocked.Read(ref _maxUnavailableTicks)).TotalMilliseconds;
+
+        public long MaxRefusalMs => (long)TimeSpan.FromTicks(Interlocked.Read(ref _maxRefusalTicks)).TotalMilliseconds;
+
+        public long MaxRollback => Interlocked.Read(ref _maxRollback);
+
+        /// <summary>The time between two elements of one sequence being applied (the longest is what a producer waited).</summary>
+        public void Unavailable(TimeSpan gap)
+        {
+            if (gap > TimeSpan.FromSeconds(2))
+            {
+                Interlocked.Increment(ref UnavailableOver2s);
+            }
+
+            Max(ref _maxUnavailableTicks, gap.Ticks);
+        }
+
+        /// <summary>A call that failed or was refused, by kind, and how long the refusal took to come.</summary>
+        public void Refuse(string kind, TimeSpan took)
+        {
+            Interlocked.Increment(ref Refused);
+            RefusedKinds.AddOrUpdate(kind, 1, (_, c) => c + 1);
+            Max(ref _maxRefusalTicks, took.Ticks);
+        }
+
+        public void Rollback(long elements) => Max(ref _maxRollback, elements);
+
+        private static void Max(ref long field, long value)
+        {
+            long current;
+            while (value > (current = Interlocked.Read(ref field)) && Interlocked.CompareExchange(ref field, value, current) != current)
+            {
+            }
+        }
 
         public ConcurrentQueue<string> Reports { get; } = new();
 
@@ -260,14 +368,6 @@ internal static class LoadCommand
 
         public long MaxStallMs => (long)TimeSpan.FromTicks(Interlocked.Read(ref _maxStallTicks)).TotalMilliseconds;
 
-        public void Stall(TimeSpan stall)
-        {
-            var ticks = stall.Ticks;
-            long current;
-            while (ticks > (current = Interlocked.Read(ref _maxStallTicks)) &&
-                   Interlocked.CompareExchange(ref _maxStallTicks, ticks, current) != current)
-            {
-            }
-        }
+        public void Stall(TimeSpan stall) => Max(ref _maxStallTicks, stall.Ticks);
     }
 }

@@ -86,6 +86,9 @@ internal sealed class HttpLoadTarget : ILoadTarget
 
     public bool IsGap(Exception e) => e is HttpLoadException { Kind: "Gap" };
 
+    /// <summary>The problem's kind and status (<c>Unavailable/503</c>); a body that is not a problem shows as <c>Http500</c>.</summary>
+    public string KindOf(Exception e) => e is HttpLoadException h ? $"{h.Kind}/{(int)h.Status}" : e.GetType().Name;
+
     public ValueTask DisposeAsync()
     {
         _http.Dispose();

@@ -29,4 +29,7 @@ internal interface ILoadTarget : IAsyncDisposable
 
     /// <summary>A gap: the sequence came back from stored state behind the element sent.</summary>
     bool IsGap(Exception e);
+
+    /// <summary>A short name for a failure, to count refusals by kind: the error kind, else the exception's type.</summary>
+    string KindOf(Exception e) => e is RnnStreamsException r ? r.Kind.ToString() : e.GetType().Name;
 }
