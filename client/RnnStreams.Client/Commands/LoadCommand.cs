@@ -8,11 +8,13 @@ namespace RnnStreams.Client.Commands;
 
 /// <summary>
 /// <c>load --sequences 1000 --steps 200 [--model M] [--prefix P] [--concurrency C] [--progress FILE] [--checkpoint-every K]
-/// [--batch K] [--http URL[,URL…] [--api-key KEY]]</c>: streams deterministic inputs through many sequences — through the Orleans
+/// [--batch K] [--rate R] [--http URL[,URL…] [--api-key KEY]]</c>: streams deterministic inputs through many sequences — through the Orleans
 /// gateway, or the silos' HTTP API with <c>--http</c> — with retries across silo failures, then checks every
 /// acknowledged output and every final state against the offline kernel. The last line is
 /// <c>sequences=S steps=N lost=L duplicated=D mismatched=M recovered_after_ms=T</c>; the exit code is 0 only when
-/// L, D and M are 0. It is the client half of <c>tests/cluster/kill-test.sh</c>.
+/// L, D and M are 0. It is the client half of <c>tests/cluster/kill-test.sh</c> and <c>tests/cluster/soak.sh</c>: with
+/// <c>--rate R</c> the elements of all sequences together are paced at R per second; it also prints the answered calls'
+/// latency (<c># latency: … p99_ms=…</c>) and the refused calls by kind (<c># refused: total=N Storage=… …</c>).
 /// </summary>
 internal static class LoadCommand
 {
@@ -30,15 +32,17 @@ internal static class LoadCommand
         var apiKey = args.Optional("api-key") ?? Environment.GetEnvironmentVariable("RNN_API_KEY");
         var httpTimeout = TimeSpan.FromSeconds(args.Int("http-timeout", 15, 1));
         var batch = args.Int("batch", 1, 1, 10_000); // elements per call: StepMany (HTTP: the batch endpoint) when > 1
+        var rate = args.Int("rate", 0, 0, 100_000_000); // elements per second over all sequences; 0: as fast as answered
         args.RejectUnknown();
 
         await using ILoadTarget target = http is null
             ? new GrainLoadTarget(await Connection.OpenAsync(args))
             : new HttpLoadTarget([.. http.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(u => new Uri(u.EndsWith('/') ? u : u + "/"))], apiKey, httpTimeout);
         var (model, version) = await Resilience.RetryAsync(() => target.GetModelAsync(modelName), target.IsTransient, deadline, cancellation);
-        stdout.WriteLine($"# load: {sequences} sequences × {steps} elements ({batch} per call) through {model} v{version} over {target.Description}, prefix {prefix}, concurrency {concurrency}");
+        stdout.WriteLine($"# load: {sequences} sequences × {steps} elements ({batch} per call) through {model} v{version} over {target.Description}, prefix {prefix}, concurrency {concurrency}" +
+            (rate > 0 ? $", {rate} elements/s" : ""));
 
-        var stats = new LoadStats();
+        var stats = new LoadStats { Pacer = rate > 0 ? new RatePacer(rate) : null };
         var clock = Stopwatch.StartNew();
         using var progress = progressPath is null ? null : new Timer(_ => WriteProgress(progressPath, stats), null, 200, 200);
         using var gate = new SemaphoreSlim(concurrency);
@@ -66,6 +70,8 @@ internal static class LoadCommand
             stdout.WriteLine(report);
         }
 
+        stdout.WriteLine(stats.LatencyLine());
+        stdout.WriteLine(stats.RefusedLine());
         stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"# steps_per_s={total / clock.Elapsed.TotalSeconds:F0} elapsed_s={clock.Elapsed.TotalSeconds:F1} retries={stats.Retries} replayed={stats.Replayed} rolled_back={stats.RolledBack} bad_rollbacks={stats.BadRollbacks}"));
         var line = $"sequences={sequences} steps={total} lost={stats.Lost} duplicated={stats.Duplicated} mismatched={stats.Mismatched + stats.BadRollbacks} recovered_after_ms={stats.MaxStallMs}";
@@ -89,18 +95,30 @@ internal static class LoadCommand
         var acked = new double[steps][];
         long maxAcked = 0;
         long durableAcked = 0;
+        var latencies = new List<float>(steps / batch + 1);
+        bool Refused(Exception e)
+        {
+            if (!target.IsTransient(e))
+            {
+                return false;
+            }
+
+            stats.Refuse(e);
+            return true;
+        }
+
         await Resilience.RetryAsync(async () =>
         {
             await target.StartAsync(id, modelName, version);
             return true;
-        }, target.IsTransient, deadline, cancellation);
+        }, Refused, deadline, cancellation);
         long n = 1;
         while (true)
         {
             if (n > steps)
             {
                 // Done, unless a failure after the last answer took the sequence back: then replay from where it stands.
-                var final = await Resilience.RetryAsync(() => target.SnapshotAsync(id), target.IsTransient, deadline, cancellation);
+                var final = await Resilience.RetryAsync(() => target.SnapshotAsync(id), Refused, deadline, cancellation);
                 if (final.LastN >= steps)
                 {
                     if (final.LastN != steps)
@@ -112,6 +130,7 @@ internal static class LoadCommand
                         Interlocked.Increment(ref stats.Mismatched);
                     }
 
+                    stats.AddLatencies(latencies);
                     return;
                 }
 
@@ -122,6 +141,11 @@ internal static class LoadCommand
 
             cancellation.ThrowIfCancellationRequested();
             var count = (int)Math.Min(batch, steps - n + 1);
+            if (stats.Pacer is { } pacer)
+            {
+                await pacer.WaitAsync(count, cancellation);
+            }
+
             var attempt = Stopwatch.GetTimestamp();
             try
             {
@@ -144,12 +168,15 @@ internal static class LoadCommand
                         Acknowledge(many.FirstN + i, many.Output(i), i < many.Duplicates, many.DurableN);
                     }
                 }
+
+                latencies.Add((float)Stopwatch.GetElapsedTime(attempt).TotalMilliseconds);
             }
             catch (Exception e) when ((target.IsTransient(e) || target.IsGap(e)) && !cancellation.IsCancellationRequested)
             {
                 // A failed call, or a gap: the sequence moved to another silo and came back from stored state.
                 Interlocked.Increment(ref stats.Retries);
-                var snapshot = await Resilience.RetryAsync(() => target.SnapshotAsync(id), target.IsTransient, deadline, cancellation);
+                stats.Refuse(e);
+                var snapshot = await Resilience.RetryAsync(() => target.SnapshotAsync(id), Refused, deadline, cancellation);
                 stats.Stall(Stopwatch.GetElapsedTime(attempt));
                 Rollback(snapshot);
                 n = snapshot.LastN + 1;
@@ -248,7 +275,48 @@ internal static class LoadCommand
         public long BadRollbacks;
         private long _maxStallTicks;
 
+        private readonly ConcurrentDictionary<string, long> _refused = new(StringComparer.Ordinal);
+        private readonly List<float> _latencies = [];
+
         public ConcurrentQueue<string> Reports { get; } = new();
+
+        /// <summary>Paces the elements of all sequences (<c>--rate</c>); null: unpaced.</summary>
+        public RatePacer? Pacer { get; init; }
+
+        /// <summary>A refused or failed call, counted by its kind: the error's kind (<c>Storage</c>, <c>Gap</c>, …) or the exception's type.</summary>
+        public void Refuse(Exception e) => _refused.AddOrUpdate(KindOf(e), 1, (_, count) => count + 1);
+
+        /// <summary>A finished sequence's answered-call latencies (ms).</summary>
+        public void AddLatencies(List<float> latencies)
+        {
+            lock (_latencies)
+            {
+                _latencies.AddRange(latencies);
+            }
+        }
+
+        /// <summary><c># refused: total=N Kind=N …</c>, kinds by name.</summary>
+        public string RefusedLine() =>
+            $"# refused: total={_refused.Values.Sum()}" + string.Concat(_refused.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => $" {p.Key}={p.Value}"));
+
+        /// <summary><c># latency: calls=N p50_ms=X p99_ms=X max_ms=X</c> over answered calls (refused ones are not counted).</summary>
+        public string LatencyLine()
+        {
+            lock (_latencies)
+            {
+                _latencies.Sort();
+                float At(double q) => _latencies.Count == 0 ? 0 : _latencies[Math.Min(_latencies.Count - 1, (int)(q * _latencies.Count))];
+                return string.Create(CultureInfo.InvariantCulture,
+                    $"# latency: calls={_latencies.Count} p50_ms={At(0.50):F3} p99_ms={At(0.99):F3} p999_ms={At(0.999):F3} max_ms={(_latencies.Count == 0 ? 0 : _latencies[^1]):F3}");
+            }
+        }
+
+        private static string KindOf(Exception e) => e switch
+        {
+            RnnStreamsException r => r.Kind.ToString(),
+            HttpLoadException h => h.Kind,
+            _ => e.GetType().Name,
+        };
 
         public void Report(string line)
         {
