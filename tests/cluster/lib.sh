@@ -68,7 +68,7 @@ redis_keys() {
   if [ $# -eq 0 ]; then
     redis-cli -p "$redis_port" dbsize
   else
-    redis-cli -p "$redis_port" --scan --pattern "$1" --count 1000 | wc -l
+    redis-cli -p "$redis_port" --scan --pattern "$1" | wc -l
   fi
 }
 
