@@ -85,12 +85,33 @@ public static class SiloBuilderExtensions
     public static ISiloBuilder AddRnnStreamsMemoryStreams(this ISiloBuilder builder)
     {
         builder.AddMemoryGrainStorage(RnnConstants.PubSubStorage);
+
+        // A stream's rendezvous grain is called when a pulling agent first delivers its events and when a subscriber
+        // comes or goes, and keeps its state in PubSubStore: it need not stay active for Orleans' default 15 minutes
+        // (one activation per output stream, after the sequence itself is gone).
+        builder.Services.Configure<GrainCollectionOptions>(o => o.ClassSpecificCollectionAge[PubSubRendezvousGrainClass] = PubSubRendezvousIdle);
         return builder.AddMemoryStreams(RnnConstants.StreamProvider, streams =>
         {
             streams.ConfigurePartitioning(RnnConstants.StreamQueues);
-            streams.ConfigurePullingAgent(options => options.Configure(o => o.GetQueueMsgsTimerPeriod = TimeSpan.FromMilliseconds(20)));
+            streams.ConfigurePullingAgent(options => options.Configure(o =>
+            {
+                o.GetQueueMsgsTimerPeriod = TimeSpan.FromMilliseconds(20);
+
+                // A pulling agent forgets a stream (its subscribers, cursors) after this long without events, instead
+                // of Orleans' 30 minutes: a stream whose sequence publishes less often registers again (one grain call).
+                o.StreamInactivityPeriod = StreamInactivity;
+            }));
         });
     }
+
+    /// <summary>Orleans' pub-sub rendezvous grain class (internal to Orleans), for its collection age.</summary>
+    private const string PubSubRendezvousGrainClass = "Orleans.Streams.PubSubRendezvousGrain";
+
+    /// <summary>How long a stream's rendezvous grain stays active unused (Orleans' default: 15 minutes).</summary>
+    public static readonly TimeSpan PubSubRendezvousIdle = TimeSpan.FromMinutes(2);
+
+    /// <summary>How long a pulling agent keeps a silent stream's subscribers (Orleans' default: 30 minutes).</summary>
+    public static readonly TimeSpan StreamInactivity = TimeSpan.FromMinutes(5);
 
     /// <summary>
     /// In-memory grain storage (<c>rnn-state</c>), memory streams (<c>rnn</c>, with their <c>PubSubStore</c>) and

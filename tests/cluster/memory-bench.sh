@@ -4,7 +4,10 @@
 # heap (after its last GC) before the load, after it, once all sequences are deactivated and `--linger` seconds later,
 # each per sequence, and what Redis holds by kind of key. A benchmark: run it alone.
 #
-#   tests/cluster/memory-bench.sh [--sequences 20000] [--steps 2] [--linger 120] [--no-build]
+#   tests/cluster/memory-bench.sh [--sequences 20000] [--steps 2] [--linger 120] [--gcdump] [--no-build]
+#
+# --gcdump takes a heap dump at each reading with dotnet-gcdump (dotnet tool install -g dotnet-gcdump), which runs a
+# full blocking GC first: the heap read after it is the live set, and the dump's largest types are printed.
 #
 # The silo's GC is chosen with the runtime's own variables (DOTNET_gcServer=0, DOTNET_GCConserveMemory=5,
 # DOTNET_GCHeapHardLimit=0x...): they are passed through. Last line:
@@ -16,13 +19,15 @@ sequences=20000
 steps=2
 linger=120
 do_build=1
+gcdump=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --sequences) sequences=$2; shift 2 ;;
     --steps) steps=$2; shift 2 ;;
     --linger) linger=$2; shift 2 ;;
+    --gcdump) gcdump=1; shift ;;
     --no-build) do_build=0; shift ;;
-    *) echo "usage: $0 [--sequences N] [--steps N] [--linger S] [--no-build]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--sequences N] [--steps N] [--linger S] [--gcdump] [--no-build]" >&2; exit 2 ;;
   esac
 done
 
@@ -45,6 +50,11 @@ echo "# redis :$redis_port, silo ${http_port[1]} (API), work $work, gc: server=$
 active() { silo_metrics 1 | awk '/^rnn_sequences_active[{ ]/ { print $NF; exit }'; }
 declare -A rss heap
 measure() {
+  if [ "$gcdump" = 1 ]; then
+    PATH="$PATH:$HOME/.dotnet/tools" dotnet-gcdump collect -p "${silo_pid[1]}" -o "$work/$1.gcdump" >/dev/null
+    PATH="$PATH:$HOME/.dotnet/tools" dotnet-gcdump report "$work/$1.gcdump" | sed -n '1,16p' | sed "s/^/# $1 gcdump: /"
+    sleep 2 # the metric of the last collection is read from the next scrape
+  fi
   rss[$1]=$(silo_rss_kb 1)
   heap[$1]=$(silo_heap_bytes 1)
   echo "# $1: rss_kb=${rss[$1]} heap_bytes=${heap[$1]} active=$(active) redis_keys=$(redis_keys)"
