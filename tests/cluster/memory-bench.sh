@@ -57,7 +57,8 @@ measure() {
   fi
   rss[$1]=$(silo_rss_kb 1)
   heap[$1]=$(silo_heap_bytes 1)
-  echo "# $1: rss_kb=${rss[$1]} heap_bytes=${heap[$1]} active=$(active) redis_keys=$(redis_keys)"
+  echo "# $1: rss_kb=${rss[$1]} heap_bytes=${heap[$1]} active=$(active) redis_keys=$(redis_keys) activations: $(silo_metrics 1 |
+    sed -n 's/^orleans_catalog_activations{.*grain_type="\(sequence\|pubsubrendezvous\|memorystorage\)"} \(.*\)/\1=\2/p' | tr '\n' ' ')"
 }
 sleep 5
 measure baseline
