@@ -30,7 +30,7 @@ namespace RnnStreams.Client
               stream --sequence ID --input X.csv [--model NAME [--version V]] [--h0 H0.csv] [--c0 C0.csv] [--batch K] [--rate R] [--reset] [--via rpc|stream] [--wait S] [--retry-for S]
               watch --sequence ID [--count N]
               sequence show|reset|upgrade|end --sequence ID
-              load [--sequences 1000] [--steps 200] [--model demo] [--prefix P] [--concurrency C] [--progress FILE] [--checkpoint-every K] [--batch K]
+              load [--sequences 1000] [--steps 200] [--model demo] [--prefix P] [--concurrency C] [--progress FILE] [--checkpoint-every K] [--batch K] [--rate R]
                    [--http URL[,URL…] [--api-key KEY] [--http-timeout 15]] [--max-stall 120] [--stop-file FILE]   (--stop-file: stream until FILE exists)
               bench [--cell rnn_tanh|rnn_relu|gru|lstm] [--hidden 64] [--input 8] [--output 1] [--layers 1] [--sequences 10000] [--seconds 3] [--rounds 3] [--client gateway|local] [--concurrency 256] [--batch 64] [--stream-sequences 100] [--memory-sequences 20000] [--outputs Always|WhenWatched|Never] [--durability D]
                     (a silo in this process unless --gateway or --redis is given)

@@ -46,9 +46,8 @@ public static class SiloHosting
                 o.ConfigurationOptions = redis;
                 o.DeleteStateOnClear = true; // an ended sequence leaves nothing behind
             });
-            silo.AddRedisGrainStorage(RnnConstants.PubSubStorage, o => o.ConfigurationOptions = redis);
             silo.UseRedisReminderService(o => o.ConfigurationOptions = redis);
-            silo.AddRnnStreamsMemoryStreams();
+            silo.AddRnnStreamsMemoryStreams(); // memory streams, their pub-sub state in memory too (not in Redis)
             DefaultAdvertisedAddress(silo, configuration, HostAddress);
         }
         else

@@ -15,10 +15,14 @@ public static class Telemetry
     /// <summary>The service name when <c>OTEL_SERVICE_NAME</c> is not set.</summary>
     public const string DefaultServiceName = "rnnstreams-silo";
 
-    /// <summary>Meters exported: RnnStreams', Orleans' and ASP.NET Core's (requests, connections, rate limiting).</summary>
+    /// <summary>
+    /// Meters exported: RnnStreams', Orleans', ASP.NET Core's (requests, connections, rate limiting) and the runtime's
+    /// (<c>System.Runtime</c>: working set, managed heap after the last GC, GC pauses), which the soak test reads.
+    /// </summary>
     private static readonly string[] Meters =
     [
         RnnMetrics.MeterName,
+        "System.Runtime",
         "Microsoft.Orleans",
         "Microsoft.AspNetCore.Hosting",
         "Microsoft.AspNetCore.Server.Kestrel",

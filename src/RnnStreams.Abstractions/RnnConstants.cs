@@ -18,10 +18,15 @@ public static class RnnConstants
     /// </summary>
     public const int StreamQueues = 16;
 
-    /// <summary>The grain storage for sequence and model state.</summary>
-    public const string Storage = "rnn";
+    /// <summary>
+    /// The grain storage for sequence and model state. Not the stream provider's name: Orleans' pub-sub keeps a stream
+    /// provider's rendezvous state in the storage named after the provider when there is one (else in
+    /// <see cref="PubSubStorage"/>), so a storage called <c>rnn</c> would receive a rendezvous record per output stream.
+    /// Stored keys do not contain this name (Redis: <c>{ServiceId}/state/{grain type}/{key}/{state}</c>).
+    /// </summary>
+    public const string Storage = "rnn-state";
 
-    /// <summary>The storage that Orleans' stream pub-sub needs.</summary>
+    /// <summary>The storage of Orleans' stream pub-sub for the <see cref="StreamProvider"/> memory streams.</summary>
     public const string PubSubStorage = "PubSubStore";
 
     /// <summary>The model the silo publishes at start-up and uses for sequences that start implicitly.</summary>

@@ -72,9 +72,58 @@ public sealed class RnnStreamsOptions
     /// <summary>Parsed policies by their text: one shared instance per policy, not one per sequence.</summary>
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, DurabilityPolicy> _policies = new(StringComparer.Ordinal);
 
-    /// <summary>Checks every setting once at start-up, so a typo stops the silo instead of failing requests.</summary>
-    public void Validate()
+    /// <summary>
+    /// Orleans' grain collection quantum (<c>GrainCollectionOptions.CollectionQuantum</c>, 1 minute): idle activations are
+    /// looked for once per quantum, and Orleans refuses a collection age that is not longer.
+    /// </summary>
+    public static readonly TimeSpan CollectionQuantum = Orleans.Configuration.GrainCollectionOptions.DEFAULT_COLLECTION_QUANTUM;
+
+    /// <summary>
+    /// Binds the <see cref="Section"/> of a configuration and checks it (<see cref="Validate"/>): a value that cannot be
+    /// read as its type (<c>IdleDeactivation=30s</c>) throws <see cref="FormatException"/> naming the key and the value,
+    /// like every other refused setting, so the host can stop with one line.
+    /// </summary>
+    public static RnnStreamsOptions Read(Microsoft.Extensions.Configuration.IConfiguration configuration)
     {
+        var options = new RnnStreamsOptions();
+        try
+        {
+            Microsoft.Extensions.Configuration.ConfigurationBinder.Bind(configuration.GetSection(Section), options);
+        }
+        catch (InvalidOperationException e)
+        {
+            // "Failed to convert configuration value '30s' at 'RnnStreams:IdleDeactivation' to type 'System.TimeSpan'."
+            throw new FormatException(e.Message + Hint(e.Message), e);
+        }
+
+        options.Validate(CollectionQuantum);
+        return options;
+    }
+
+    private static string Hint(string message) => message.Contains("System.TimeSpan", StringComparison.Ordinal)
+        ? " Durations are written [d.]hh:mm:ss, e.g. 00:15:00."
+        : "";
+
+    /// <summary>
+    /// Checks every setting once at start-up, so a typo stops the silo instead of failing requests. With
+    /// <paramref name="collectionQuantum"/> (the silo's grain collection quantum) <see cref="IdleDeactivation"/> must be
+    /// longer, as Orleans requires; without, only positive.
+    /// </summary>
+    public void Validate(TimeSpan? collectionQuantum = null)
+    {
+        var quantum = collectionQuantum ?? TimeSpan.Zero;
+        if (IdleDeactivation <= quantum)
+        {
+            throw new FormatException(collectionQuantum is null
+                ? $"RnnStreams:IdleDeactivation must be positive, got {IdleDeactivation:c}"
+                : $"RnnStreams:IdleDeactivation must be longer than Orleans' grain collection quantum ({quantum:c}), got {IdleDeactivation:c}");
+        }
+
+        if (ExpiryCheckPeriod is { } period && period <= TimeSpan.Zero)
+        {
+            throw new FormatException($"RnnStreams:ExpiryCheckPeriod must be positive, got {period:c}");
+        }
+
         DurabilityPolicy.Parse(Durability);
         foreach (var (model, text) in ModelDurability)
         {

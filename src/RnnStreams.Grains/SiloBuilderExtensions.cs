@@ -20,6 +20,9 @@ public static class SiloBuilderExtensions
         var options = builder.Services.AddOptions<RnnStreamsOptions>();
         if (configuration is not null)
         {
+            // Read and checked now, not when the host starts: a refused value stops the host before it starts with
+            // a FormatException naming the key (the silo prints it as one line), not a stack trace from Orleans' start.
+            RnnStreamsOptions.Read(configuration);
             options.Bind(configuration.GetSection(RnnStreamsOptions.Section));
         }
 
@@ -28,6 +31,8 @@ public static class SiloBuilderExtensions
             options.Configure(configure);
         }
 
+        // Not against GrainCollectionOptions here: those options read these (IdleDeactivation), and a host that changes
+        // Orleans' quantum in code gets Orleans' own check of the age at start.
         options.Validate(o =>
         {
             o.Validate();
@@ -57,7 +62,7 @@ public static class SiloBuilderExtensions
             builder.AddActivityPropagation();
         }
 
-        // Whatever provider the host names "rnn" stores sequence and model state with Orleans' binary serializer (version
+        // Whatever provider the host names "rnn-state" stores sequence and model state with Orleans' binary serializer (version
         // tolerant through the [Id]s of SequenceState), not the silo-wide default JSON: a checkpoint of an H=64 state
         // cost tens of µs of JSON text per write, which capped Checkpoint(100, 1000) at a fraction of None's steps/s.
         builder.Services.AddKeyedSingleton<IGrainStorageSerializer>(RnnConstants.Storage,
@@ -68,23 +73,55 @@ public static class SiloBuilderExtensions
     /// <summary>
     /// Memory streams named <c>rnn</c>, tuned for many small streams: <see cref="RnnConstants.StreamQueues"/> queues
     /// instead of 8 (clients must use the same number: <c>AddRnnStreamsClient</c> does) and a queue pump every
-    /// 20 ms instead of 100 ms, so that queues (at most 16,384 messages each in Orleans) drain before they fill.
+    /// 20 ms instead of 100 ms, so that queues (at most 16,384 messages each in Orleans) drain before they fill; and
+    /// their pub-sub state (<c>PubSubStore</c>) in memory, as durable as the streams' own events.
     /// </summary>
-    public static ISiloBuilder AddRnnStreamsMemoryStreams(this ISiloBuilder builder) =>
-        builder.AddMemoryStreams(RnnConstants.StreamProvider, streams =>
+    /// <remarks>
+    /// Orleans' pub-sub writes a rendezvous record per stream as soon as a silo's pulling agent delivers its first event,
+    /// registering the agent as the stream's producer, and removes it only when that agent stops gracefully: with a
+    /// durable store that is one record per output stream ever published (one per sequence), kept after the sequence
+    /// is gone and after a <c>kill -9</c> of the silo. In memory those records cost each silo a few hundred bytes per
+    /// stream until the silo that holds them restarts. The price: subscriptions recorded on a silo that dies are
+    /// forgotten with the events queued there (README, "Memory": what a subscriber sees then).
+    /// </remarks>
+    public static ISiloBuilder AddRnnStreamsMemoryStreams(this ISiloBuilder builder)
+    {
+        builder.AddMemoryGrainStorage(RnnConstants.PubSubStorage);
+
+        // A stream's rendezvous grain is called when a pulling agent first delivers its events and when a subscriber
+        // comes or goes, and keeps its state in PubSubStore: it need not stay active for Orleans' default 15 minutes
+        // (one activation per output stream, after the sequence itself is gone).
+        builder.Services.Configure<GrainCollectionOptions>(o => o.ClassSpecificCollectionAge[PubSubRendezvousGrainClass] = PubSubRendezvousIdle);
+        return builder.AddMemoryStreams(RnnConstants.StreamProvider, streams =>
         {
             streams.ConfigurePartitioning(RnnConstants.StreamQueues);
-            streams.ConfigurePullingAgent(options => options.Configure(o => o.GetQueueMsgsTimerPeriod = TimeSpan.FromMilliseconds(20)));
+            streams.ConfigurePullingAgent(options => options.Configure(o =>
+            {
+                o.GetQueueMsgsTimerPeriod = TimeSpan.FromMilliseconds(20);
+
+                // A pulling agent forgets a stream (its subscribers, cursors) after this long without events, instead
+                // of Orleans' 30 minutes: a stream whose sequence publishes less often registers again (one grain call).
+                o.StreamInactivityPeriod = StreamInactivity;
+            }));
         });
+    }
+
+    /// <summary>Orleans' pub-sub rendezvous grain class (internal to Orleans), for its collection age.</summary>
+    private const string PubSubRendezvousGrainClass = "Orleans.Streams.PubSubRendezvousGrain";
+
+    /// <summary>How long a stream's rendezvous grain stays active unused (Orleans' default: 15 minutes).</summary>
+    public static readonly TimeSpan PubSubRendezvousIdle = TimeSpan.FromMinutes(2);
+
+    /// <summary>How long a pulling agent keeps a silent stream's subscribers (Orleans' default: 30 minutes).</summary>
+    public static readonly TimeSpan StreamInactivity = TimeSpan.FromMinutes(5);
 
     /// <summary>
-    /// In-memory grain storage (<c>rnn</c> and <c>PubSubStore</c>), memory streams (<c>rnn</c>) and in-memory reminders:
-    /// the embedded default.
+    /// In-memory grain storage (<c>rnn-state</c>), memory streams (<c>rnn</c>, with their <c>PubSubStore</c>) and
+    /// in-memory reminders: the embedded default.
     /// </summary>
     public static ISiloBuilder AddRnnStreamsInMemory(this ISiloBuilder builder)
     {
         builder.AddMemoryGrainStorage(RnnConstants.Storage);
-        builder.AddMemoryGrainStorage(RnnConstants.PubSubStorage);
         builder.AddRnnStreamsMemoryStreams();
         builder.UseInMemoryReminderService();
         return builder;

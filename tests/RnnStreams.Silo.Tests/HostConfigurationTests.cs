@@ -50,4 +50,39 @@ public sealed class HostConfigurationTests
         Assert.Contains(value, error);
         Assert.DoesNotContain("   at ", error);
     }
+
+    [Theory]
+    [InlineData("00:00:30", "grain collection quantum")] // shorter than Orleans' 1-minute quantum: Orleans refused it at start
+    [InlineData("00:01:00", "grain collection quantum")]
+    [InlineData("0", "grain collection quantum")]
+    [InlineData("-1", "grain collection quantum")]     // TimeSpan reads "-1" as minus one day
+    [InlineData("30s", "[d.]hh:mm:ss")]                // not a TimeSpan: the configuration binder refused it at start
+    [InlineData("soon", "[d.]hh:mm:ss")]
+    public async Task IdleDeactivationFromTheEnvironment_Refused_StopsTheSilo_WithOneLine(string value, string reason)
+    {
+        var result = await SiloProcess.RunToExitAsync([], TimeSpan.FromMinutes(1),
+            new Dictionary<string, string> { ["RnnStreams__IdleDeactivation"] = value });
+        Assert.True(result.ExitCode == 2, result.ToString());
+        var error = result.StandardError.Trim();
+        Assert.StartsWith("error: ", error);
+        Assert.Contains("RnnStreams:IdleDeactivation", error);
+        Assert.Contains(reason, error);
+        Assert.DoesNotContain("\n", error);
+        Assert.DoesNotContain("   at ", result.StandardOutput + result.StandardError);
+    }
+
+    [Theory]
+    [InlineData("RnnStreams__KeepOutputs", "many")]
+    [InlineData("RnnStreams__ExpireAfter", "-00:01:00")]
+    [InlineData("RnnStreams__PublishOutputs", "Sometimes")]
+    public async Task RnnStreamsSettingFromTheEnvironment_Refused_StopsTheSilo_WithOneLine(string variable, string value)
+    {
+        var result = await SiloProcess.RunToExitAsync([], TimeSpan.FromMinutes(1), new Dictionary<string, string> { [variable] = value });
+        Assert.True(result.ExitCode == 2, result.ToString());
+        var error = result.StandardError.Trim();
+        Assert.StartsWith("error: ", error);
+        Assert.Contains(variable.Replace("__", ":", StringComparison.Ordinal), error);
+        Assert.DoesNotContain("\n", error);
+        Assert.DoesNotContain("   at ", result.StandardOutput + result.StandardError);
+    }
 }

@@ -168,8 +168,8 @@ public sealed class SiloProcess : IAsyncDisposable
     }
 
     /// <summary>Waits for the process to exit by itself (for start-up failures).</summary>
-    public static async Task<ProcessResult> RunToExitAsync(IEnumerable<string> args, TimeSpan timeout) =>
-        await ProcessRunner.RunAsync(Repository.SiloDll, [.. PortArguments(Repository.FreePort(), Repository.FreePort(), Repository.FreePort(), Repository.FreePort()), .. args], timeout);
+    public static async Task<ProcessResult> RunToExitAsync(IEnumerable<string> args, TimeSpan timeout, IReadOnlyDictionary<string, string>? environment = null) =>
+        await ProcessRunner.RunAsync(Repository.SiloDll, [.. PortArguments(Repository.FreePort(), Repository.FreePort(), Repository.FreePort(), Repository.FreePort()), .. args], timeout, environment);
 
     /// <summary>The silo's ports on loopback: Orleans' own endpoint keys, ASP.NET Core's <c>--urls</c> for the API, the management endpoint.</summary>
     public static string[] PortArguments(int gateway, int siloPort, int httpPort, int managementPort) =>

@@ -31,29 +31,59 @@ free_port() {
   done
 }
 
-# start_redis: starts redis-server on a free port (no persistence of its own), sets redis_port.
+# start_redis: starts redis-server on a free port with its append-only file in $work/redis, sets redis_port and
+# redis_pid. AOF with fsync every second, as the README's recipes and the compose and Kubernetes files run it: every
+# acknowledged write has reached the kernel before Redis answers, so a restart or a crash of Redis itself loses
+# nothing; only a crash of the host can lose the last second, and the silos go down with it then.
+# (`--appendfsync always` would fsync before every answer: one disk flush per EveryStep element.)
 start_redis() {
   command -v redis-server >/dev/null || { echo "error: redis-server is not installed (apt-get install -y redis-server)" >&2; exit 1; }
-  redis_port=$(free_port)
-  redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --daemonize no --loglevel warning >"$work/redis.log" 2>&1 &
+  [ -n "${redis_port:-}" ] || redis_port=$(free_port)
+  mkdir -p "$work/redis"
+  redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$work/redis" --save '' --appendonly yes --appendfsync everysec \
+    --daemonize no --loglevel warning >>"$work/redis.log" 2>&1 &
+  redis_pid=$!
   pids+=($!)
   for _ in $(seq 1 100); do
-    redis-cli -p "$redis_port" ping >/dev/null 2>&1 && return 0
+    # PING answers while the append-only file is still loading (LOADING errors go to stderr): wait for a real read.
+    case "$(redis-cli -p "$redis_port" dbsize 2>/dev/null)" in '' | *[!0-9]*) ;; *) return 0 ;; esac
     sleep 0.1
   done
-  echo "error: redis-server did not start" >&2
+  echo "error: redis-server did not start; log $work/redis.log" >&2
   exit 1
 }
 
-# start_silo I: starts silo I (ports silo_port[I], gateway_port[I]) in the background; its pid in silo_pid[I].
-declare -A silo_pid silo_port gateway_port management_port silo_log
+# restart_redis [down_s]: stops Redis (SIGTERM: it writes its append-only file and exits), waits down_s seconds
+# (default 0) and starts it again on the same port and data directory.
+restart_redis() {
+  local down=${1:-0}
+  kill -TERM "$redis_pid" 2>/dev/null || true
+  wait "$redis_pid" 2>/dev/null || true
+  sleep "$down"
+  start_redis
+}
+
+# redis_keys [PATTERN]: how many keys Redis holds (matching PATTERN, e.g. '*/state/sequence/*').
+redis_keys() {
+  if [ $# -eq 0 ]; then
+    redis-cli -p "$redis_port" dbsize
+  else
+    redis-cli -p "$redis_port" --scan --pattern "$1" | wc -l
+  fi
+}
+
+# start_silo I: starts silo I (ports silo_port[I], gateway_port[I], management_port[I], and http_port[I] for the
+# HTTP API when Http__Enabled=true) in the background; its pid in silo_pid[I]. Extra arguments go to the silo.
+declare -A silo_pid silo_port gateway_port management_port http_port silo_log
 start_silo() {
   local i=$1
-  [ -n "${silo_port[$i]:-}" ] || { silo_port[$i]=$(free_port); gateway_port[$i]=$(free_port); management_port[$i]=$(free_port); }
+  shift
+  [ -n "${silo_port[$i]:-}" ] || { silo_port[$i]=$(free_port); gateway_port[$i]=$(free_port); management_port[$i]=$(free_port); http_port[$i]=$(free_port); }
   silo_log[$i]="$work/silo$i.$(date +%s%N).log"
   : >"${silo_log[$i]}"
   dotnet "$(silo_dll)" --Orleans:Endpoints:SiloPort "${silo_port[$i]}" --Orleans:Endpoints:GatewayPort "${gateway_port[$i]}" \
-    --Orleans:Endpoints:AdvertisedIPAddress 127.0.0.1 --Management:Urls "http://127.0.0.1:${management_port[$i]}" >"${silo_log[$i]}" 2>&1 &
+    --Orleans:Endpoints:AdvertisedIPAddress 127.0.0.1 --Management:Urls "http://127.0.0.1:${management_port[$i]}" \
+    --urls "http://127.0.0.1:${http_port[$i]}" "$@" >"${silo_log[$i]}" 2>&1 &
   silo_pid[$i]=$!
   pids+=($!)
 }
@@ -77,4 +107,34 @@ wait_ready() {
 kill_silo() {
   kill -9 "${silo_pid[$1]}" 2>/dev/null || true
   wait "${silo_pid[$1]}" 2>/dev/null || true
+}
+
+# stop_silo_gracefully I [timeout_s]: SIGTERM, as an orchestrator stops a silo, and waits for the process to exit
+# (default 60 s, then kill -9). Sets graceful_s to the seconds it took; returns 1 if it had to be killed.
+stop_silo_gracefully() {
+  local i=$1 timeout=${2:-60} start=$SECONDS
+  kill -TERM "${silo_pid[$i]}" 2>/dev/null || true
+  while kill -0 "${silo_pid[$i]}" 2>/dev/null; do
+    if [ $((SECONDS - start)) -ge "$timeout" ]; then
+      echo "# silo $i did not stop within ${timeout} s of SIGTERM; kill -9" >&2
+      kill_silo "$i"
+      graceful_s=$((SECONDS - start))
+      return 1
+    fi
+    sleep 0.2
+  done
+  wait "${silo_pid[$i]}" 2>/dev/null || true
+  graceful_s=$((SECONDS - start))
+}
+
+# silo_metrics I: silo I's Prometheus page (management port).
+silo_metrics() { curl -fsS --max-time 5 "http://127.0.0.1:${management_port[$1]}/metrics"; }
+
+# silo_rss_kb I: silo I's resident set (VmRSS, KiB).
+silo_rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/${silo_pid[$1]}/status" 2>/dev/null || echo 0; }
+
+# silo_heap_bytes I: silo I's managed heap after its last GC (System.Runtime's dotnet.gc.last_collection.heap.size,
+# summed over the generations, LOH and POH), from /metrics.
+silo_heap_bytes() {
+  silo_metrics "$1" 2>/dev/null | awk '/^dotnet_gc_last_collection_heap_size_bytes[{ ]/ { sum += $NF } END { printf "%.0f\n", sum }'
 }

@@ -8,14 +8,16 @@ namespace RnnStreams.Client.Commands;
 
 /// <summary>
 /// <c>load --sequences 1000 --steps 200 [--model M] [--prefix P] [--concurrency C] [--progress FILE] [--checkpoint-every K]
-/// [--batch K] [--http URL[,URL…] [--api-key KEY]] [--stop-file FILE]</c>: streams deterministic inputs through many
-/// sequences — through the Orleans gateway, or the silos' HTTP API with <c>--http</c> — with retries across silo
-/// failures, then checks every acknowledged output and every final state against the offline kernel. With
+/// [--batch K] [--rate R] [--http URL[,URL…] [--api-key KEY]] [--stop-file FILE]</c>: streams deterministic inputs
+/// through many sequences — through the Orleans gateway, or the silos' HTTP API with <c>--http</c> — with retries
+/// across silo failures, then checks every acknowledged output and every final state against the offline kernel. With
 /// <c>--stop-file</c> every sequence streams until the file exists (the partition test). A <c># stats:</c> line counts
 /// answered and refused calls, answers that differ for one element (diverged), the largest rollback and the longest
 /// time a sequence went without an element applied (unavailable_ms). The last line is
 /// <c>sequences=S steps=N lost=L duplicated=D mismatched=M recovered_after_ms=T</c>; the exit code is 0 only when
-/// L, D and M are 0. It is the client half of <c>tests/cluster/kill-test.sh</c>.
+/// L, D and M are 0. It is the client half of <c>tests/cluster/kill-test.sh</c> and <c>tests/cluster/soak.sh</c>: with
+/// <c>--rate R</c> the elements of all sequences together are paced at R per second; it also prints the answered calls'
+/// latency (<c># latency: … p99_ms=…</c>) and the refused calls by kind (<c># refused: total=N Storage=… …</c>).
 /// </summary>
 internal static class LoadCommand
 {
@@ -34,15 +36,17 @@ internal static class LoadCommand
         var apiKey = args.Optional("api-key") ?? Environment.GetEnvironmentVariable("RNN_API_KEY");
         var httpTimeout = TimeSpan.FromSeconds(args.Int("http-timeout", 15, 1));
         var batch = args.Int("batch", 1, 1, 10_000); // elements per call: StepMany (HTTP: the batch endpoint) when > 1
+        var rate = args.Int("rate", 0, 0, 100_000_000); // elements per second over all sequences; 0: as fast as answered
         args.RejectUnknown();
 
         await using ILoadTarget target = http is null
             ? new GrainLoadTarget(await Connection.OpenAsync(args))
             : new HttpLoadTarget([.. http.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(u => new Uri(u.EndsWith('/') ? u : u + "/"))], apiKey, httpTimeout);
         var (model, version) = await Resilience.RetryAsync(() => target.GetModelAsync(modelName), target.IsTransient, deadline, cancellation);
-        stdout.WriteLine($"# load: {sequences} sequences × {steps} elements ({batch} per call) through {model} v{version} over {target.Description}, prefix {prefix}, concurrency {concurrency}");
+        stdout.WriteLine($"# load: {sequences} sequences × {steps} elements ({batch} per call) through {model} v{version} over {target.Description}, prefix {prefix}, concurrency {concurrency}" +
+            (rate > 0 ? $", {rate} elements/s" : ""));
 
-        var stats = new LoadStats();
+        var stats = new LoadStats { Pacer = rate > 0 ? new RatePacer(rate) : null };
         var clock = Stopwatch.StartNew();
         using var progress = progressPath is null ? null : new Timer(_ => WriteProgress(progressPath, stats), null, 200, 200);
         using var gate = new SemaphoreSlim(concurrency);
@@ -70,9 +74,10 @@ internal static class LoadCommand
             stdout.WriteLine(report);
         }
 
+        stdout.WriteLine(stats.LatencyLine());
+        stdout.WriteLine(stats.RefusedLine());
         stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"# steps_per_s={total / clock.Elapsed.TotalSeconds:F0} elapsed_s={clock.Elapsed.TotalSeconds:F1} retries={stats.Retries} replayed={stats.Replayed} rolled_back={stats.RolledBack} bad_rollbacks={stats.BadRollbacks}"));
-        stdout.WriteLine($"# refused: {(stats.RefusedKinds.IsEmpty ? "none" : string.Join(' ', stats.RefusedKinds.OrderBy(k => k.Key, StringComparer.Ordinal).Select(k => $"{k.Key}={k.Value}")))}");
         stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"# stats: answered={stats.Acked} refused={stats.Refused} diverged={stats.Diverged} lost={stats.Lost} duplicated={stats.Duplicated} mismatched={stats.Mismatched} rolled_back={stats.RolledBack} max_rollback={stats.MaxRollback} bad_rollbacks={stats.BadRollbacks} unavailable_ms={stats.MaxUnavailableMs} unavailable_over_2s={stats.UnavailableOver2s} max_refusal_ms={stats.MaxRefusalMs}"));
         var line = $"sequences={sequences} steps={total} lost={stats.Lost} duplicated={stats.Duplicated} mismatched={stats.Mismatched + stats.Diverged + stats.BadRollbacks} recovered_after_ms={stats.MaxStallMs}";
@@ -102,11 +107,23 @@ internal static class LoadCommand
         var acked = new List<double[]?>();
         long maxAcked = 0;
         long durableAcked = 0;
+        var latencies = new List<float>(steps / batch + 1);
+        bool Refused(Exception e)
+        {
+            if (!target.IsTransient(e))
+            {
+                return false;
+            }
+
+            stats.Refuse(target.KindOf(e), TimeSpan.Zero);
+            return true;
+        }
+
         await Resilience.RetryAsync(async () =>
         {
             await target.StartAsync(id, modelName, version);
             return true;
-        }, target.IsTransient, deadline, cancellation);
+        }, Refused, deadline, cancellation);
         long? lastApplied = null; // unavailability is counted from the first element applied, past activation and warm-up
         long n = 1;
         long last = steps; // the last element to send; with --stop-file it becomes the one before the stop
@@ -133,6 +150,7 @@ internal static class LoadCommand
                         stats.Report($"# final state of {id} at n={final.LastN} differs from the kernel's");
                     }
 
+                    stats.AddLatencies(latencies);
                     return;
                 }
 
@@ -143,6 +161,11 @@ internal static class LoadCommand
 
             cancellation.ThrowIfCancellationRequested();
             var count = (int)Math.Min(batch, last - n + 1);
+            if (stats.Pacer is { } pacer)
+            {
+                await pacer.WaitAsync(count, cancellation);
+            }
+
             var attempt = Stopwatch.GetTimestamp();
             try
             {
@@ -165,6 +188,8 @@ internal static class LoadCommand
                         Acknowledge(many.FirstN + i, many.Output(i), i < many.Duplicates, many.DurableN);
                     }
                 }
+
+                latencies.Add((float)Stopwatch.GetElapsedTime(attempt).TotalMilliseconds);
             }
             catch (Exception e) when ((target.IsTransient(e) || target.IsGap(e)) && !cancellation.IsCancellationRequested)
             {
@@ -356,7 +381,37 @@ internal static class LoadCommand
             }
         }
 
+        private readonly List<float> _latencies = [];
+
         public ConcurrentQueue<string> Reports { get; } = new();
+
+        /// <summary>Paces the elements of all sequences (<c>--rate</c>); null: unpaced.</summary>
+        public RatePacer? Pacer { get; init; }
+
+        /// <summary>A finished sequence's answered-call latencies (ms).</summary>
+        public void AddLatencies(List<float> latencies)
+        {
+            lock (_latencies)
+            {
+                _latencies.AddRange(latencies);
+            }
+        }
+
+        /// <summary><c># refused: total=N Kind=N …</c>, kinds by name.</summary>
+        public string RefusedLine() =>
+            $"# refused: total={RefusedKinds.Values.Sum()}" + string.Concat(RefusedKinds.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => $" {p.Key}={p.Value}"));
+
+        /// <summary><c># latency: calls=N p50_ms=X p99_ms=X max_ms=X</c> over answered calls (refused ones are not counted).</summary>
+        public string LatencyLine()
+        {
+            lock (_latencies)
+            {
+                _latencies.Sort();
+                float At(double q) => _latencies.Count == 0 ? 0 : _latencies[Math.Min(_latencies.Count - 1, (int)(q * _latencies.Count))];
+                return string.Create(CultureInfo.InvariantCulture,
+                    $"# latency: calls={_latencies.Count} p50_ms={At(0.50):F3} p99_ms={At(0.99):F3} p999_ms={At(0.999):F3} max_ms={(_latencies.Count == 0 ? 0 : _latencies[^1]):F3}");
+            }
+        }
 
         public void Report(string line)
         {

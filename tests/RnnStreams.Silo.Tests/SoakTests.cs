@@ -1,0 +1,48 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.RegularExpressions;
+using RnnStreams.TestSupport;
+
+namespace RnnStreams.Silo.Tests;
+
+/// <summary>
+/// tests/cluster/soak.sh for 3 minutes, as CI runs it: constant load on 3 silos and Redis (AOF) through a kill -9, a
+/// graceful rolling restart and a Redis restart. Category <c>Deploy</c>: it needs the machine to itself
+/// (<c>tests/run.sh</c> runs it in its second phase).
+/// </summary>
+[Trait("Category", "Deploy")]
+public sealed partial class SoakTests
+{
+    [Fact]
+    public async Task ThreeMinuteSoak_LosesNothing_AndMemoryStaysFlat()
+    {
+        var info = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        info.ArgumentList.Add(Path.Combine(Repository.Root, "tests", "cluster", "soak.sh"));
+        info.ArgumentList.Add("--minutes");
+        info.ArgumentList.Add("3");
+        info.ArgumentList.Add("--no-build"); // the test build already built the silo and the client
+        info.Environment["CONFIG"] = Repository.Configuration;
+        info.Environment.Remove("ConnectionStrings__Redis");
+        using var process = Process.Start(info)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(15));
+        await process.WaitForExitAsync(timeout.Token);
+        var result = new ProcessResult(process.ExitCode, await stdout, await stderr);
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        var last = Summary().Match(result.OutputLines[^1]);
+        Assert.True(last.Success, result.ToString());
+        Assert.True(Number(last, "rss") < 10, result.OutputLines[^1]);
+        Assert.True(Number(last, "heap") < 10, result.OutputLines[^1]);
+        Assert.True(Number(last, "keys") < 1.1, result.OutputLines[^1]); // one key per sequence, plus a bounded few
+        Assert.Contains(result.OutputLines, l => l.Contains("kill -9 silo", StringComparison.Ordinal));
+        Assert.Contains(result.OutputLines, l => l.Contains("rolling restart", StringComparison.Ordinal));
+        Assert.Contains(result.OutputLines, l => l.Contains("Redis started again", StringComparison.Ordinal));
+    }
+
+    private static double Number(Match match, string group) => double.Parse(match.Groups[group].Value, CultureInfo.InvariantCulture);
+
+    [GeneratedRegex(@"^soak: minutes=3 steps=\d+ refused=\d+ p99_ms=[\d.]+ rss_growth_pct=(?<rss>-?[\d.]+) heap_growth_pct=(?<heap>-?[\d.]+) redis_keys_per_sequence=(?<keys>[\d.]+) lost=0 duplicated=0 mismatched=0$")]
+    private static partial Regex Summary();
+}
