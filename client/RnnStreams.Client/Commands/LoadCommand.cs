@@ -104,7 +104,17 @@ internal static class LoadCommand
         long durableAcked = 0;
         await Resilience.RetryAsync(async () =>
         {
-            await target.StartAsync(id, modelName, version);
+            var started = Stopwatch.GetTimestamp();
+            try
+            {
+                await target.StartAsync(id, modelName, version);
+            }
+            catch (Exception e) when (target.IsTransient(e))
+            {
+                stats.Refuse(target.KindOf(e), Stopwatch.GetElapsedTime(started));
+                throw;
+            }
+
             return true;
         }, target.IsTransient, deadline, cancellation);
         long? lastApplied = null; // unavailability is counted from the first element applied, past activation and warm-up
