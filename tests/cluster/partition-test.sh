@@ -196,8 +196,10 @@ run_once() {
     --progress "$work/progress-c" "${common[@]}" >"$work/client-c-$policy.log" 2>&1 &
   local client_c=$!; pids+=($!)
 
-  # Warm up until every client has answers, then the full warm-up time.
-  for _ in $(seq 1 600); do [ -s "$work/progress-a" ] && [ "$(cat "$work/progress-a")" -gt 0 ] && break; sleep 0.1; done
+  # Warm up until every client has answers (at most 3 minutes: on a loaded machine starting 250 sequences through one
+  # gateway takes a while), then the full warm-up time.
+  answered() { [ -s "$work/progress-$1" ] && [ "$(cat "$work/progress-$1")" -gt 0 ]; }
+  for _ in $(seq 1 1800); do answered a && answered b && answered c && break; sleep 0.1; done
   sleep "$warmup_seconds"
   local s3_ip; s3_ip=$(ns_ip s3)
   answers() { echo "A=$(cat "$work/progress-a" 2>/dev/null || echo 0) B=$(cat "$work/progress-b" 2>/dev/null || echo 0) C=$(cat "$work/progress-c" 2>/dev/null || echo 0)"; }

@@ -121,7 +121,17 @@ internal static class LoadCommand
 
         await Resilience.RetryAsync(async () =>
         {
-            await target.StartAsync(id, modelName, version);
+            var started = Stopwatch.GetTimestamp();
+            try
+            {
+                await target.StartAsync(id, modelName, version);
+            }
+            catch (Exception e) when (target.IsTransient(e))
+            {
+                stats.Refuse(target.KindOf(e), Stopwatch.GetElapsedTime(started));
+                throw;
+            }
+
             return true;
         }, Refused, deadline, cancellation);
         long? lastApplied = null; // unavailability is counted from the first element applied, past activation and warm-up
