@@ -19,6 +19,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}" >/dev/null || exit 1
 fi
 
+# The soak test reads each silo's live heap after a full GC through dotnet-gcdump (without it, a noisier reading).
+if ! command -v dotnet-gcdump >/dev/null 2>&1 && [ ! -x "$HOME/.dotnet/tools/dotnet-gcdump" ]; then
+  echo "# installing dotnet-gcdump (dotnet tool)"
+  dotnet tool install -g dotnet-gcdump >/dev/null || echo "# dotnet-gcdump not installed: the soak test reads the heap without a forced GC"
+fi
+
 dotnet test RnnStreams.sln -c Release --filter 'Category!=Deploy' "$@"
 status=$?
 

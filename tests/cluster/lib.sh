@@ -138,3 +138,19 @@ silo_rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/${silo_pid[$1]}/status" 2>/d
 silo_heap_bytes() {
   silo_metrics "$1" 2>/dev/null | awk '/^dotnet_gc_last_collection_heap_size_bytes[{ ]/ { sum += $NF } END { printf "%.0f\n", sum }'
 }
+
+# gcdump: dotnet-gcdump's path when it is installed (dotnet tool install -g dotnet-gcdump), else empty.
+gcdump_tool() { command -v dotnet-gcdump 2>/dev/null || { [ -x "$HOME/.dotnet/tools/dotnet-gcdump" ] && echo "$HOME/.dotnet/tools/dotnet-gcdump"; } || true; }
+
+# silo_live_heap_bytes I: silo I's live managed heap: a heap dump with dotnet-gcdump runs a full blocking GC first, and
+# the heap after that GC is read from /metrics. Empty when dotnet-gcdump is not installed.
+silo_live_heap_bytes() {
+  local tool dump
+  tool=$(gcdump_tool)
+  [ -n "$tool" ] || return 0
+  dump="$work/silo$1.$$.$RANDOM.gcdump"
+  "$tool" collect -p "${silo_pid[$1]}" -o "$dump" >/dev/null 2>&1 || return 0
+  rm -f "$dump"
+  sleep 1.5 # the next scrape carries the induced collection
+  silo_heap_bytes "$1"
+}

@@ -13,7 +13,8 @@
 #   - once, Redis is stopped and started again on the same data (EveryStep elements are refused with typed Storage
 #     errors meanwhile, and sent again by the client);
 # runs shorter than 10 minutes do one of each instead (kill at 30 %, rolling restart at 45 %, Redis at 80 %).
-# Each silo's resident set (VmRSS) and managed heap (after its last GC, from /metrics) are read after a warm-up
+# Each silo's resident set (VmRSS) and live managed heap (after a full GC run through dotnet-gcdump when it is
+# installed; else after its last GC, from /metrics) are read after a warm-up
 # (before the first event) and near the end of the load; growth is of their sums (a restarted silo starts afresh).
 # The client checks every acknowledged output and every final state against the offline kernel. Last line:
 #   soak: minutes=M steps=N refused=N p99_ms=X rss_growth_pct=X heap_growth_pct=X redis_keys_per_sequence=X lost=0 duplicated=0 mismatched=0
@@ -84,7 +85,7 @@ total=$((steps * sequences))
 kills=()
 rolls=()
 if [ "$minutes" -lt 10 ]; then
-  warmup_at=$((total_s * 20 / 100))
+  warmup_at=$((total_s * 25 / 100))
   kills=($((total_s * 30 / 100)))
   rolls=($((total_s * 45 / 100)))
   redis_at=$((total_s * 80 / 100))
@@ -100,6 +101,8 @@ else
     if [ "$clash" = 0 ]; then kills+=("$t"); fi
   done
 fi
+heap_reading=$([ -n "$(gcdump_tool)" ] && echo "after a full GC (dotnet-gcdump)" || echo "after the last GC (no dotnet-gcdump: noisy)")
+log "managed heap read $heap_reading"
 log "load: $sequences sequences × $steps elements at $rate elements/s (~$minutes min); kill -9 at ${kills[*]} s, rolling restart at ${rolls[*]} s, Redis restart at $redis_at s, warm-up read at $warmup_at s"
 
 client load --model soaktest --sequences "$sequences" --steps "$steps" --rate "$rate" --concurrency "$sequences" \
@@ -111,16 +114,17 @@ elapsed() { echo $((SECONDS - load_start)); }
 progress() { cat "$work/progress" 2>/dev/null || echo 0; }
 running() { kill -0 "$client_pid" 2>/dev/null; }
 
-# Each silo's VmRSS (KiB, the median of five readings) and managed heap after a GC (bytes, the least of five: what
-# survived the last collection varies with which generation it was; the least is the closest to the live set),
-# read over about 4 s; sums in rss_sum/heap_sum.
+# Each silo's VmRSS (KiB, the median of five readings over 2 s) and live managed heap (bytes): after a full GC that
+# dotnet-gcdump runs when it is installed; else the least of five readings of the heap after the last GC, which
+# varies with the generation collected (a short run's growth is then within that noise). Sums in rss_sum/heap_sum.
 read_memory() {
   local label=$1 i r h
   rss_sum=0
   heap_sum=0
   for i in 1 2 3; do
     r=$(for _ in 1 2 3 4 5; do silo_rss_kb "$i"; sleep 0.4; done | sort -n | sed -n 3p)
-    h=$(for _ in 1 2 3 4 5; do silo_heap_bytes "$i"; sleep 0.4; done | sort -n | sed -n 1p)
+    h=$(silo_live_heap_bytes "$i")
+    [ -n "$h" ] || h=$(for _ in 1 2 3 4 5; do silo_heap_bytes "$i"; sleep 0.4; done | sort -n | sed -n 1p)
     log "$label: silo $i rss_kb=$r heap_bytes=$h"
     rss_sum=$((rss_sum + r))
     heap_sum=$((heap_sum + h))
