@@ -11,6 +11,8 @@ cd "$(dirname "$0")/.."
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v nft >/dev/null 2>&1 || missing+=(nftables)       # the partition test cuts a silo off with nft rules
+command -v ip >/dev/null 2>&1 || missing+=(iproute2)        # … inside network namespaces
 if [ ${#missing[@]} -gt 0 ]; then
   echo "# installing ${missing[*]} (Debian packages)"
   sudo_cmd=""
