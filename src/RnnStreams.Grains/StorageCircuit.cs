@@ -17,8 +17,12 @@ namespace RnnStreams.Grains;
 /// </summary>
 public sealed partial class StorageCircuit(IServiceProvider services, IOptions<RnnStreamsOptions> options, ILogger<StorageCircuit> logger)
 {
-    /// <summary>A failure that took this long means storage did not answer (a healthy Redis answers in milliseconds).</summary>
-    public static readonly TimeSpan SlowFailure = TimeSpan.FromMilliseconds(250);
+    /// <summary>
+    /// A failure that took this long means storage did not answer: a Redis that refuses (out of memory, a version
+    /// conflict) answers in milliseconds, under a loaded machine's scheduling delays in well under a second; one that
+    /// is down fails at the client's timeout (5 s by default; keep <c>asyncTimeout</c> above this).
+    /// </summary>
+    public static readonly TimeSpan SlowFailure = TimeSpan.FromSeconds(2);
 
     private static readonly GrainId ProbeId = GrainId.Create("rnnstreams-storage", "probe");
     private readonly Lock _lock = new();
