@@ -7,7 +7,7 @@ namespace RnnStreams.Grains;
 
 /// <summary>
 /// Everything a <see cref="SequenceGrain"/> needs from its silo, in one singleton: a sequence then carries one reference
-/// instead of six, and reads and writes its state through the <c>rnn</c> storage directly rather than through an
+/// instead of six, and reads and writes its state through the <c>rnn-state</c> storage directly rather than through an
 /// <c>IPersistentState</c>, whose bridge, lifecycle subscription and migration hooks cost about half a kilobyte per
 /// activation (measured with dotnet-gcdump over 30,000 sequences).
 /// </summary>
@@ -38,6 +38,6 @@ public sealed class SequenceServices(
 
     public ILogger<SequenceGrain> Logger { get; } = logger;
 
-    /// <summary>The silo's <c>rnn</c> grain storage (resolved on first use: hosts may register it after RnnStreams).</summary>
+    /// <summary>The silo's <c>rnn-state</c> grain storage (resolved on first use: hosts may register it after RnnStreams).</summary>
     public IGrainStorage Storage => _storage ??= services.GetRequiredKeyedService<IGrainStorage>(RnnConstants.Storage);
 }

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
 using RnnStreams.TestSupport;
+using Xunit.Abstractions;
 
 namespace RnnStreams.Silo.Tests;
 
@@ -10,7 +11,7 @@ namespace RnnStreams.Silo.Tests;
 /// <c>Deploy</c>: <c>tests/run.sh</c> runs it after the other tests, alone on the machine.
 /// </summary>
 [Trait("Category", "Deploy")]
-public sealed partial class PartitionTests
+public sealed partial class PartitionTests(ITestOutputHelper output)
 {
     /// <summary>
     /// The longest a sequence reached through the healthy silos may wait: under Orleans' failure-detection window
@@ -21,38 +22,9 @@ public sealed partial class PartitionTests
     [Fact]
     public async Task PartitionTest_CutOffSilo_LosesDoublesAndChangesNothing()
     {
-        var info = new System.Diagnostics.ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in new[] { Path.Combine(Repository.Root, "tests", "cluster", "partition-test.sh"), "--sequences", "300", "--cut-seconds", "20",
-                     "--warmup-seconds", "8", "--after-seconds", "5", "--no-build" })
-        {
-            info.ArgumentList.Add(a);
-        }
-
-        info.Environment["CONFIG"] = Repository.Configuration;
-        info.Environment.Remove("ConnectionStrings__Redis");
-        using var process = System.Diagnostics.Process.Start(info)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(6));
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            // SIGTERM, so that the script's trap removes its namespaces, bridge and processes; then SIGKILL.
-            using (var term = System.Diagnostics.Process.Start("kill", ["-TERM", process.Id.ToString(CultureInfo.InvariantCulture)])!)
-            {
-                await term.WaitForExitAsync();
-            }
-
-            using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-            await process.WaitForExitAsync(grace.Token).ContinueWith(_ => { }, TaskScheduler.Default);
-            process.Kill(entireProcessTree: true);
-            throw;
-        }
-
-        var result = new ProcessResult(process.ExitCode, await stdout, await stderr);
+        var result = await ProcessRunner.RunScriptAsync("tests/cluster/partition-test.sh",
+            ["--sequences", "300", "--cut-seconds", "20", "--warmup-seconds", "8", "--after-seconds", "5", "--no-build"], TimeSpan.FromMinutes(6));
+        output.WriteLine(result.StandardOutput); // the run's account, last lines included, in the test results
         Assert.True(result.ExitCode == 0, result.ToString());
         var everyStep = EveryStepLine().Match(result.OutputLines[^2]);
         Assert.True(everyStep.Success, result.ToString());

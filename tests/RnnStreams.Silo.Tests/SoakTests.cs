@@ -1,7 +1,7 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Text.RegularExpressions;
 using RnnStreams.TestSupport;
+using Xunit.Abstractions;
 
 namespace RnnStreams.Silo.Tests;
 
@@ -11,7 +11,7 @@ namespace RnnStreams.Silo.Tests;
 /// (<c>tests/run.sh</c> runs it in its second phase).
 /// </summary>
 [Trait("Category", "Deploy")]
-public sealed partial class SoakTests
+public sealed partial class SoakTests(ITestOutputHelper output)
 {
     /// <summary>
     /// The growth allowed in 3 minutes: the end reading comes ~40 s after a Redis restart and two restarts of every silo
@@ -22,21 +22,9 @@ public sealed partial class SoakTests
     [Fact]
     public async Task ThreeMinuteSoak_LosesNothing_AndMemoryStaysFlat()
     {
-        var info = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        info.ArgumentList.Add(Path.Combine(Repository.Root, "tests", "cluster", "soak.sh"));
-        info.ArgumentList.Add("--minutes");
-        info.ArgumentList.Add("3");
-        info.ArgumentList.Add("--max-growth-pct");
-        info.ArgumentList.Add(MaxGrowthPct.ToString(CultureInfo.InvariantCulture));
-        info.ArgumentList.Add("--no-build"); // the test build already built the silo and the client
-        info.Environment["CONFIG"] = Repository.Configuration;
-        info.Environment.Remove("ConnectionStrings__Redis");
-        using var process = Process.Start(info)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(15));
-        await process.WaitForExitAsync(timeout.Token);
-        var result = new ProcessResult(process.ExitCode, await stdout, await stderr);
+        var result = await ProcessRunner.RunScriptAsync("tests/cluster/soak.sh",
+            ["--minutes", "3", "--max-growth-pct", MaxGrowthPct.ToString(CultureInfo.InvariantCulture), "--no-build"], TimeSpan.FromMinutes(15)); // the test build built the silo and client
+        output.WriteLine(result.StandardOutput); // the run's account, last lines included, in the test results
 
         Assert.True(result.ExitCode == 0, result.ToString());
         var last = Summary().Match(result.OutputLines[^1]);

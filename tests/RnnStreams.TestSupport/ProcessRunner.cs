@@ -17,9 +17,13 @@ public static class ProcessRunner
     public static ProcessStartInfo StartInfo(string dll, IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null) =>
         ProgramInfo("dotnet", [dll, .. args], environment);
 
-    /// <summary>Runs a bash script of the repository (path relative to its root) to completion, like <c>RunAsync</c>.</summary>
+    /// <summary>
+    /// Runs a bash script of the repository (path relative to its root) to completion, with the tests' build
+    /// configuration in <c>CONFIG</c>. After the timeout it gets SIGTERM first, so that its traps remove what it made
+    /// (namespaces, containers, processes), then 30 s later SIGKILL.
+    /// </summary>
     public static Task<ProcessResult> RunScriptAsync(string script, IEnumerable<string> args, TimeSpan timeout) =>
-        RunAsync(ProgramInfo("bash", [Path.Combine(Repository.Root, script), .. args], null), timeout);
+        RunAsync(ProgramInfo("bash", [Path.Combine(Repository.Root, script), .. args], new Dictionary<string, string> { ["CONFIG"] = Repository.Configuration }), timeout, terminateFirst: true);
 
     private static ProcessStartInfo ProgramInfo(string program, IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment)
     {
@@ -51,7 +55,7 @@ public static class ProcessRunner
     public static Task<ProcessResult> RunAsync(string dll, IEnumerable<string> args, TimeSpan? timeout = null, IReadOnlyDictionary<string, string>? environment = null) =>
         RunAsync(StartInfo(dll, args, environment), timeout);
 
-    private static async Task<ProcessResult> RunAsync(ProcessStartInfo info, TimeSpan? timeout)
+    private static async Task<ProcessResult> RunAsync(ProcessStartInfo info, TimeSpan? timeout, bool terminateFirst = false)
     {
         using var process = Process.Start(info)!;
         process.StandardInput.Close();
@@ -64,6 +68,17 @@ public static class ProcessRunner
         }
         catch (OperationCanceledException)
         {
+            if (terminateFirst)
+            {
+                using (var term = Process.Start("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!)
+                {
+                    await term.WaitForExitAsync();
+                }
+
+                using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+                await process.WaitForExitAsync(grace.Token).ContinueWith(_ => { }, TaskScheduler.Default);
+            }
+
             process.Kill(entireProcessTree: true);
             throw new TimeoutException($"{info.FileName} {string.Join(' ', info.ArgumentList)} did not finish in {timeout}; stdout so far: {await stdout}");
         }

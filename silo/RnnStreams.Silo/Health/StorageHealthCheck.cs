@@ -4,7 +4,7 @@ using RnnStreams.Grains;
 namespace RnnStreams.Silo.Health;
 
 /// <summary>
-/// Healthy when the <c>rnn</c> grain storage answers a read, still holds the marker this silo started with, and the
+/// Healthy when the <c>rnn-state</c> grain storage answers a read, still holds the marker this silo started with, and the
 /// silo's sequences are not refusing writes because storage stopped answering (their <see cref="StorageCircuit"/>).
 /// </summary>
 internal sealed class StorageHealthCheck(StorageMarker marker, StorageCircuit circuit) : IHealthCheck

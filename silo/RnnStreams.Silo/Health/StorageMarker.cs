@@ -6,7 +6,7 @@ using Orleans.Storage;
 namespace RnnStreams.Silo.Health;
 
 /// <summary>
-/// A record in the <c>rnn</c> grain storage that says "this storage holds the cluster's data": the first silo to
+/// A record in the <c>rnn-state</c> grain storage that says "this storage holds the cluster's data": the first silo to
 /// start on an empty storage writes it with a new random incarnation, every silo remembers the incarnation it found.
 /// If storage later answers without it, or with another one (Redis restarted without persistence, flushed, or
 /// replaced), the data the silo relies on is gone and <see cref="StorageHealthCheck"/> says so.
