@@ -43,7 +43,6 @@ done
 work=$(mktemp -d -t rnn-soak.XXXXXX)
 # shellcheck source=lib.sh
 source "$root/tests/cluster/lib.sh"
-exec > >(tee "$work/soak.log") # the run's own account stays with its logs
 [ "$do_build" = 1 ] && build
 start_clock=$SECONDS
 log() { printf '# [%4ds] %s\n' $((SECONDS - start_clock)) "$*"; }
