@@ -157,7 +157,7 @@ public sealed partial class SequenceGrain
         return Snapshot(model);
     }
 
-    /// <summary>Called by the silo's <see cref="CheckpointSweeper"/> when this sequence stayed unwritten past half its interval.</summary>
+    /// <summary>Called by the silo's <see cref="CheckpointSweeper"/> when this sequence was about to stay unwritten for its interval.</summary>
     async Task<long> ISequenceCheckpoint.Checkpoint() => await _ledger.FlushAsync() || _ledger.IsStale ? 0 : _ledger.Unwritten;
 
     private bool PublishesOutputs => _services.Options.PublishOutputs switch

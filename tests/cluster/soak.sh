@@ -2,7 +2,7 @@
 # The soak test: 3 silo processes and Redis (append-only file) on this machine under a constant load of about half
 # their capacity for M minutes, while silos are killed, the cluster is restarted silo by silo and Redis is restarted.
 #
-#   tests/cluster/soak.sh [--minutes 30] [--rate R] [--sequences 1000] [--no-build]
+#   tests/cluster/soak.sh [--minutes 30] [--rate R] [--sequences 1000] [--sample-every 300] [--no-build]
 #
 # Capacity is measured first (a short unpaced load through the cluster) unless --rate gives the elements per second.
 # Then S sequences stream their elements with EveryStep durability (an acknowledged element is stored: lost=0 is
@@ -16,6 +16,8 @@
 # Each silo's resident set (VmRSS) and live managed heap (after a full GC run through dotnet-gcdump when it is
 # installed; else after its last GC, from /metrics) are read after a warm-up
 # (before the first event) and near the end of the load; growth is of their sums (a restarted silo starts afresh).
+# Runs of 10 minutes or more also read them every --sample-every seconds (300) and print the series at the end, to tell a
+# one-off step (a restart's cost) from a slope (a leak).
 # The client checks every acknowledged output and every final state against the offline kernel. Last line:
 #   soak: minutes=M steps=N refused=N p99_ms=X rss_growth_pct=X heap_growth_pct=X redis_keys_per_sequence=X lost=0 duplicated=0 mismatched=0
 # The exit code is non-zero unless lost, duplicated and mismatched are 0 and both growths are below --max-growth-pct
@@ -28,6 +30,7 @@ minutes=30
 rate=""
 sequences=1000
 max_growth=10
+sample_every=300
 do_build=1
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -35,8 +38,9 @@ while [ $# -gt 0 ]; do
     --rate) rate=$2; shift 2 ;;
     --sequences) sequences=$2; shift 2 ;;
     --max-growth-pct) max_growth=$2; shift 2 ;;
+    --sample-every) sample_every=$2; shift 2 ;;
     --no-build) do_build=0; shift ;;
-    *) echo "usage: $0 [--minutes M] [--rate R] [--sequences S] [--max-growth-pct P] [--no-build]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--minutes M] [--rate R] [--sequences S] [--max-growth-pct P] [--sample-every S] [--no-build]" >&2; exit 2 ;;
   esac
 done
 
@@ -156,6 +160,9 @@ rolling_restart() {
   done
 }
 
+samples=()
+next_sample=0
+[ "$minutes" -ge 10 ] && [ "$sample_every" -gt 0 ] && next_sample=$((warmup_at + sample_every))
 next_kill=0
 next_roll=0
 redis_done=0
@@ -177,6 +184,10 @@ while running; do
   elif [ "$next_kill" -lt "${#kills[@]}" ] && [ "$t" -ge "${kills[$next_kill]}" ]; then
     kill_one
     next_kill=$((next_kill + 1))
+  elif [ "$next_sample" -gt 0 ] && [ "$t" -ge "$next_sample" ] && [ "$(progress)" -lt $((total * 97 / 100)) ]; then
+    read_memory "sample at ${t} s"
+    samples+=("${t}s:rss_mb=$((rss_sum / 1024)),heap_mb=$((heap_sum / 1048576))")
+    next_sample=$((next_sample + sample_every))
   elif [ "$warm" = 1 ] && [ "$end_read" = 0 ] && [ "$(progress)" -ge $((total * 97 / 100)) ]; then
     read_memory end
     end_rss=$rss_sum end_heap=$heap_sum end_read=1
@@ -193,6 +204,9 @@ if [ "$end_read" = 0 ]; then
 fi
 if [ "$warm" = 0 ]; then
   warm_rss=$end_rss warm_heap=$end_heap
+fi
+if [ "${#samples[@]}" -gt 0 ]; then
+  log "memory over time (all silos): warm-up:rss_mb=$((warm_rss / 1024)),heap_mb=$((warm_heap / 1048576)) ${samples[*]} end:rss_mb=$((end_rss / 1024)),heap_mb=$((end_heap / 1048576))"
 fi
 grep '^#' "$work/client.log" | sed 's/^# /# client: /' || true
 last=$(tail -n 1 "$work/client.log")
