@@ -7,6 +7,7 @@ using Orleans.Configuration;
 using Orleans.Dashboard;
 using Orleans.Hosting;
 using RnnStreams.Grains;
+using RnnStreams.Mqtt;
 using StackExchange.Redis;
 
 namespace RnnStreams.Silo;
@@ -14,7 +15,7 @@ namespace RnnStreams.Silo;
 /// <summary>
 /// The silo's Orleans configuration. Orleans binds its own keys (<c>Orleans:ClusterId</c>, <c>Orleans:ServiceId</c>,
 /// <c>Orleans:Endpoints:*</c>, <c>Orleans:Clustering:*</c>, <c>Orleans:GrainStorage:*</c>, ...); this adds only what
-/// those keys leave open: the embedded default or Redis, Kubernetes hosting, failure detection and the dashboard.
+/// those keys leave open: the embedded default or Redis, Kubernetes hosting, failure detection, MQTT and the dashboard.
 /// </summary>
 public static class SiloHosting
 {
@@ -74,6 +75,7 @@ public static class SiloHosting
         silo.Configure<ClusterMembershipOptions>(configuration.GetSection("Orleans:Membership"));
         silo.AddMembershipFence(configuration); // a silo cut off from the table and the other silos refuses, then stops (Fence:*)
         silo.AddRnnStreams(configuration);
+        silo.AddRnnStreamsMqtt(configuration); // Mqtt:Enabled: elements from devices through a broker, outputs back
         if (configuration.GetValue("Dashboard:Enabled", false))
         {
             silo.AddDashboard(); // served at /dashboard (see SiloEndpoints)

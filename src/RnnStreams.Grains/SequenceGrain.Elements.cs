@@ -17,9 +17,10 @@ public sealed partial class SequenceGrain
         CheckInput(model, n, x);
         var y = new double[model.OutputSize];
         await ApplyAsync(name, model, version, n, x, y);
-        if (PublishesOutputs)
+        var toStream = PublishesOutputs;
+        if (toStream || _services.Sink is not null)
         {
-            await PublishAsync(new SequenceOutput(Id, n, y, version, SentAt: DateTime.UtcNow.Ticks, X: x));
+            await PublishStepAsync(new SequenceOutput(Id, n, y, version, SentAt: DateTime.UtcNow.Ticks, X: x), toStream);
         }
 
         return new StepResult(n, y, version, DurableN: _ledger.DurableN);
@@ -69,13 +70,14 @@ public sealed partial class SequenceGrain
         }
 
         await ApplyAsync(name, model, version, freshFirstN, fresh, outputs.AsMemory(repeated * outputSize));
-        if (PublishesOutputs)
+        var toStream = PublishesOutputs;
+        if (toStream || _services.Sink is not null)
         {
             var now = DateTime.UtcNow.Ticks;
             for (var i = repeated; i < count; i++)
             {
-                await PublishAsync(new SequenceOutput(Id, firstN + i, outputs.AsSpan(i * outputSize, outputSize).ToArray(), version, SentAt: now,
-                    X: inputs.AsSpan(i * model.InputSize, model.InputSize).ToArray()));
+                await PublishStepAsync(new SequenceOutput(Id, firstN + i, outputs.AsSpan(i * outputSize, outputSize).ToArray(), version, SentAt: now,
+                    X: inputs.AsSpan(i * model.InputSize, model.InputSize).ToArray()), toStream);
             }
         }
 

@@ -168,10 +168,34 @@ public sealed partial class SequenceGrain
     };
 
     /// <summary>
-    /// Hands applied outputs to the silo's <see cref="OutputPublisher"/>, which publishes them in order without the step
-    /// waiting for the stream. The element is applied (and stored as the policy says) before this runs.
+    /// Hands an event (reset, upgraded, ended, refused input) to the silo's <see cref="OutputPublisher"/>, which
+    /// publishes it in order without the call waiting for the stream, and to the <see cref="IOutputSink"/> if any.
     /// </summary>
-    private ValueTask PublishAsync(SequenceOutput output) => _services.Publisher.EnqueueAsync(output);
+    private async ValueTask PublishAsync(SequenceOutput output)
+    {
+        await _services.Publisher.EnqueueAsync(output);
+        if (_services.Sink is { } sink)
+        {
+            await sink.PublishAsync(output);
+        }
+    }
+
+    /// <summary>
+    /// Hands an applied element's output over: to the output stream when <see cref="PublishesOutputs"/> says so, and to
+    /// the <see cref="IOutputSink"/> always. The element is applied (and stored as the policy says) before this runs.
+    /// </summary>
+    private async ValueTask PublishStepAsync(SequenceOutput output, bool toStream)
+    {
+        if (toStream)
+        {
+            await _services.Publisher.EnqueueAsync(output);
+        }
+
+        if (_services.Sink is { } sink)
+        {
+            await sink.PublishAsync(output);
+        }
+    }
 
     private SequenceSnapshot Snapshot(RnnModel model)
     {

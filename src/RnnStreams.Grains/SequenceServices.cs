@@ -31,6 +31,9 @@ public sealed class SequenceServices(
 
     public CheckpointSweeper Sweeper { get; } = sweeper;
 
+    /// <summary>Where outputs go besides the output stream (MQTT), awaited in the step; null when none is registered.</summary>
+    public IOutputSink? Sink { get; } = services.GetService<IOutputSink>();
+
     /// <summary>Whether sequence storage answers: shared by the silo's sequences.</summary>
     public StorageCircuit Circuit { get; } = circuit;
 

@@ -1,6 +1,4 @@
 using System.Globalization;
-using System.Reflection;
-using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
@@ -79,19 +77,8 @@ public static partial class HttpApi
         }
     }
 
-    /// <summary>
-    /// Whether a failed grain call means the cluster could not be reached rather than that the request was wrong:
-    /// Orleans' own failures (<see cref="OrleansException"/> and its kinds: <see cref="SiloUnavailableException"/>,
-    /// <see cref="OrleansMessageRejectionException"/>, a broken gateway or silo connection, a gateway too busy), a
-    /// timeout, or a call Orleans cancelled because its connection dropped.
-    /// </summary>
-    public static bool IsUnavailable(Exception e) => e switch
-    {
-        RnnStreamsException => false,
-        OrleansException or TimeoutException or OperationCanceledException => true,
-        AggregateException { InnerExceptions: [var inner] } => IsUnavailable(inner),
-        _ => false,
-    };
+    /// <summary>Whether a failed grain call means the cluster could not be reached (<see cref="RnnProblem.IsUnavailable"/>).</summary>
+    public static bool IsUnavailable(Exception e) => RnnProblem.IsUnavailable(e);
 
     /// <summary>503 <c>Unavailable</c> with <c>Retry-After</c> in whole seconds (at least 1).</summary>
     private static IResult Unavailable(HttpContext context, string detail, TimeSpan retryAfter)
@@ -102,30 +89,11 @@ public static partial class HttpApi
             type: $"https://rnnstreams.dev/errors/{UnavailableKind}", extensions: new Dictionary<string, object?> { ["kind"] = UnavailableKind, ["retryAfterSeconds"] = seconds });
     }
 
-    /// <summary>The HTTP status of each error kind.</summary>
-    public static int StatusOf(RnnErrorKind kind) => kind switch
-    {
-        RnnErrorKind.UnknownModel or RnnErrorKind.NotStarted => StatusCodes.Status404NotFound,
-        RnnErrorKind.AlreadyStarted or RnnErrorKind.Gap or RnnErrorKind.Duplicate or RnnErrorKind.Incompatible or RnnErrorKind.InUse => StatusCodes.Status409Conflict,
-        RnnErrorKind.InvalidModel or RnnErrorKind.NonFiniteResult => StatusCodes.Status422UnprocessableEntity,
-        RnnErrorKind.Storage => StatusCodes.Status503ServiceUnavailable,
-        RnnErrorKind.StateLost => StatusCodes.Status410Gone,
-        _ => StatusCodes.Status400BadRequest,
-    };
+    /// <summary>The HTTP status of each error kind (<see cref="RnnProblem.StatusOf"/>).</summary>
+    public static int StatusOf(RnnErrorKind kind) => RnnProblem.StatusOf(kind);
 
-    private static IResult Problem(RnnStreamsException e)
-    {
-        var extensions = new Dictionary<string, object?> { ["kind"] = e.Kind.ToString() };
-        for (var type = e.GetType(); type is not null && type != typeof(RnnStreamsException); type = type.BaseType)
-        {
-            foreach (var property in type.GetProperties(BindingFlags.Public | BindingFlags.Instance | BindingFlags.DeclaredOnly))
-            {
-                extensions[JsonNamingPolicy.CamelCase.ConvertName(property.Name)] = property.GetValue(e);
-            }
-        }
-
-        return Results.Problem(statusCode: StatusOf(e.Kind), title: e.Kind.ToString(), detail: e.Message, type: $"https://rnnstreams.dev/errors/{e.Kind}", extensions: extensions);
-    }
+    private static IResult Problem(RnnStreamsException e) =>
+        Results.Problem(statusCode: StatusOf(e.Kind), title: e.Kind.ToString(), detail: e.Message, type: RnnProblem.TypeOf(e.Kind.ToString()), extensions: RnnProblem.FieldsOf(e));
 
     private static Task WriteProblem(HttpContext context, int status, string title, string detail, IDictionary<string, object?>? extensions)
     {

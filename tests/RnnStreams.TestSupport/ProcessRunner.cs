@@ -51,6 +51,10 @@ public static class ProcessRunner
         return info;
     }
 
+    /// <summary>Runs a program (not a dll) to completion; kills it and fails after the timeout.</summary>
+    public static Task<ProcessResult> RunProgramAsync(string program, IEnumerable<string> args, TimeSpan timeout) =>
+        RunAsync(ProgramInfo(program, args, null), timeout);
+
     /// <summary>Runs to completion; kills the process and fails after the timeout.</summary>
     public static Task<ProcessResult> RunAsync(string dll, IEnumerable<string> args, TimeSpan? timeout = null, IReadOnlyDictionary<string, string>? environment = null) =>
         RunAsync(StartInfo(dll, args, environment), timeout);
