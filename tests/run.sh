@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Every test, with all set-up: installs Debian's redis-server and chromium if they are missing (the Redis-backed tests
-# start their own instances on free loopback ports; the live page's test drives chromium headless through Playwright),
+# Every test, with all set-up: installs Debian's redis-server, mosquitto (+ its clients) and chromium if they are missing
+# (the Redis- and MQTT-backed tests start their own instances on free loopback ports; the MQTT tests publish and subscribe
+# with mosquitto_pub/mosquitto_sub; the live page's test drives chromium headless through Playwright),
 # runs `dotnet test RnnStreams.sln -c Release` with any extra arguments, then — when podman can be installed
 # (tests/deploy/podman-setup.sh) — the deployment tests (category Deploy: the compose stack, the kube-play smoke and the
 # 3-minute soak of tests/cluster/soak.sh) on their own, since they need the machine's cores for three silos.
@@ -11,6 +12,8 @@ cd "$(dirname "$0")/.."
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+[ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
+command -v mosquitto_pub >/dev/null 2>&1 || missing+=(mosquitto-clients)
 command -v nft >/dev/null 2>&1 || missing+=(nftables)       # the partition test cuts a silo off with nft rules
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)        # … inside network namespaces
 if [ ${#missing[@]} -gt 0 ]; then

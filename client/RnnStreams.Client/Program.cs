@@ -32,6 +32,7 @@ namespace RnnStreams.Client
               sequence show|reset|upgrade|end --sequence ID
               load [--sequences 1000] [--steps 200] [--model demo] [--prefix P] [--concurrency C] [--progress FILE] [--checkpoint-every K] [--batch K] [--rate R]
                    [--http URL[,URL…] [--api-key KEY] [--http-timeout 15]] [--max-stall 120] [--stop-file FILE]   (--stop-file: stream until FILE exists)
+                   [--mqtt HOST:PORT [--mqtt-prefix rnn] [--mqtt-wait 90]]   (elements through an MQTT broker; models, starts, snapshots through the gateway)
               bench [--cell rnn_tanh|rnn_relu|gru|lstm] [--hidden 64] [--input 8] [--output 1] [--layers 1] [--sequences 10000] [--seconds 3] [--rounds 3] [--client gateway|local] [--concurrency 256] [--batch 64] [--stream-sequences 100] [--memory-sequences 20000] [--outputs Always|WhenWatched|Never] [--durability D]
                     (a silo in this process unless --gateway or --redis is given)
               demo [--devices 128] [--steps 200] [--model demo] [--show 4] [--every 20] [--keep]

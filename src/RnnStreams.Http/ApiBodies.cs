@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace RnnStreams.Http;
 
 /// <summary><c>POST /v1/sequences/{id}/start</c>.</summary>
@@ -11,3 +13,25 @@ public sealed record BatchBody(long FirstN, double[][]? Inputs);
 
 /// <summary>The answer to a batch: one row of outputs per element.</summary>
 public sealed record BatchAnswer(long FirstN, int Count, double[][] Outputs, int ModelVersion, int Duplicates, long DurableN);
+
+/// <summary><c>POST /v1/elements</c>: elements of many sequences (a gateway forwarding its devices).</summary>
+public sealed record FleetBody(FleetElement[]? Elements);
+
+/// <summary>One element of a fleet request.</summary>
+public sealed record FleetElement(string? Sequence, long N, double[]? X);
+
+/// <summary>The answer to a fleet request: one result per element, in the request's order.</summary>
+public sealed record FleetAnswer(FleetResult[] Results, int Applied, int Refused);
+
+/// <summary>
+/// One element's result: its output (as <c>POST /v1/sequences/{id}/elements</c> answers) or, when it was refused, the
+/// problem body a single request would have had (<c>kind</c>, <c>status</c>, <c>detail</c> and the error's fields).
+/// </summary>
+public sealed record FleetResult(
+    string Sequence,
+    long N,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double[]? Y = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] int? ModelVersion = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] bool? Duplicate = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] long? DurableN = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyDictionary<string, object?>? Problem = null);

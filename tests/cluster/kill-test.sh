@@ -3,7 +3,11 @@
 # with retries, `kill -9` of one silo a third of the way through and of a second one two thirds through or at 85 % (each
 # restarted at once), then every acknowledged output and every final state checked against the offline kernel.
 #
-#   tests/cluster/kill-test.sh [--durability EveryStep|Checkpoint] [--sequences 1000] [--steps 200] [--every 50] [--no-build]
+#   tests/cluster/kill-test.sh [--durability EveryStep|Checkpoint] [--sequences 1000] [--steps 200] [--every 50] [--mqtt] [--no-build]
+#
+# With --mqtt a mosquitto broker runs beside Redis, the silos consume it (Mqtt:Enabled), and the client publishes every
+# element on rnn/{sequence}/in and waits for its output on rnn/{sequence}/out (starts and snapshots go through the
+# gateway); an element whose output does not come within 90 s counts as lost.
 #
 # Last line: sequences=S steps=N lost=0 duplicated=0 mismatched=0 recovered_after_ms=T; exit code non-zero unless the
 # three counts are 0. With Checkpoint(k, 0) a killed sequence must come back at exactly its last checkpoint (a
@@ -15,6 +19,7 @@ durability=EveryStep
 sequences=1000
 steps=200
 every=50
+mqtt=0
 do_build=1
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -22,8 +27,9 @@ while [ $# -gt 0 ]; do
     --sequences) sequences=$2; shift 2 ;;
     --steps) steps=$2; shift 2 ;;
     --every) every=$2; shift 2 ;;
+    --mqtt) mqtt=1; shift ;;
     --no-build) do_build=0; shift ;;
-    *) echo "usage: $0 [--durability EveryStep|Checkpoint] [--sequences N] [--steps N] [--every K] [--no-build]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--durability EveryStep|Checkpoint] [--sequences N] [--steps N] [--every K] [--mqtt] [--no-build]" >&2; exit 2 ;;
   esac
 done
 
@@ -42,11 +48,16 @@ case "$durability" in
   Checkpoint) export RnnStreams__Durability="Checkpoint($every, 0)"; load_args+=(--checkpoint-every "$every") ;;
   *) echo "error: --durability is EveryStep or Checkpoint" >&2; exit 2 ;;
 esac
+if [ "$mqtt" = 1 ]; then
+  start_mosquitto
+  export Mqtt__Enabled=true Mqtt__Host=127.0.0.1 Mqtt__Port="$mosquitto_port"
+  load_args+=(--mqtt "127.0.0.1:$mosquitto_port")
+fi
 dotnet "$(client_dll)" models random --name killtest --input 4 --hidden 32 --output 2 --seed 7 --out "$work/model.json" >/dev/null
 
 for i in 1 2 3; do start_silo "$i"; done
 for i in 1 2 3; do wait_ready "$i"; done
-echo "# redis :$redis_port, silos ${gateway_port[1]} ${gateway_port[2]} ${gateway_port[3]}, durability $RnnStreams__Durability, work $work"
+echo "# redis :$redis_port, silos ${gateway_port[1]} ${gateway_port[2]} ${gateway_port[3]}, durability $RnnStreams__Durability$([ "$mqtt" = 1 ] && echo ", MQTT broker :$mosquitto_port"), work $work"
 
 total=$((sequences * steps))
 dotnet "$(client_dll)" load --redis "127.0.0.1:$redis_port" --model killtest --sequences "$sequences" --steps "$steps" \

@@ -53,6 +53,23 @@ start_redis() {
   exit 1
 }
 
+# start_mosquitto: starts Debian's mosquitto (MQTT 5 broker) on a free loopback port, anonymous, in memory, with no cap
+# on the messages in flight or queued per client; sets mosquitto_port and mosquitto_pid.
+start_mosquitto() {
+  [ -x /usr/sbin/mosquitto ] || { echo "error: mosquitto is not installed (apt-get install -y mosquitto mosquitto-clients)" >&2; exit 1; }
+  [ -n "${mosquitto_port:-}" ] || mosquitto_port=$(free_port)
+  printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\nmax_inflight_messages 0\nmax_queued_messages 1000000\n' "$mosquitto_port" >"$work/mosquitto.conf"
+  /usr/sbin/mosquitto -c "$work/mosquitto.conf" >>"$work/mosquitto.log" 2>&1 &
+  mosquitto_pid=$!
+  pids+=($!)
+  for _ in $(seq 1 100); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$mosquitto_port") 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  echo "error: mosquitto did not start; log $work/mosquitto.log" >&2
+  exit 1
+}
+
 # restart_redis [down_s]: stops Redis (SIGTERM: it writes its append-only file and exits), waits down_s seconds
 # (default 0) and starts it again on the same port and data directory.
 restart_redis() {

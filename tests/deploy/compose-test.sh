@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The compose stack for real: builds both images, runs docker-compose.yml with podman-compose (Redis + 3 silos with the
-# HTTP API), waits until every silo is healthy, drives sequences through the published HTTP ports (from this host)
+# The compose stack for real: builds both images, runs docker-compose.yml with podman-compose (Redis, mosquitto + 3 silos
+# with the HTTP API and MQTT), waits until every silo is healthy, streams the worked example through the published MQTT
+# port with mosquitto_pub/_sub, drives sequences through the published HTTP ports (from this host)
 # and through the Orleans gateway (from the client image) at once, kills one silo container with SIGKILL a third of
 # the way through, keeps going, and checks every acknowledged output and every final state against the offline
 # kernel (what `predict` computes for the same inputs). Also checks the management port (dashboard, /metrics,
@@ -54,7 +55,7 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-for port in 8080 8081 8082 9080 9081 9082 30000 30001 30002; do
+for port in 1883 8080 8081 8082 9080 9081 9082 30000 30001 30002; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
     echo "error: port $port on this host is taken; docker-compose.yml publishes it" >&2
     exit 1
@@ -84,8 +85,8 @@ user=$(podman image inspect rnnstreams-silo:latest --format '{{.Config.User}}')
 compose --dry-run up -d >"$work/dry-run.log" 2>&1 && grep -q -- '--name=.*silo3_1' "$work/dry-run.log" \
   || { cat "$work/dry-run.log" >&2; echo "error: podman-compose cannot parse docker-compose.yml" >&2; exit 1; }
 
-log "starting Redis and 3 silos"
-compose up -d redis silo1 silo2 silo3 >"$work/up.log" 2>&1 || { cat "$work/up.log" >&2; exit 1; }
+log "starting Redis, mosquitto and 3 silos"
+compose up -d redis mosquitto silo1 silo2 silo3 >"$work/up.log" 2>&1 || { cat "$work/up.log" >&2; exit 1; }
 
 # Podman runs healthchecks from systemd timers, which this machine lacks: run each silo's healthcheck (the probe
 # of /ready that docker-compose.yml declares) ourselves.
@@ -124,6 +125,19 @@ metrics=$(curl -s http://127.0.0.1:9080/metrics)
 grep -q '^orleans_' <<<"$metrics" && grep -q '^kestrel_' <<<"$metrics" \
   || { echo "$metrics" | head -n 20 >&2; echo "error: /metrics holds no Orleans or Kestrel series" >&2; exit 1; }
 log "management port and API keys as documented"
+
+# MQTT through the published broker port, with nothing of ours on this side: the worked example on a sequence started
+# over HTTP (the stack's MQTT default model is demo), its outputs read back from rnn/{sequence}/out.
+mq="compose-mqtt-$$"
+expect "start $mq over HTTP" "$(status -X POST -H "X-Api-Key: $key" -H 'Content-Type: application/json' -d '{"model":"worked-example"}' "http://localhost:8080/v1/sequences/$mq/start")" 200
+mosquitto_sub -V 5 -q 1 -h 127.0.0.1 -p 1883 -t "rnn/$mq/out" -C 3 -W 60 >"$work/mqtt.out" 2>&1 &
+sub=$!
+sleep 1
+for n in 1 2 3; do mosquitto_pub -V 5 -q 1 -h 127.0.0.1 -p 1883 -t "rnn/$mq/in" -m "{\"n\": $n, \"x\": [$n]}"; done
+wait "$sub" || { cat "$work/mqtt.out" >&2; echo "error: no outputs on rnn/$mq/out" >&2; exit 1; }
+ys=$(sed -n 's/.*"y":\[\([^]]*\)\].*/\1/p' "$work/mqtt.out" | awk '{ printf "%s%.5f", (NR > 1 ? "," : ""), $1 }')
+[ "$ys" = "0.41482,0.54055,0.58090" ] || { cat "$work/mqtt.out" >&2; echo "error: the worked example over MQTT gave y=$ys" >&2; exit 1; }
+log "MQTT: the worked example through the broker's published port gave y=$ys"
 
 dotnet build client/RnnStreams.Client -c Release -nologo -v quiet >"$work/client-build.log" 2>&1 || { cat "$work/client-build.log" >&2; exit 1; }
 client=client/RnnStreams.Client/bin/Release/net10.0/RnnStreams.Client.dll

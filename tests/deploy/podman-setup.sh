@@ -2,7 +2,8 @@
 # Real containers on a machine without a Docker engine: installs podman, podman-compose, runc and debootstrap
 # (Debian packages) when missing, writes the engine settings a sandboxed host needs, and makes sure the base images
 # the Dockerfiles and docker-compose.yml name exist locally:
-#   mcr.microsoft.com/dotnet/sdk:10.0, mcr.microsoft.com/dotnet/aspnet:10.0, docker.io/library/redis:7
+#   mcr.microsoft.com/dotnet/sdk:10.0, mcr.microsoft.com/dotnet/aspnet:10.0, docker.io/library/redis:7,
+#   docker.io/library/eclipse-mosquitto:2
 # Each is pulled when a registry answers; when none does (these CI machines reach only the package registries), a
 # stand-in is built from a Debian root file system (debootstrap) plus this host's .NET SDK and imported under the
 # same name. The Dockerfiles stay exactly what a user with a registry runs; only their FROM images are stood in for.
@@ -13,6 +14,7 @@ set -euo pipefail
 sdk_image=mcr.microsoft.com/dotnet/sdk:10.0
 aspnet_image=mcr.microsoft.com/dotnet/aspnet:10.0
 redis_image=docker.io/library/redis:7
+mosquitto_image=docker.io/library/eclipse-mosquitto:2
 cache=${RNN_PODMAN_CACHE:-/var/cache/rnnstreams}
 log() { echo "# podman-setup: $*" >&2; }
 
@@ -127,5 +129,16 @@ if ! have "$redis_image" && ! try_pull "$redis_image"; then
     --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
 fi
 
-podman image exists "$sdk_image" && podman image exists "$aspnet_image" && podman image exists "$redis_image"
+if ! have "$mosquitto_image" && ! try_pull "$mosquitto_image"; then
+  log "no registry: building a stand-in for $mosquitto_image (Debian's mosquitto)"
+  stand_in mosquitto
+  $as_root chroot "$root" apt-get install -y -qq mosquitto >/dev/null 2>&1 \
+    || { $as_root chroot "$root" apt-get update -qq >/dev/null && $as_root chroot "$root" apt-get install -y -qq mosquitto >/dev/null; }
+  # The official image ships this file: every interface, port 1883, anonymous clients.
+  printf '%s\n' 'listener 1883' 'allow_anonymous true' | $as_root tee "$root/mosquitto-no-auth.conf" >/dev/null
+  finish "$mosquitto_image" --change 'CMD ["/usr/sbin/mosquitto", "-c", "/mosquitto/config/mosquitto.conf"]' \
+    --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' --change 'USER mosquitto'
+fi
+
+podman image exists "$sdk_image" && podman image exists "$aspnet_image" && podman image exists "$redis_image" && podman image exists "$mosquitto_image"
 log "ready: $(podman images --format '{{.Repository}}:{{.Tag}} {{.Size}}' | tr '\n' ' ')"

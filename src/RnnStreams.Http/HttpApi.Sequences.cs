@@ -1,4 +1,3 @@
-using System.Text;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -6,49 +5,11 @@ using Microsoft.Extensions.Options;
 
 namespace RnnStreams.Http;
 
-/// <summary>The <c>/v1</c> endpoints: models and sequences, mapped onto their grains.</summary>
+/// <summary>The sequence endpoints: <c>/v1/sequences/{id}/…</c>.</summary>
 public static partial class HttpApi
 {
-    private static void MapEndpoints(IEndpointRouteBuilder app)
+    private static void MapSequenceEndpoints(RouteGroupBuilder v1)
     {
-        var v1 = app.MapGroup("/v1").AddEndpointFilter(TranslateErrorsAsync);
-
-        v1.MapGet("/models", async (IGrainFactory grains) =>
-        {
-            var names = await grains.GetGrain<IModelCatalogGrain>(0).List();
-            var all = new List<ModelVersionInfo>();
-            foreach (var name in names)
-            {
-                all.AddRange(await grains.GetGrain<IModelGrain>(name).ListVersions());
-            }
-
-            return Results.Ok(all);
-        }).WithSummary("Every model and version");
-
-        v1.MapGet("/models/{name}/versions", async (string name, IGrainFactory grains) =>
-            Results.Ok(await grains.GetGrain<IModelGrain>(name).ListVersions())).WithSummary("A model's versions");
-
-        v1.MapGet("/models/{name}", async (string name, int? version, IGrainFactory grains) =>
-            Results.Text(await grains.GetGrain<IModelGrain>(name).GetJson(version), "application/json")).WithSummary("A model version as a model file (default: the latest)");
-
-        v1.MapPost("/models/{name}", async (string name, HttpRequest request, IGrainFactory grains) =>
-        {
-            using var reader = new StreamReader(request.Body, Encoding.UTF8);
-            var json = await reader.ReadToEndAsync();
-            RnnStreams.Core.RnnModel model;
-            try
-            {
-                model = RnnStreams.Core.ModelFile.Parse(json, name).WithName(name);
-            }
-            catch (RnnStreams.Core.ModelValidationException e)
-            {
-                throw new InvalidModelException(name, e.Message);
-            }
-
-            var info = await grains.GetGrain<IModelGrain>(name).Publish(RnnStreams.Core.ModelFile.ToJson(model));
-            return Results.Created($"/v1/models/{name}?version={info.Version}", info);
-        }).WithSummary("Publishes a model file (JSON body) as the model's next version");
-
         v1.MapPost("/sequences/{id}/start", async (string id, StartBody body, IGrainFactory grains) =>
             Results.Ok(await grains.GetGrain<ISequenceGrain>(id).Start(new StartRequest(body.Model ?? string.Empty, body.Version, body.H0, body.C0))))
             .WithSummary("Starts a sequence on a model (version, h_0 and an LSTM's c_0 optional)");
