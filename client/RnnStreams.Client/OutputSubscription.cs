@@ -1,5 +1,3 @@
-using Orleans.Streams;
-
 namespace RnnStreams.Client;
 
 /// <summary>Receives <c>rnn-out/{sequence}</c> events, hands each to a callback in arrival order, and tracks the last n seen.</summary>
@@ -7,9 +5,7 @@ internal sealed class OutputSubscription : IAsyncDisposable
 {
     private readonly Func<SequenceOutput, ValueTask> _onEvent;
     private readonly object _gate = new();
-    private static readonly TimeSpan Lease = TimeSpan.FromMinutes(2);
-    private StreamSubscriptionHandle<SequenceOutput>? _handle;
-    private Timer? _renewal;
+    private OutputWatch? _watch;
     private TaskCompletionSource? _waiter;
     private Func<bool>? _condition;
 
@@ -28,26 +24,8 @@ internal sealed class OutputSubscription : IAsyncDisposable
     public static async Task<OutputSubscription> SubscribeAsync(IClusterClient client, string sequence, Func<SequenceOutput, ValueTask> onEvent)
     {
         var subscription = new OutputSubscription(onEvent);
-        var stream = client.GetStreamProvider(RnnConstants.StreamProvider).GetStream<SequenceOutput>(RnnConstants.OutputStream(sequence));
-        subscription._handle = await stream.SubscribeAsync(subscription.OnNextAsync);
-
-        // Tell the sequence someone listens (silos that publish outputs only when watched), and keep telling it.
-        var grain = client.GetGrain<ISequenceGrain>(sequence);
-        await grain.Watch(Lease);
-        subscription._renewal = new Timer(_ => RenewAsync(grain), null, Lease / 3, Lease / 3);
+        subscription._watch = await OutputWatch.StartAsync(client, sequence, item => subscription.OnNextAsync(item));
         return subscription;
-    }
-
-    private static async void RenewAsync(ISequenceGrain grain)
-    {
-        try
-        {
-            await grain.Watch(Lease);
-        }
-        catch (Exception)
-        {
-            // The next renewal tries again; a cluster that stays away ends the command anyway.
-        }
     }
 
     /// <summary>Resets the order check, e.g. when resuming from a known n.</summary>
@@ -81,25 +59,13 @@ internal sealed class OutputSubscription : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        if (_renewal is not null)
+        if (_watch is not null)
         {
-            await _renewal.DisposeAsync();
-        }
-
-        if (_handle is not null)
-        {
-            try
-            {
-                await _handle.UnsubscribeAsync();
-            }
-            catch (Exception)
-            {
-                // Leaving: the cluster may already be gone.
-            }
+            await _watch.DisposeAsync();
         }
     }
 
-    private async Task OnNextAsync(SequenceOutput item, StreamSequenceToken? token)
+    private async Task OnNextAsync(SequenceOutput item)
     {
         await _onEvent(item);
         lock (_gate)

@@ -46,6 +46,13 @@ public interface ISequenceGrain : IGrainWithStringKey
     /// </summary>
     Task<long> Watch(TimeSpan lease);
 
+    /// <summary>
+    /// The outputs still kept (the last <c>RnnStreams:KeepOutputs</c>) of the elements after <paramref name="afterN"/>:
+    /// what a subscriber that lost its connection after element afterN is given again before it goes on live.
+    /// </summary>
+    /// <exception cref="SequenceNotStartedException">The sequence has not started.</exception>
+    Task<RecentOutputs> Recent(long afterN);
+
     /// <summary>Model, version, h of every layer, last applied and last durable element.</summary>
     /// <exception cref="SequenceNotStartedException">The sequence has not started.</exception>
     Task<SequenceSnapshot> Snapshot();

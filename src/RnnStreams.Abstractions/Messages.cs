@@ -130,3 +130,24 @@ public sealed record ModelVersionInfo(
     [property: Id(1)] int Version,
     [property: Id(2)] DateTimeOffset PublishedAt,
     [property: Id(3)] string Description);
+
+/// <summary>
+/// The outputs a sequence still keeps after a given element (<see cref="ISequenceGrain.Recent"/>): what a subscriber that
+/// reconnects can be given again.
+/// </summary>
+/// <param name="FirstN">The first element returned (when <paramref name="Count"/> is 0: the one after the last applied).</param>
+/// <param name="Count">How many outputs follow, one per element from <paramref name="FirstN"/>.</param>
+/// <param name="OutputSize">O.</param>
+/// <param name="Outputs">Count × O numbers.</param>
+/// <param name="ModelVersion">The version the sequence is pinned to now.</param>
+/// <param name="LastN">The last element applied.</param>
+/// <param name="OldestKept">The oldest element whose output is still kept (LastN + 1 when none is).</param>
+[GenerateSerializer, Immutable, Alias("rnn.RecentOutputs")]
+public sealed record RecentOutputs(
+    [property: Id(0)] long FirstN,
+    [property: Id(1)] int Count,
+    [property: Id(2)] int OutputSize,
+    [property: Id(3)] double[] Outputs,
+    [property: Id(4)] int ModelVersion,
+    [property: Id(5)] long LastN,
+    [property: Id(6)] long OldestKept);

@@ -149,6 +149,23 @@ public sealed partial class SequenceGrain
         return Task.FromResult(S.LastN);
     }
 
+    public Task<RecentOutputs> Recent(long afterN)
+    {
+        var model = RequireModel();
+        var last = S.LastN;
+        var oldest = last - Math.Min(S.RecentCapacity, last) + 1;
+        var first = Math.Max(afterN + 1, oldest);
+        var count = (int)Math.Max(0, last - first + 1);
+        var outputSize = model.OutputSize;
+        var outputs = new double[count * outputSize];
+        for (var i = 0; i < count; i++)
+        {
+            Slot(S, first + i, outputSize).CopyTo(outputs.AsSpan(i * outputSize, outputSize));
+        }
+
+        return Task.FromResult(new RecentOutputs(count == 0 ? last + 1 : first, count, outputSize, outputs, S.ModelVersion, last, oldest));
+    }
+
     /// <summary>Waits for a checkpoint in flight, so that <c>LastDurableN</c> says what storage holds now.</summary>
     public async Task<SequenceSnapshot> Snapshot()
     {
