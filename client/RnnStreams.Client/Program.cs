@@ -50,6 +50,16 @@ namespace RnnStreams.Client
                 cancellation.Cancel();
             };
             Console.CancelKeyPress += onCancel;
+
+            // SIGTERM (`timeout`, an orchestrator, kill) stops a long-running command as Ctrl+C does: it cancels, cleans up
+            // (subscriptions, connections) and exits with 143 instead of being ignored until the runtime's default kills it.
+            var terminated = false;
+            using var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, context =>
+            {
+                context.Cancel = true;
+                terminated = true;
+                cancellation.Cancel();
+            });
             try
             {
                 var args = Arguments.Parse(argv, Flags);
@@ -91,8 +101,8 @@ namespace RnnStreams.Client
             }
             catch (OperationCanceledException)
             {
-                stderr.WriteLine("error: cancelled");
-                return 130;
+                stderr.WriteLine(terminated ? "error: terminated" : "error: cancelled");
+                return terminated ? 143 : 130;
             }
             finally
             {

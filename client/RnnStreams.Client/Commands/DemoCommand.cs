@@ -50,6 +50,7 @@ internal static class DemoCommand
         var run = DateTime.UtcNow.ToString("HHmmss", CultureInfo.InvariantCulture) + "-" + Random.Shared.Next(1000, 9999).ToString(CultureInfo.InvariantCulture);
         stdout.WriteLine($"# demo: {devices} devices × {steps} elements through model {model} (run {run}){(series is null ? string.Empty : $", each device streaming {Path.GetFileName(seriesPath)}")}");
 
+        stdout.WriteLine($"# each line: a device's element n, its reading x_n, and y_n: the model's forecast of the next reading, x_(n+1){(series is null ? string.Empty : " (scored against it at the end)")}");
         var ids = Enumerable.Range(0, devices).Select(i => $"device-{run}-{i:D4}").ToArray();
         var gate = new object();
         var subscriptions = new List<OutputSubscription>();
@@ -64,7 +65,7 @@ internal static class DemoCommand
                     var x = Signal(device, item.N);
                     lock (gate)
                     {
-                        stdout.WriteLine($"device-{device:D4}  n={item.N,5}  x={Format(x)}  y={Format(item.Y)}");
+                        stdout.WriteLine($"device-{device:D4}  n={item.N,5}  x_n={Format(x)}  y_n (forecast of x_n+1)={Format(item.Y)}");
                     }
                 }
 

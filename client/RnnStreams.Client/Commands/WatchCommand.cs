@@ -36,7 +36,17 @@ internal static class WatchCommand
             return ValueTask.CompletedTask;
         });
 
-        stderr.WriteLine($"# watching {RnnConstants.OutputNamespace}/{id}; Ctrl+C to stop");
+        // Say where the sequence stands: a watcher of a sequence that does not exist (a typo) learns it at once.
+        try
+        {
+            var snapshot = await connection.Client.GetGrain<ISequenceGrain>(id).Snapshot();
+            stderr.WriteLine($"# watching {RnnConstants.OutputNamespace}/{id}: model {snapshot.Model} v{snapshot.ModelVersion}, at n={snapshot.LastN}; Ctrl+C or SIGTERM to stop");
+        }
+        catch (SequenceNotStartedException)
+        {
+            stderr.WriteLine($"# sequence '{id}' has not started (or has ended): waiting for it to start; Ctrl+C or SIGTERM to stop");
+        }
+
         try
         {
             await outputs.WaitAsync(() => outputs.Ended || (count is not null && outputs.Steps >= count), Timeout.InfiniteTimeSpan, cancellation);
