@@ -16,7 +16,7 @@ namespace RnnStreams.Client
             RnnStreams client
 
             Offline (no silo needed):
-              predict --model M.json --input X.csv [--h0 H0.csv] [--c0 C0.csv] [--output Y.csv]
+              predict --model M.json --input X.csv [--column C[,C…]] [--h0 H0.csv] [--c0 C0.csv] [--output Y.csv]
               train --input SERIES.csv --out M.json [--column value] [--cell gru|lstm|rnn_tanh|rnn_relu] [--hidden 32] [--layers 1] [--window 24] [--epochs 100] [--horizon 1] [--learning-rate 0.01] [--validation 0.2] [--season 12] [--target change|value] [--seed 1] [--name NAME]
 
             Against a running cluster (--gateway host:port[,host:port...], default localhost:30000 or $RNN_GATEWAY):
@@ -27,7 +27,7 @@ namespace RnnStreams.Client
               models import --safetensors FILE --cell gru|lstm|rnn_tanh|rnn_relu --name NAME [--rnn-prefix rnn] [--head-prefix fc] [--head linear|softmax|sigmoid] [--out M.json] [--publish]
                     (offline unless --publish; PyTorch state_dict keys rnn.weight_ih_l0 … fc.weight, fc.bias; F32 or F64)
               models random --name NAME --out FILE [--input D] [--hidden H] [--output O] [--layers L] [--cell rnn_tanh|rnn_relu|gru|lstm] [--head linear|softmax|sigmoid] [--seed S]   (offline)
-              stream --sequence ID --input X.csv [--model NAME [--version V]] [--h0 H0.csv] [--c0 C0.csv] [--batch K] [--rate R] [--reset] [--via rpc|stream] [--wait S] [--retry-for S]
+              stream --sequence ID --input X.csv [--column C[,C…]] [--from-n N] [--model NAME [--version V]] [--h0 H0.csv] [--c0 C0.csv] [--batch K] [--rate R] [--reset] [--via rpc|stream] [--wait S] [--retry-for S]
               watch --sequence ID [--count N]
               sequence show|reset|upgrade|end --sequence ID
               load [--sequences 1000] [--steps 200] [--model demo] [--prefix P] [--concurrency C] [--progress FILE] [--checkpoint-every K] [--batch K] [--rate R]
@@ -35,6 +35,8 @@ namespace RnnStreams.Client
                    [--mqtt HOST:PORT [--mqtt-prefix rnn] [--mqtt-wait 90]]   (elements through an MQTT broker; models, starts, snapshots through the gateway)
               bench [--cell rnn_tanh|rnn_relu|gru|lstm] [--hidden 64] [--input 8] [--output 1] [--layers 1] [--sequences 10000] [--seconds 3] [--rounds 3] [--client gateway|local] [--concurrency 256] [--batch 64] [--stream-sequences 100] [--memory-sequences 20000] [--outputs Always|WhenWatched|Never] [--durability D]
                     (a silo in this process unless --gateway or --redis is given)
+              bench --mqtt HOST:PORT --gateway G|--redis R [--sequences 1000] [--seconds 5] [--rounds 3] [--hidden 64] [--input 8]
+                    (elements through an MQTT broker into a cluster that consumes it, against the broker's own floor)
               demo [--devices 128] [--steps 200] [--model demo] [--show 4] [--every 20] [--keep]
 
             Common: --connect-timeout S (default 60); --response-timeout S (default 30: how long a call may take before it is retried or failed); --redis host:port finds the gateways of a Redis-clustered silo set;

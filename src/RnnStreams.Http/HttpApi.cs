@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Json;
 using Microsoft.AspNetCore.RateLimiting;
@@ -42,8 +43,16 @@ public static partial class HttpApi
     public static IServiceCollection AddRnnStreamsHttp(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddOptions<HttpApiOptions>().Bind(configuration.GetSection(HttpApiOptions.Section));
+        // A body that cannot be read (malformed JSON, a number where an array belongs, over the size limit) reaches the
+        // exception handler instead of ending as a bare 400, so that the problem can say where it broke.
+        services.Configure<Microsoft.AspNetCore.Routing.RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         services.AddProblemDetails(o => o.CustomizeProblemDetails = c =>
         {
+            if (c.Exception is BadHttpRequestException bad)
+            {
+                c.ProblemDetails.Detail = DescribeBadRequest(bad);
+            }
+
             // Every problem carries a kind, also those ASP.NET Core writes itself (unreadable JSON, unknown routes).
             c.ProblemDetails.Extensions.TryAdd("kind", c.ProblemDetails.Status switch
             {
@@ -98,6 +107,11 @@ public static partial class HttpApi
     /// </summary>
     public static WebApplication UseRnnStreamsHttp(this WebApplication app)
     {
+        app.UseExceptionHandler(new ExceptionHandlerOptions
+        {
+            StatusCodeSelector = e => e is BadHttpRequestException bad ? bad.StatusCode : StatusCodes.Status500InternalServerError,
+            SuppressDiagnosticsCallback = c => c.Exception is BadHttpRequestException, // the caller's mistake: no error log
+        });
         app.UseStatusCodePages();
         app.Use(CheckCallerAsync);
         app.UseRateLimiter();
@@ -106,6 +120,21 @@ public static partial class HttpApi
         app.MapGet("/live", () => Results.Text(LivePage.Value, "text/html; charset=utf-8")).ExcludeFromDescription();
         MapEndpoints(app);
         return app;
+    }
+
+    /// <summary>What was wrong with a request ASP.NET Core could not read, down to the JSON's line and byte.</summary>
+    private static string DescribeBadRequest(BadHttpRequestException bad)
+    {
+        if (bad.InnerException is JsonException json)
+        {
+            var where = json.LineNumber is { } line ? $" at line {line + 1}, byte {json.BytePositionInLine + 1}" : string.Empty;
+            var path = string.IsNullOrEmpty(json.Path) || json.Path == "$" ? string.Empty : $" ({json.Path})";
+            var message = json.Message;
+            var cut = message.IndexOf(" Path: ", StringComparison.Ordinal);
+            return $"the body is not valid JSON for this endpoint{where}{path}: {(cut < 0 ? message : message[..cut]).TrimEnd('.')}";
+        }
+
+        return bad.Message;
     }
 
     /// <summary>SHA-256 of a key as lower-case hex: what <see cref="HttpApiOptions.ApiKeys"/> holds.</summary>

@@ -47,6 +47,29 @@ public sealed class PredictTests : IDisposable
     }
 
     [Fact]
+    public async Task Predict_ReadsATimestampValueCsv_AsTrainDoes_AndColumnsByName()
+    {
+        var series = File("series.csv", "timestamp,value,other\n1959-01-01,1,9\n1959-02-01,2,9\n1959-03-01,3,9\n");
+        var plain = File("x.csv", "1\n2\n3\n");
+        var expected = (await Run("predict", "--model", DemoModel, "--input", plain)).Out;
+
+        var byName = await Run("predict", "--model", DemoModel, "--input", series, "--column", "value");
+        Assert.Equal((0, expected), (byName.Code, byName.Out));
+        var byNumber = await Run("predict", "--model", DemoModel, "--input", series, "--column", "2");
+        Assert.Equal((0, expected), (byNumber.Code, byNumber.Out));
+
+        // Two numeric columns for a model of one input: says so and how to choose.
+        var ambiguous = await Run("predict", "--model", DemoModel, "--input", series);
+        Assert.Equal(1, ambiguous.Code);
+        Assert.Contains("2 numeric column(s)", ambiguous.Err);
+        Assert.Contains("--column", ambiguous.Err);
+
+        var missing = await Run("predict", "--model", DemoModel, "--input", series, "--column", "nope");
+        Assert.Equal(1, missing.Code);
+        Assert.Contains("no column 'nope' in the header (timestamp, value, other)", missing.Err);
+    }
+
+    [Fact]
     public async Task Predict_TwoLayersWithH0_EqualsKernelBitForBit()
     {
         var random = new Random(5);
@@ -108,7 +131,7 @@ public sealed class PredictTests : IDisposable
     [InlineData("missing model", "{dir}/none.json", "1\n", null, "does not exist")]
     [InlineData("malformed model", "{bad}", "1\n", null, "layers[0].W_hh: expected 1×1 (hiddenSize × hiddenSize), but row 0 has 2 columns")]
     [InlineData("not JSON", "{garbage}", "1\n", null, "not valid JSON")]
-    [InlineData("wrong columns", "{demo}", "1,2\n", null, ":1: expected 1 columns, got 2")]
+    [InlineData("wrong columns", "{demo}", "1,2\n", null, "2 numeric column(s) read per element; ")]
     [InlineData("NaN input", "{demo}", "1\nNaN\n", null, ":2: column 1: 'NaN' is not finite")]
     [InlineData("text input", "{demo}", "1\nabc\n", null, ":2: column 1: 'abc' is not a number")]
     [InlineData("empty input", "{demo}", "x\n", null, "no data rows")]

@@ -130,6 +130,31 @@ public sealed class EndToEndTests(SiloFixture fixture) : IDisposable
     }
 
     [Fact]
+    public async Task Stream_AppendsAFileOfNewReadings_FromN_ReadingTheTimestampValueCsvTrainReads()
+    {
+        var id = Key("append");
+        var model = Path.Combine(Repository.Root, "silo", "RnnStreams.Silo", "models", "worked-example.json");
+        var all = WriteFile("all.csv", "1\n2\n3\n4\n5\n");
+        var offline = await ProcessRunner.RunAsync(Repository.ClientDll, ["predict", "--model", model, "--input", all]);
+        Assert.True(offline.ExitCode == 0, offline.ToString());
+
+        var first = await fixture.Client("stream", "--sequence", id, "--input", WriteFile("first.csv", "timestamp,value\n2026-01,1\n2026-02,2\n2026-03,3\n"), "--column", "value", "--model", "worked-example");
+        Assert.True(first.ExitCode == 0, first.ToString());
+        Assert.Equal(offline.OutputLines[..4], first.OutputLines);
+
+        // A file of only the new readings, elements 4 and 5.
+        var newer = WriteFile("new.csv", "timestamp,value\n2026-04,4\n2026-05,5\n");
+        var appended = await fixture.Client("stream", "--sequence", id, "--input", newer, "--from-n", "4");
+        Assert.True(appended.ExitCode == 0, appended.ToString());
+        Assert.Equal(offline.OutputLines[4..], appended.OutputLines.Where(l => !l.StartsWith("n,", StringComparison.Ordinal)));
+
+        // Starting past the next element would leave a hole: refused, nothing sent.
+        var hole = await fixture.Client("stream", "--sequence", id, "--input", newer, "--from-n", "8");
+        Assert.Equal(1, hole.ExitCode);
+        Assert.Contains("elements 6–7 would be missing", hole.StandardError);
+    }
+
+    [Fact]
     public async Task ImportedLstm_PublishedAndStreamedWithH0AndC0_PrintsWhatPredictPrints()
     {
         var name = Key("imported-lstm");

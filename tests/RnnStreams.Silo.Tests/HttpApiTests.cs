@@ -140,7 +140,12 @@ public sealed class HttpApiTests(SiloFixture fixture) : IDisposable
         Assert.Contains("only for lstm models", cellState.GetProperty("detail").GetString());
         await Problem(await PostRaw($"/v1/sequences/{id}/batch", "{\"firstN\":2,\"inputs\":[[1],[2,3]]}"), HttpStatusCode.BadRequest, "WrongSize");
         await Problem(await PostRaw($"/v1/sequences/{id}/batch", "{\"firstN\":2,\"inputs\":[]}"), HttpStatusCode.BadRequest, "InvalidArgument");
-        await Problem(await PostRaw($"/v1/sequences/{id}/elements", "{\"n\":2,\"x\":"), HttpStatusCode.BadRequest, "BadRequest");
+        var truncated = await Problem(await PostRaw($"/v1/sequences/{id}/elements", "{\"n\":2,\"x\":"), HttpStatusCode.BadRequest, "BadRequest");
+        Assert.Contains("not valid JSON for this endpoint at line 1, byte", truncated.GetProperty("detail").GetString());
+        var doubled = await Problem(await PostRaw($"/v1/sequences/{id}/elements", "{\"n\": 2, \"x\": [1,,2]}"), HttpStatusCode.BadRequest, "BadRequest");
+        Assert.Contains("at line 1, byte 18 ($.x[1])", doubled.GetProperty("detail").GetString());
+        var wrongType = await Problem(await PostRaw($"/v1/sequences/{id}/elements", "{\"n\": \"two\", \"x\": [1]}"), HttpStatusCode.BadRequest, "BadRequest");
+        Assert.Contains("($.n)", wrongType.GetProperty("detail").GetString());
 
         for (var n = 2; n <= 40; n++)
         {

@@ -25,6 +25,11 @@ internal static class BenchCommand
 {
     public static async Task<int> Run(Arguments args, TextWriter stdout, CancellationToken cancellation)
     {
+        if (args.Optional("mqtt") is { } broker)
+        {
+            return await MqttBench.RunAsync(args, broker, stdout, cancellation);
+        }
+
         var p = new BenchParameters(
             Hidden: args.Int("hidden", 64),
             Input: args.Int("input", 8),

@@ -13,10 +13,16 @@ internal static class PredictCommand
         var h0Path = args.Optional("h0");
         var c0Path = args.Optional("c0");
         var outputPath = args.Optional("output");
+        var columns = args.Optional("column")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         args.RejectUnknown();
 
         var model = LoadModel(modelPath);
-        var inputs = Csv.ReadFile(inputPath, model.InputSize);
+        var inputs = Csv.ReadColumns(inputPath, columns);
+        if (inputs[0].Length != model.InputSize)
+        {
+            throw new CliException($"{inputPath}: {inputs[0].Length} numeric column(s) read per element; {modelPath} takes {model.InputSize} inputs: choose them with --column NAME[,NAME…] (header names or 1-based numbers)", 1);
+        }
+
         var state = new double[model.StateSize];
         if (h0Path is not null)
         {

@@ -29,7 +29,14 @@ internal static class StreamCommand
 
         var wait = TimeSpan.FromSeconds(args.Int("wait", 30));
         var retryFor = TimeSpan.FromSeconds(args.Int("retry-for", 120, 0));
-        var inputs = Csv.ReadFile(inputPath);
+        var columns = args.Optional("column")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var fromN = args.Int("from-n", 1, 1);
+        var rows = Csv.ReadColumns(inputPath, columns);
+
+        // Row k of the file is element fromN + k - 1: a producer that appends new readings to a new file says where they
+        // start. The elements before it are never sent from here (their slots stay empty).
+        var inputs = new double[fromN - 1 + rows.Length][];
+        rows.CopyTo(inputs, fromN - 1);
         var h0 = h0Path is null ? null : PredictCommand.ReadInitialStateRows(h0Path);
         var c0 = c0Path is null ? null : PredictCommand.ReadInitialStateRows(c0Path);
         if ((h0 is not null || c0 is not null) && modelName is null)
@@ -86,8 +93,15 @@ internal static class StreamCommand
 
         if (lastN >= inputs.Length)
         {
-            stderr.WriteLine($"# sequence {id} already applied {lastN} elements; {inputPath} has {inputs.Length}: nothing to send (use --reset to start again)");
+            stderr.WriteLine(fromN == 1
+                ? $"# sequence {id} already applied {lastN} elements; {inputPath} has {inputs.Length}: nothing to send (use --reset to start again, or --from-n N when the file holds elements N, N+1, …)"
+                : $"# sequence {id} already applied {lastN} elements; {inputPath} holds elements {fromN}–{inputs.Length}: nothing to send");
             return 0;
+        }
+
+        if (lastN < fromN - 1)
+        {
+            throw new CliException($"sequence {id} is at n={lastN}, and {inputPath} starts at element {fromN} (--from-n): elements {lastN + 1}–{fromN - 1} would be missing; send them first", 1);
         }
 
         if (lastN > 0)
@@ -186,6 +200,10 @@ internal static class StreamCommand
                 }
 
                 n = snapshot.LastN + 1;
+                if (inputs[n - 1] is null)
+                {
+                    throw new CliException($"the sequence came back at n={snapshot.LastN} (its last stored state), before the first element this file holds; send elements {n}… again from the file that has them");
+                }
             }
         }
 

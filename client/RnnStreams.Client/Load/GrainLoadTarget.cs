@@ -9,6 +9,9 @@ internal sealed class GrainLoadTarget(Connection connection) : ILoadTarget
 
     public string Description => "the Orleans gateway";
 
+    /// <summary>The Orleans client, for what a load target does not cover (publishing a model).</summary>
+    public IClusterClient Client => _client;
+
     public async Task<(RnnModel Model, int Version)> GetModelAsync(string name)
     {
         var versioned = await _client.GetGrain<IModelGrain>(name).Get();

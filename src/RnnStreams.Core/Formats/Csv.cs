@@ -90,11 +90,24 @@ public static class Csv
 
     /// <summary>
     /// Reads one numeric column of a CSV with a header row, such as <c>timestamp,value</c>: the column named
-    /// <paramref name="column"/> (or given by its 1-based number), else the last one. Other columns may hold anything
-    /// (dates, labels); blank lines and lines starting with <c>#</c> are skipped.
+    /// <paramref name="column"/> (or given by its 1-based number), else the last one (see <see cref="ReadColumns"/>).
     /// </summary>
     /// <exception cref="DataFileException">The file is missing, has no such column, or a value is not a finite number.</exception>
-    public static double[] ReadSeries(string path, string? column = null)
+    public static double[] ReadSeries(string path, string? column = null) =>
+        [.. ReadColumns(path, column is null ? null : [column], lastOnly: column is null).Select(row => row[0])];
+
+    /// <summary>
+    /// The one CSV reader of the commands that read elements (<c>predict</c>, <c>stream</c>, <c>train</c>): one row per
+    /// element, an optional header row (a first row that is not all numbers), blank lines and <c>#</c> lines skipped.
+    /// The columns read are <paramref name="columns"/> (header names or 1-based numbers, in that order), else every
+    /// column whose first data row holds a number — so <c>timestamp,value</c> reads as one column of values — or, with
+    /// <paramref name="lastOnly"/>, the last column.
+    /// </summary>
+    /// <exception cref="DataFileException">
+    /// The file is missing or empty, names no such column, is ragged, or a column read holds something that is not a
+    /// finite number.
+    /// </exception>
+    public static double[][] ReadColumns(string path, IReadOnlyList<string>? columns = null, bool lastOnly = false)
     {
         string[] lines;
         try
@@ -106,9 +119,10 @@ public static class Csv
             throw new DataFileException(path, 0, $"cannot read: {e.Message}");
         }
 
-        var values = new List<double>();
-        var index = -1;
-        var width = 0;
+        var rows = new List<double[]>();
+        string[]? header = null;
+        int[]? selected = null;
+        var width = -1;
         for (var i = 0; i < lines.Length; i++)
         {
             var line = lines[i].Trim();
@@ -118,20 +132,13 @@ public static class Csv
             }
 
             var cells = line.Split(',').Select(c => c.Trim()).ToArray();
-            if (index < 0)
+            if (width < 0)
             {
                 width = cells.Length;
-                index = column is null ? cells.Length - 1
-                    : int.TryParse(column, NumberStyles.None, CultureInfo.InvariantCulture, out var number) && number >= 1 && number <= cells.Length ? number - 1
-                    : Array.IndexOf(cells, column);
-                if (index < 0)
+                if (!cells.All(IsNumber))
                 {
-                    throw new DataFileException(path, i + 1, $"no column '{column}' in the header ({string.Join(", ", cells)})");
-                }
-
-                if (!double.TryParse(cells[index], NumberStyles.Float, CultureInfo.InvariantCulture, out _))
-                {
-                    continue; // the header row
+                    header = cells;
+                    continue;
                 }
             }
 
@@ -140,26 +147,66 @@ public static class Csv
                 throw new DataFileException(path, i + 1, $"expected {width} columns, got {cells.Length}");
             }
 
-            var text = cells[index];
-            if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value))
+            selected ??= Select(path, i + 1, header, cells, columns, lastOnly);
+            var row = new double[selected.Length];
+            for (var k = 0; k < selected.Length; k++)
             {
-                throw new DataFileException(path, i + 1, $"column {index + 1}: '{text}' is not a number");
+                var c = selected[k];
+                if (!double.TryParse(cells[c], NumberStyles.Float, CultureInfo.InvariantCulture, out var value))
+                {
+                    throw new DataFileException(path, i + 1, $"column {Name(header, c)}: '{cells[c]}' is not a number");
+                }
+
+                if (!double.IsFinite(value))
+                {
+                    throw new DataFileException(path, i + 1, $"column {Name(header, c)}: '{cells[c]}' is not finite");
+                }
+
+                row[k] = value;
             }
 
-            if (!double.IsFinite(value))
-            {
-                throw new DataFileException(path, i + 1, $"column {index + 1}: '{text}' is not finite");
-            }
-
-            values.Add(value);
+            rows.Add(row);
         }
 
-        if (values.Count == 0)
+        if (rows.Count == 0)
         {
             throw new DataFileException(path, 0, "no data rows");
         }
 
-        return [.. values];
+        return [.. rows];
+    }
+
+    private static bool IsNumber(string text) => double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out _);
+
+    private static string Name(string[]? header, int column) => header is null ? (column + 1).ToString(CultureInfo.InvariantCulture) : $"{column + 1} ({header[column]})";
+
+    private static int[] Select(string path, int line, string[]? header, string[] firstRow, IReadOnlyList<string>? columns, bool lastOnly)
+    {
+        if (columns is { Count: > 0 })
+        {
+            return [.. columns.Select(column =>
+            {
+                if (int.TryParse(column, NumberStyles.None, CultureInfo.InvariantCulture, out var number) && number >= 1 && number <= firstRow.Length)
+                {
+                    return number - 1;
+                }
+
+                var index = header is null ? -1 : Array.IndexOf(header, column);
+                return index >= 0
+                    ? index
+                    : throw new DataFileException(path, line, header is null
+                        ? $"no column '{column}': the file has no header row; give columns by number, 1–{firstRow.Length}"
+                        : $"no column '{column}' in the header ({string.Join(", ", header)})");
+            })];
+        }
+
+        if (lastOnly)
+        {
+            return [firstRow.Length - 1];
+        }
+
+        var numeric = Enumerable.Range(0, firstRow.Length).Where(c => IsNumber(firstRow[c])).ToArray();
+        return numeric.Length > 0 ? numeric : throw new DataFileException(path, line, "no column holds numbers");
     }
 
     /// <summary>Formats a number so that parsing it gives back the same double.</summary>

@@ -71,7 +71,7 @@ public static class Safetensors
             }
 
             stream.ReadExactly(prefix);
-            var headerLength = CheckHeaderLength(BinaryPrimitives.ReadUInt64LittleEndian(prefix), fileLength, path);
+            var headerLength = CheckHeaderLength(prefix, fileLength, path);
             var header = new byte[headerLength];
             stream.ReadExactly(header);
             var dataLength = fileLength - 8 - headerLength;
@@ -121,7 +121,7 @@ public static class Safetensors
             throw TooShort(source, bytes.Length);
         }
 
-        var headerLength = CheckHeaderLength(BinaryPrimitives.ReadUInt64LittleEndian(bytes), bytes.Length, source);
+        var headerLength = CheckHeaderLength(bytes[..8], bytes.Length, source);
         var data = bytes[(8 + headerLength)..];
         var entries = ParseHeader(bytes.Slice(8, headerLength), data.Length, source);
         var tensors = new Dictionary<string, SafetensorsTensor>(entries.Count, StringComparer.Ordinal);
@@ -138,25 +138,52 @@ public static class Safetensors
     private static DataFileException TooShort(string source, long length) =>
         new(source, 0, $"file is {length} bytes, shorter than the 8-byte header length");
 
-    /// <summary>Checks the header length N against the format's limit and the file's size; returns it as an int.</summary>
-    private static int CheckHeaderLength(ulong headerLength, long fileLength, string source)
+    /// <summary>
+    /// Checks the header length N (the file's first 8 bytes) against the format's limit and the file's size; returns it
+    /// as an int. A length no safetensors file can have means the file is something else: the message says what it
+    /// looks like.
+    /// </summary>
+    private static int CheckHeaderLength(ReadOnlySpan<byte> prefix, long fileLength, string source)
     {
+        var headerLength = BinaryPrimitives.ReadUInt64LittleEndian(prefix);
         if (headerLength == 0)
         {
             throw new DataFileException(source, 0, "header length is 0");
         }
 
-        if (headerLength > MaxHeaderBytes)
+        if (headerLength > MaxHeaderBytes || headerLength > (ulong)(fileLength - 8))
         {
-            throw new DataFileException(source, 0, $"header length {headerLength} is over the {MaxHeaderBytes}-byte limit");
-        }
-
-        if (headerLength > (ulong)(fileLength - 8))
-        {
-            throw new DataFileException(source, 0, $"header length {headerLength} runs past the end of the file ({fileLength} bytes)");
+            var why = headerLength > MaxHeaderBytes
+                ? $"header length {headerLength} is over the {MaxHeaderBytes}-byte limit"
+                : $"header length {headerLength} runs past the end of the file ({fileLength} bytes)";
+            throw new DataFileException(source, 0, $"not a safetensors file: {LooksLike(prefix)} ({why}; a safetensors file starts with the 8-byte little-endian length of its JSON header)");
         }
 
         return (int)headerLength;
+    }
+
+    /// <summary>What a file that is not safetensors seems to be, from its first bytes.</summary>
+    private static string LooksLike(ReadOnlySpan<byte> prefix)
+    {
+        var text = true;
+        foreach (var b in prefix)
+        {
+            text &= b is >= 0x20 and <= 0x7e or (byte)'\t' or (byte)'\r' or (byte)'\n';
+        }
+
+        if (text)
+        {
+            var start = System.Text.Encoding.ASCII.GetString(prefix).Replace("\n", "\\n", StringComparison.Ordinal).Replace("\r", "\\r", StringComparison.Ordinal);
+            var hint = prefix[0] is (byte)'{' or (byte)'[' ? ": a JSON file (a model file? publish it with `models put --file`)" : string.Empty;
+            return $"it starts with text ('{start}'…){hint}";
+        }
+
+        if (prefix[0] == 0x80 || (prefix[0] == (byte)'P' && prefix[1] == (byte)'K'))
+        {
+            return "it looks like a PyTorch checkpoint (pickle or zip): save the state_dict with safetensors.torch.save_file";
+        }
+
+        return $"it starts with the bytes {Convert.ToHexString(prefix)}";
     }
 
     /// <summary>A validated header entry: everything but the values.</summary>

@@ -371,6 +371,24 @@ public class SafetensorsTests
     }
 
     [Theory]
+    [InlineData("{\n  \"name\": \"demo\", \"cell\": \"gru\"\n}", "it starts with text ('{\\n  \"nam'…): a JSON file (a model file? publish it with `models put --file`)")]
+    [InlineData("timestamp,value\n1959-01,315.42\n", "it starts with text ('timestam'…)")]
+    public void Read_AFileThatIsNotSafetensors_SaysWhatItLooksLike(string content, string expected)
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"not-safetensors-{Guid.NewGuid():N}.bin");
+        File.WriteAllText(path, content);
+        try
+        {
+            var e = Assert.Throws<DataFileException>(() => Safetensors.Read(path));
+            Assert.True(e.Message.Contains("not a safetensors file: " + expected, StringComparison.Ordinal), e.Message);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Theory]
     [InlineData(0UL, "header length is 0")]
     [InlineData(100UL * 1024 * 1024 + 1, "header length 104857601 is over the 104857600-byte limit")]
     [InlineData(1UL << 40, "header length 1099511627776 is over the 104857600-byte limit")]
@@ -420,7 +438,8 @@ public class SafetensorsTests
             var watch = Stopwatch.StartNew();
             var e = Assert.Throws<DataFileException>(() => Safetensors.Read(path));
             Assert.True(watch.Elapsed < TimeSpan.FromSeconds(1), $"took {watch.Elapsed}");
-            Assert.Equal($"{path}: header length 1099511627776 is over the 104857600-byte limit", e.Message);
+            Assert.StartsWith($"{path}: not a safetensors file: ", e.Message);
+            Assert.Contains("header length 1099511627776 is over the 104857600-byte limit", e.Message);
         }
         finally
         {
