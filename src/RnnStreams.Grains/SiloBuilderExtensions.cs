@@ -95,6 +95,17 @@ public static class SiloBuilderExtensions
         return builder.AddMemoryStreams(RnnConstants.StreamProvider, streams =>
         {
             streams.ConfigurePartitioning(RnnConstants.StreamQueues);
+
+            // Published outputs stay in each pulling agent's cache for DataMinTimeInCache (Orleans: 5 minutes, metadata
+            // 10): a silo's heap grew by ~30 MB in the five minutes after each start of the soak (1,574 outputs/s over
+            // 3 silos) before it levelled off. Live subscribers read within milliseconds; one more than 30 s behind
+            // misses what was purged.
+            streams.ConfigureCacheEviction(options => options.Configure(o =>
+            {
+                o.DataMinTimeInCache = StreamCacheMinTime;
+                o.DataMaxAgeInCache = StreamCacheMaxAge;
+                o.MetadataMinTimeInCache = StreamCacheMaxAge;
+            }));
             streams.ConfigurePullingAgent(options => options.Configure(o =>
             {
                 o.GetQueueMsgsTimerPeriod = TimeSpan.FromMilliseconds(20);
@@ -111,6 +122,12 @@ public static class SiloBuilderExtensions
 
     /// <summary>How long a stream's rendezvous grain stays active unused (Orleans' default: 15 minutes).</summary>
     public static readonly TimeSpan PubSubRendezvousIdle = TimeSpan.FromMinutes(2);
+
+    /// <summary>How long a published output stays in a pulling agent's cache at least (Orleans' default: 5 minutes).</summary>
+    public static readonly TimeSpan StreamCacheMinTime = TimeSpan.FromSeconds(30);
+
+    /// <summary>The age past which cached outputs are purged (Orleans' default: 30 minutes).</summary>
+    public static readonly TimeSpan StreamCacheMaxAge = TimeSpan.FromMinutes(1);
 
     /// <summary>How long a pulling agent keeps a silent stream's subscribers (Orleans' default: 30 minutes).</summary>
     public static readonly TimeSpan StreamInactivity = TimeSpan.FromMinutes(5);
