@@ -77,8 +77,18 @@ public sealed partial class MqttIngress(MqttConnection connection, IGrainFactory
         LogStopped(logger, left);
     }
 
-    /// <summary>Handles one message of this silo's session or of a session it took over; acknowledged when handled.</summary>
-    internal Task OnReceivedAsync(MqttApplicationMessageReceivedEventArgs e)
+    /// <summary>The main connection's handler: hands the message over and returns at once.</summary>
+    private Task OnReceivedAsync(MqttApplicationMessageReceivedEventArgs e)
+    {
+        _ = Accept(e);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// Takes one message of this silo's session or of a session it took over: handled in the background and
+    /// acknowledged when handled. Returns the handling, for a taken-over session to await before it ends.
+    /// </summary>
+    internal Task Accept(MqttApplicationMessageReceivedEventArgs e)
     {
         var sequence = connection.Topics.SequenceOfInput(e.ApplicationMessage.Topic);
         if (sequence is null)
@@ -89,8 +99,7 @@ public sealed partial class MqttIngress(MqttConnection connection, IGrainFactory
         e.AutoAcknowledge = false;
         var payload = e.ApplicationMessage.Payload.ToArray(); // the client may reuse its buffer once this returns
         Interlocked.Increment(ref _inFlight);
-        _ = HandleAsync(e, sequence, payload);
-        return Task.CompletedTask;
+        return HandleAsync(e, sequence, payload);
     }
 
     private async Task HandleAsync(MqttApplicationMessageReceivedEventArgs e, string sequence, byte[] payload)

@@ -60,11 +60,13 @@ public sealed partial class MqttSessionTakeover(
         using var client = new MqttClientFactory().CreateMqttClient();
         long received = 0;
         var last = Stopwatch.StartNew();
+        var handling = new System.Collections.Concurrent.ConcurrentBag<Task>();
         client.ApplicationMessageReceivedAsync += e =>
         {
             Interlocked.Increment(ref received);
             last.Restart();
-            return ingress.OnReceivedAsync(e);
+            handling.Add(ingress.Accept(e));
+            return Task.CompletedTask;
         };
 
         try
@@ -86,6 +88,17 @@ public sealed partial class MqttSessionTakeover(
                 }
             }
 
+            // Every message handled and acknowledged on this connection before the session ends: an element can wait
+            // for its predecessor up to the reorder window.
+            try
+            {
+                await Task.WhenAll(handling).WaitAsync(options.Value.ReorderWindow + TimeSpan.FromSeconds(10), stoppingToken);
+            }
+            catch (TimeoutException)
+            {
+                LogSlow(logger, clientId);
+            }
+
             await client.DisconnectAsync(new MqttClientDisconnectOptionsBuilder().WithSessionExpiryInterval(0).WithReason(MqttClientDisconnectOptionsReason.NormalDisconnection).Build(), stoppingToken);
             if (result.IsSessionPresent)
             {
@@ -104,6 +117,9 @@ public sealed partial class MqttSessionTakeover(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "MQTT: session {ClientId} taken over and ended; {Received} message(s) handled")]
     private static partial void LogTookOver(ILogger logger, string clientId, long received);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "MQTT: elements of session {ClientId} still in hand when it ends; they are applied, their acknowledgements lost with the session")]
+    private static partial void LogSlow(ILogger logger, string clientId);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "MQTT: could not take over session {ClientId}: {Reason}")]
     private static partial void LogFailed(ILogger logger, string clientId, string reason);

@@ -115,11 +115,11 @@ internal sealed class MqttLoadTarget : ILoadTarget
         return new StepBatchResult(firstN, count, size, [.. results.SelectMany(r => r.Y)], results[0].ModelVersion, leading, 0);
     }
 
-    public bool IsTransient(Exception e) => e is TimeoutException || e is MqttRefusal { Kind: "Storage" or "Unavailable" } || (e is not MqttRefusal && _control.IsTransient(e));
+    public bool IsTransient(Exception e) => e is NoOutputException || e is MqttRefusal { Kind: "Storage" or "Unavailable" } || (e is not MqttRefusal && _control.IsTransient(e));
 
     public bool IsGap(Exception e) => e is MqttRefusal { Kind: "Gap" } || _control.IsGap(e);
 
-    public string KindOf(Exception e) => e is MqttRefusal r ? r.Kind : e is TimeoutException ? "NoOutput" : ((ILoadTarget)_control).KindOf(e);
+    public string KindOf(Exception e) => e is MqttRefusal r ? r.Kind : e is NoOutputException ? "NoOutput" : ((ILoadTarget)_control).KindOf(e);
 
     public async ValueTask DisposeAsync()
     {
@@ -152,7 +152,7 @@ internal sealed class MqttLoadTarget : ILoadTarget
         catch (TimeoutException)
         {
             Interlocked.Increment(ref _unanswered);
-            throw new TimeoutException($"no output for element {n} of {sequence} within {_wait.TotalSeconds:0} s");
+            throw new NoOutputException($"no output for element {n} of {sequence} within {_wait.TotalSeconds:0} s");
         }
         finally
         {
@@ -220,6 +220,9 @@ internal sealed class MqttLoadTarget : ILoadTarget
     }
 
     private sealed record Answer(double[] Y, int ModelVersion, bool Duplicate);
+
+    /// <summary>An element's output did not arrive within the wait.</summary>
+    internal sealed class NoOutputException(string message) : TimeoutException(message);
 
     /// <summary>A refusal published on the error topic: its problem kind and detail.</summary>
     internal sealed class MqttRefusal(string kind, string detail) : Exception($"{kind}: {detail}")
