@@ -13,80 +13,11 @@ public static class Csv
     /// <param name="path">The file.</param>
     /// <param name="columns">The number of columns each row must have, or null to take the first row's.</param>
     /// <exception cref="DataFileException">The file is missing, empty, ragged, or holds something that is not a finite number.</exception>
-    public static double[][] ReadFile(string path, int? columns = null)
-    {
-        string[] lines;
-        try
-        {
-            lines = File.ReadAllLines(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
-        {
-            throw new DataFileException(path, 0, $"cannot read: {e.Message}");
-        }
+    public static double[][] ReadFile(string path, int? columns = null) => Parse(ReadLines(path), path, columns);
 
-        return Parse(lines, path, columns);
-    }
-
-    /// <summary>Parses rows from lines of text (see <see cref="ReadFile"/>).</summary>
-    public static double[][] Parse(IReadOnlyList<string> lines, string source, int? columns = null)
-    {
-        var rows = new List<double[]>();
-        var first = true;
-        for (var i = 0; i < lines.Count; i++)
-        {
-            var line = lines[i].Trim();
-            if (line.Length == 0 || line[0] == '#')
-            {
-                continue;
-            }
-
-            var cells = line.Split(',');
-            if (first)
-            {
-                first = false;
-                if (!cells.All(c => double.TryParse(c.Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out _)))
-                {
-                    continue; // a header row
-                }
-            }
-
-            if (columns is null)
-            {
-                columns = cells.Length;
-            }
-            else if (cells.Length != columns)
-            {
-                throw new DataFileException(source, i + 1, $"expected {columns} columns, got {cells.Length}");
-            }
-
-            var row = new double[cells.Length];
-            for (var c = 0; c < cells.Length; c++)
-            {
-                var text = cells[c].Trim();
-                if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value))
-                {
-                    throw new DataFileException(source, i + 1, $"column {c + 1}: '{text}' is not a number");
-                }
-
-                if (!double.IsFinite(value))
-                {
-                    throw new DataFileException(source, i + 1, $"column {c + 1}: '{text}' is not finite");
-                }
-
-                row[c] = value;
-            }
-
-            rows.Add(row);
-        }
-
-        if (rows.Count == 0)
-        {
-            throw new DataFileException(source, 0, "no data rows");
-        }
-
-        return [.. rows];
-    }
+    /// <summary>Parses rows from lines of text (see <see cref="ReadFile"/>): every column of every row.</summary>
+    public static double[][] Parse(IReadOnlyList<string> lines, string source, int? columns = null) =>
+        ParseColumns(lines, source, null, lastOnly: false, allColumns: true, columns);
 
     /// <summary>
     /// Reads one numeric column of a CSV with a header row, such as <c>timestamp,value</c>: the column named
@@ -107,23 +38,32 @@ public static class Csv
     /// The file is missing or empty, names no such column, is ragged, or a column read holds something that is not a
     /// finite number.
     /// </exception>
-    public static double[][] ReadColumns(string path, IReadOnlyList<string>? columns = null, bool lastOnly = false)
+    public static double[][] ReadColumns(string path, IReadOnlyList<string>? columns = null, bool lastOnly = false) =>
+        ParseColumns(ReadLines(path), path, columns, lastOnly, allColumns: false, expectedColumns: null);
+
+    private static string[] ReadLines(string path)
     {
-        string[] lines;
         try
         {
-            lines = File.ReadAllLines(path);
+            return File.ReadAllLines(path);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
         {
             throw new DataFileException(path, 0, $"cannot read: {e.Message}");
         }
+    }
 
+    /// <summary>
+    /// The one parser: a header row when the first row is not all numbers, the columns <paramref name="columns"/> name,
+    /// else all of them (<paramref name="allColumns"/>), the last (<paramref name="lastOnly"/>) or those holding numbers.
+    /// </summary>
+    private static double[][] ParseColumns(IReadOnlyList<string> lines, string path, IReadOnlyList<string>? columns, bool lastOnly, bool allColumns, int? expectedColumns)
+    {
         var rows = new List<double[]>();
         string[]? header = null;
         int[]? selected = null;
         var width = -1;
-        for (var i = 0; i < lines.Length; i++)
+        for (var i = 0; i < lines.Count; i++)
         {
             var line = lines[i].Trim();
             if (line.Length == 0 || line[0] == '#')
@@ -142,12 +82,17 @@ public static class Csv
                 }
             }
 
+            if (expectedColumns is { } expected && cells.Length != expected)
+            {
+                throw new DataFileException(path, i + 1, $"expected {expected} columns, got {cells.Length}");
+            }
+
             if (cells.Length != width)
             {
                 throw new DataFileException(path, i + 1, $"expected {width} columns, got {cells.Length}");
             }
 
-            selected ??= Select(path, i + 1, header, cells, columns, lastOnly);
+            selected ??= allColumns ? [.. Enumerable.Range(0, width)] : Select(path, i + 1, header, cells, columns, lastOnly);
             var row = new double[selected.Length];
             for (var k = 0; k < selected.Length; k++)
             {
