@@ -44,11 +44,9 @@ public static class SiloEndpoints
 
         builder.Services.AddSingleton(new ManagementPorts(managementPorts));
         builder.WebHost.UseUrls([.. apiUrls, .. management]); // Kestrel:Endpoints, when configured, replace both
-        builder.WebHost.ConfigureKestrel(k =>
-        {
-            var http = builder.Configuration.GetSection(HttpApiOptions.Section).Get<HttpApiOptions>() ?? new HttpApiOptions();
-            k.Limits.MaxRequestBodySize = Math.Max(http.MaxBodyBytes, http.MaxModelBytes);
-        });
+        var http = builder.Configuration.GetSection(HttpApiOptions.Section).Get<HttpApiOptions>() ?? new HttpApiOptions();
+        HttpApi.ParseProtocols(http.Protocols); // a bad value stops the silo here, naming the key
+        builder.WebHost.ConfigureKestrel(k => HttpApi.ConfigureKestrel(k, http, port => !managementPorts.Contains(port)));
         return builder;
     }
 

@@ -16,7 +16,7 @@ public static class Telemetry
     public const string DefaultServiceName = "rnnstreams-silo";
 
     /// <summary>
-    /// Meters exported: RnnStreams', Orleans', ASP.NET Core's (requests, connections, rate limiting) and the runtime's
+    /// Meters exported: RnnStreams', Orleans', ASP.NET Core's (requests — refused ones by status code, 429 for the rate limit —, connections) and the runtime's
     /// (<c>System.Runtime</c>: working set, managed heap after the last GC, GC pauses), which the soak test reads.
     /// </summary>
     private static readonly string[] Meters =
@@ -26,7 +26,6 @@ public static class Telemetry
         "Microsoft.Orleans",
         "Microsoft.AspNetCore.Hosting",
         "Microsoft.AspNetCore.Server.Kestrel",
-        "Microsoft.AspNetCore.RateLimiting",
     ];
 
     /// <summary>

@@ -8,7 +8,7 @@ using Microsoft.Extensions.Options;
 
 namespace RnnStreams.Http;
 
-/// <summary>Who may call (API keys, loopback without keys) and how much they may send (body limits).</summary>
+/// <summary>Who may call (API keys, loopback without keys), how often (each caller's rate limit) and how much they may send (body limits).</summary>
 public static partial class HttpApi
 {
     private static async Task CheckCallerAsync(HttpContext context, Func<Task> next)
@@ -27,6 +27,12 @@ public static partial class HttpApi
             if (remote is null || !IPAddress.IsLoopback(remote))
             {
                 await WriteProblem(context, StatusCodes.Status403Forbidden, "Forbidden", "no API key is configured, so only callers on this machine are served", null);
+                return;
+            }
+
+            if (!context.RequestServices.GetRequiredService<CallerRateLimiter>().TryAcquire(remote, out var wait))
+            {
+                await RefuseRateAsync(context, wait);
                 return;
             }
 
@@ -52,7 +58,12 @@ public static partial class HttpApi
         {
             if (stored.Length == 64 && CryptographicOperations.FixedTimeEquals(hash, Convert.FromHexString(stored)))
             {
-                context.Items[ClientItem] = name;
+                if (!context.RequestServices.GetRequiredService<CallerRateLimiter>().TryAcquire(name, out var wait))
+                {
+                    await RefuseRateAsync(context, wait);
+                    return;
+                }
+
                 await next();
                 return;
             }
@@ -60,6 +71,12 @@ public static partial class HttpApi
 
         context.Response.Headers.WWWAuthenticate = HttpApiOptions.KeyHeader;
         await WriteProblem(context, StatusCodes.Status401Unauthorized, "Unauthorized", "the API key is not valid", null);
+    }
+
+    private static Task RefuseRateAsync(HttpContext context, TimeSpan wait)
+    {
+        context.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return WriteProblem(context, StatusCodes.Status429TooManyRequests, "RateLimited", "too many requests for this caller; slow down and retry", null);
     }
 
     private static async Task LimitBodyAsync(HttpContext context, Func<Task> next)

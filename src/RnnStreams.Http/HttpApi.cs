@@ -2,12 +2,10 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Json;
-using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -25,8 +23,6 @@ public static partial class HttpApi
     /// </summary>
     public const string TrustedCallerItem = "rnn.trusted";
 
-    private const string ClientItem = "rnn.client";
-
     /// <summary>The live page: one self-contained HTML file (plain canvas, no CDN), served at <c>/live</c>.</summary>
     private static readonly Lazy<string> LivePage = new(() =>
     {
@@ -39,7 +35,7 @@ public static partial class HttpApi
     public static bool IsEnabled(IConfiguration configuration, bool clustered) =>
         configuration.GetValue<bool?>($"{HttpApiOptions.Section}:Enabled") ?? !clustered;
 
-    /// <summary>Registers the API's services, options (section <c>Http</c>), JSON settings, problem details, OpenAPI and the rate limiter.</summary>
+    /// <summary>Registers the API's services, options (section <c>Http</c>), JSON settings, problem details, OpenAPI and each caller's rate limit.</summary>
     public static IServiceCollection AddRnnStreamsHttp(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddOptions<HttpApiOptions>().Bind(configuration.GetSection(HttpApiOptions.Section));
@@ -72,36 +68,12 @@ public static partial class HttpApi
             o.SerializerOptions.NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals;
             o.SerializerOptions.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.CamelCase));
         });
-        services.AddRateLimiter(limiter =>
-        {
-            limiter.OnRejected = async (context, cancellation) =>
-            {
-                if (context.Lease.TryGetMetadata(MetadataName.RetryAfter, out var retry))
-                {
-                    context.HttpContext.Response.Headers.RetryAfter = ((int)Math.Ceiling(retry.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
-                }
-
-                await WriteProblem(context.HttpContext, StatusCodes.Status429TooManyRequests, "RateLimited", "too many requests for this key; slow down and retry", null);
-            };
-            limiter.GlobalLimiter = PartitionedRateLimiter.Create<HttpContext, string>(context =>
-            {
-                var options = context.RequestServices.GetRequiredService<IOptions<HttpApiOptions>>().Value;
-                var partition = context.Items[ClientItem] as string ?? context.Connection.RemoteIpAddress?.ToString() ?? "?";
-                return RateLimitPartition.GetTokenBucketLimiter(partition, _ => new TokenBucketRateLimiterOptions
-                {
-                    TokenLimit = Math.Max(1, options.Burst),
-                    TokensPerPeriod = Math.Max(1, options.RequestsPerSecond / 10),
-                    ReplenishmentPeriod = TimeSpan.FromMilliseconds(100),
-                    QueueLimit = 0,
-                    AutoReplenishment = true,
-                });
-            });
-        });
+        services.AddSingleton<CallerRateLimiter>();
         return services;
     }
 
     /// <summary>
-    /// Adds the key check, the body limits, the rate limiter and maps every endpoint (and the OpenAPI document at
+    /// Adds the key check with each caller's rate limit, the body limits, and maps every endpoint (and the OpenAPI document at
     /// <c>/openapi/v1.json</c>). <c>/metrics</c> serves OpenTelemetry's Prometheus exporter, which the host registers
     /// (the silo's <c>AddRnnStreamsTelemetry</c>).
     /// </summary>
@@ -114,11 +86,10 @@ public static partial class HttpApi
         });
         app.UseStatusCodePages();
         app.Use(CheckCallerAsync);
-        app.UseRateLimiter();
         app.Use(LimitBodyAsync);
         app.MapOpenApi("/openapi/{documentName}.json");
         app.MapGet("/live", () => Results.Text(LivePage.Value, "text/html; charset=utf-8")).ExcludeFromDescription();
-        MapEndpoints(app);
+        MapEndpoints(app, app.Services.GetRequiredService<IOptions<HttpApiOptions>>().Value);
         return app;
     }
 

@@ -39,4 +39,24 @@ public sealed class HttpApiOptions
     /// complete after that; sending the same element again is safe.
     /// </summary>
     public TimeSpan CallTimeout { get; set; } = TimeSpan.FromSeconds(8);
+
+    /// <summary>
+    /// Maps <c>POST /v1/floor/{id}/elements</c>: the element endpoint without its grain call, to measure what the HTTP
+    /// stack alone allows on this host (default off).
+    /// </summary>
+    public bool Floor { get; set; }
+
+    /// <summary>
+    /// The HTTP versions of the API's addresses: <c>Http1</c> (default), <c>Http2</c> (h2c with prior knowledge on a plain
+    /// port: gateways and gRPC-style clients; browsers and clients that speak HTTP/1.1 first cannot use it) or
+    /// <c>Http1AndHttp2</c> (both, negotiated by ALPN, so only over TLS: on a plain port Kestrel serves HTTP/1.1). The
+    /// management port stays HTTP/1.1.
+    /// </summary>
+    public string Protocols { get; set; } = "Http1";
+
+    /// <summary>How long an idle keep-alive connection stays open (default 130 s, Kestrel's).</summary>
+    public TimeSpan KeepAliveTimeout { get; set; } = TimeSpan.FromSeconds(130);
+
+    /// <summary>Concurrent requests (streams) one HTTP/2 connection may carry (default 1,000; Kestrel's own is 100).</summary>
+    public int MaxStreamsPerConnection { get; set; } = 1000;
 }

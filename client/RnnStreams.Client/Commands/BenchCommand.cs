@@ -67,6 +67,7 @@ internal static class BenchCommand
         var model = RandomModel.Create($"bench-{cell.ToFileName()}-h{p.Hidden}-d{p.Input}", p.Input, p.Hidden, p.Output, p.Layers, cell, seed: 42);
         IHost? silo = null;
         var httpPort = 0;
+        var h2cPort = 0;
         Connection? connection = null;
         IClusterClient client;
         if (external)
@@ -78,7 +79,8 @@ internal static class BenchCommand
         {
             var gatewayPort = PortFinder.Free();
             httpPort = PortFinder.Free();
-            silo = await StartInProcessSiloAsync(publishing, durability, gatewayPort, httpPort);
+            h2cPort = PortFinder.Free();
+            silo = await StartInProcessSiloAsync(publishing, durability, gatewayPort, httpPort, h2cPort);
             if (clientKind == "gateway")
             {
                 connection = await Connection.OpenAsync(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, gatewayPort), TimeSpan.FromSeconds(30));
@@ -166,11 +168,7 @@ internal static class BenchCommand
 
             if (silo is not null)
             {
-                var httpFigures = await MeasureHttpAsync(client, model, p, run, httpPort);
-                results.Add(("http_steps_per_s", httpFigures.Steps, "steps/s", "POST /v1/sequences/{id}/elements, one element per request, JSON over loopback"));
-                results.Add(("http_batch_steps_per_s", httpFigures.BatchSteps, "steps/s", $"POST /v1/sequences/{{id}}/batch, {p.Batch} elements per request"));
-                results.Add(("http_p50_ms", httpFigures.P50, "ms", "request sent → answer, paced at half of http_steps_per_s"));
-                results.Add(("http_p99_ms", httpFigures.P99, "ms", string.Empty));
+                results.AddRange(await HttpBench.MeasureAsync(client, model, p, run, httpPort, h2cPort));
             }
 
             var pauseBefore = GC.GetTotalPauseDuration();
@@ -240,22 +238,25 @@ internal static class BenchCommand
         }
     }
 
-    private static async Task<IHost> StartInProcessSiloAsync(OutputPublishing publishing, string durability, int gatewayPort, int httpPort)
+    private static async Task<IHost> StartInProcessSiloAsync(OutputPublishing publishing, string durability, int gatewayPort, int httpPort, int h2cPort)
     {
         var builder = Microsoft.AspNetCore.Builder.WebApplication.CreateBuilder(new Microsoft.AspNetCore.Builder.WebApplicationOptions { Args = [] });
         builder.Logging.ClearProviders();
-        builder.WebHost.UseUrls($"http://127.0.0.1:{httpPort}");
+        // The API twice: HTTP/1.1 on one port, h2c (HTTP/2 with prior knowledge, Http:Protocols=Http2) on the other.
+        builder.WebHost.UseUrls($"http://127.0.0.1:{httpPort}", $"http://127.0.0.1:{h2cPort}");
+        builder.WebHost.ConfigureKestrel(k => HttpApi.ConfigureKestrel(k, new HttpApiOptions { Protocols = "Http2" }, port => port == h2cPort));
         // The HTTP API as the silo serves it, without its per-caller rate limit (the bench is one caller).
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {
             ["Http:RequestsPerSecond"] = "100000000",
             ["Http:Burst"] = "100000000",
+            ["Http:Floor"] = "true", // POST /v1/floor/{id}/elements: the same endpoint without its grain call
         });
         builder.Services.AddRnnStreamsHttp(builder.Configuration);
         // The silo's metrics and /metrics, as its AddRnnStreamsTelemetry registers them; no traces (nothing listens, as
         // in a silo without an OTLP endpoint), so the bench measures untraced steps.
         builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics
-            .AddMeter(RnnMetrics.MeterName, "Microsoft.Orleans", "Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel", "Microsoft.AspNetCore.RateLimiting")
+            .AddMeter(RnnMetrics.MeterName, "Microsoft.Orleans", "Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel")
             .AddPrometheusExporter());
         builder.UseOrleans(silo =>
         {
@@ -274,47 +275,6 @@ internal static class BenchCommand
         host.UseRnnStreamsHttp();
         await host.StartAsync();
         return host;
-    }
-
-    /// <summary>
-    /// The same Step and StepMany through the silo's HTTP API (JSON over loopback, one connection per worker): closed-loop
-    /// steps/s for one element per request and for batches of k, then the latency paced at half the one-element rate.
-    /// </summary>
-    private static async Task<(double Steps, double BatchSteps, double P50, double P99)> MeasureHttpAsync(IClusterClient client, RnnModel model, BenchParameters p, string run, int httpPort)
-    {
-        var count = Math.Min(p.Sequences, 2_000);
-        var ids = Enumerable.Range(0, count).Select(i => $"{run}-http-{i}").ToArray();
-        await ForEachAsync(ids, p.Concurrency, id => client.GetGrain<ISequenceGrain>(id).Start(new StartRequest(model.Name)));
-        using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = int.MaxValue, PooledConnectionLifetime = TimeSpan.FromMinutes(10) })
-        {
-            BaseAddress = new Uri($"http://127.0.0.1:{httpPort}"),
-        };
-        var x = Enumerable.Range(0, p.Input).Select(i => Math.Sin(i)).ToArray();
-        var rows = Enumerable.Repeat(x, p.Batch).ToArray();
-        var next = new long[count];
-        Array.Fill(next, 1);
-        var hp = p with { Sequences = count };
-
-        async Task Step(int i)
-        {
-            using var response = await http.PostAsJsonAsync($"/v1/sequences/{ids[i]}/elements", new { n = next[i], x });
-            response.EnsureSuccessStatusCode();
-            next[i]++;
-        }
-
-        async Task Batch(int i)
-        {
-            using var response = await http.PostAsJsonAsync($"/v1/sequences/{ids[i]}/batch", new { firstN = next[i], inputs = rows });
-            response.EnsureSuccessStatusCode();
-            next[i] += p.Batch;
-        }
-
-        await Closed(hp with { Seconds = Math.Max(2, p.Seconds) }, Step); // warm-up
-        var steps = (await Closed(hp, Step)).Rate;
-        var batch = (await Closed(hp, Batch)).Rate * p.Batch;
-
-        var (p50, p99, _) = await PacedAsync(hp, steps / 2, Step);
-        return (steps, batch, p50, p99);
     }
 
     /// <summary>All cores step their share of the sequences' states with the span kernel for the measurement time.</summary>
@@ -351,7 +311,7 @@ internal static class BenchCommand
     /// reports the whole process's CPU time and managed allocation per call (client and in-process silo together): figures
     /// that a machine whose speed drifts from minute to minute disturbs far less than the rate.
     /// </summary>
-    private static async Task<Load> Closed(BenchParameters p, Func<int, Task> call)
+    internal static async Task<Load> Closed(BenchParameters p, Func<int, Task> call)
     {
         long total = 0;
         var duration = TimeSpan.FromSeconds(p.Seconds);
@@ -383,7 +343,7 @@ internal static class BenchCommand
     }
 
     /// <summary>A closed-loop measurement: calls per second, process CPU µs per call, managed bytes allocated per call.</summary>
-    private sealed record Load(double Rate, double CpuUs, double Bytes);
+    internal sealed record Load(double Rate, double CpuUs, double Bytes);
 
     /// <summary>
     /// Paced at a target rate (half the closed-loop maximum): each call's latency from the moment it was sent to the
@@ -400,7 +360,7 @@ internal static class BenchCommand
     /// C workers (each owning sequences i ≡ w mod C) call at a fixed total rate for the measurement time, each from a
     /// random phase; returns the send-to-answer quantiles and the rate achieved.
     /// </summary>
-    private static async Task<(double P50, double P99, double Offered)> PacedAsync(BenchParameters p, double rate, Func<int, Task> call)
+    internal static async Task<(double P50, double P99, double Offered)> PacedAsync(BenchParameters p, double rate, Func<int, Task> call)
     {
         var workers = Math.Min(p.Concurrency, p.Sequences);
         var interval = TimeSpan.FromSeconds(workers / rate);
@@ -565,7 +525,7 @@ internal static class BenchCommand
         return GC.GetTotalMemory(forceFullCollection: true);
     }
 
-    private static async Task ForEachAsync<T>(T[] items, int concurrency, Func<T, Task> action)
+    internal static async Task ForEachAsync<T>(T[] items, int concurrency, Func<T, Task> action)
     {
         var index = -1;
         await Task.WhenAll(Enumerable.Range(0, Math.Min(concurrency, items.Length)).Select(async _ =>
@@ -578,7 +538,7 @@ internal static class BenchCommand
         }));
     }
 
-    private static double Median(IEnumerable<double> values)
+    internal static double Median(IEnumerable<double> values)
     {
         var sorted = values.Order().ToArray();
         return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
@@ -587,7 +547,7 @@ internal static class BenchCommand
     private static double Quantile(double[] sorted, double q) =>
         sorted.Length == 0 ? double.NaN : sorted[Math.Clamp((int)Math.Ceiling(q * sorted.Length) - 1, 0, sorted.Length - 1)];
 
-    private sealed record BenchParameters(int Hidden, int Input, int Output, int Layers, int Sequences, int Seconds, int Rounds,
+    internal sealed record BenchParameters(int Hidden, int Input, int Output, int Layers, int Sequences, int Seconds, int Rounds,
         int Concurrency, int Batch, int StreamSequences, int MemorySequences);
 }
 

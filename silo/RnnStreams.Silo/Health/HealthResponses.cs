@@ -16,7 +16,7 @@ internal static class HealthResponses
     public static Task Ready(HttpContext context, HealthReport report) =>
         context.Response.WriteAsJsonAsync(new
         {
-            status = report.Status == HealthStatus.Healthy ? "ready" : "not ready",
+            status = report.Status switch { HealthStatus.Healthy => "ready", HealthStatus.Degraded => "ready, degraded", _ => "not ready" },
             checks = report.Entries.ToDictionary(e => e.Key, e => new
             {
                 status = e.Value.Status.ToString(),

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Configuration;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -6,7 +7,8 @@ namespace RnnStreams.Silo.Health;
 /// <summary>
 /// Health through Microsoft.Extensions.Diagnostics.HealthChecks. <c>/healthz</c> (alive) runs no check: the process
 /// answers. <c>/ready</c> runs the checks tagged <see cref="ReadyTag"/>: the silo is active in the cluster, its grain
-/// storage answers and still holds what it held when the silo started, and (clustered) Redis answers a PING.
+/// storage answers and still holds what it held when the silo started, (clustered) Redis answers a PING, and (with
+/// <c>Mqtt:Enabled</c>) the silo is connected to its broker — <c>Degraded</c> when not, which leaves <c>/ready</c> 200.
 /// </summary>
 public static class SiloHealthChecks
 {
@@ -30,6 +32,11 @@ public static class SiloHealthChecks
         {
             builder.Services.AddSingleton<RedisHealthCheck>();
             checks.AddCheck<RedisHealthCheck>("redis", tags: [ReadyTag], timeout: Timeout);
+        }
+
+        if (builder.Configuration.GetValue($"{RnnStreams.Mqtt.MqttOptions.Section}:Enabled", false))
+        {
+            checks.AddCheck<MqttHealthCheck>("mqtt", tags: [ReadyTag], timeout: Timeout);
         }
 
         return builder;

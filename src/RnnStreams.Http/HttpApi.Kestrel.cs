@@ -1,0 +1,36 @@
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+
+namespace RnnStreams.Http;
+
+/// <summary>The API's connection settings on Kestrel: HTTP versions, keep-alive, HTTP/2 streams, body size.</summary>
+public static partial class HttpApi
+{
+    /// <summary>
+    /// Applies <paramref name="options"/> to Kestrel: <see cref="HttpApiOptions.Protocols"/> on the addresses whose port
+    /// <paramref name="isApiPort"/> accepts (the management port keeps HTTP/1.1 for probes and scrapers), the keep-alive
+    /// timeout, the HTTP/2 stream limit and the largest body.
+    /// </summary>
+    public static void ConfigureKestrel(KestrelServerOptions kestrel, HttpApiOptions options, Func<int, bool> isApiPort)
+    {
+        var protocols = ParseProtocols(options.Protocols);
+        kestrel.Limits.MaxRequestBodySize = Math.Max(options.MaxBodyBytes, options.MaxModelBytes);
+        kestrel.Limits.KeepAliveTimeout = options.KeepAliveTimeout;
+        kestrel.Limits.Http2.MaxStreamsPerConnection = options.MaxStreamsPerConnection;
+        kestrel.ConfigureEndpointDefaults(listen =>
+        {
+            if (listen.IPEndPoint is { } endpoint && isApiPort(endpoint.Port))
+            {
+                listen.Protocols = protocols;
+            }
+        });
+    }
+
+    /// <summary>Reads <see cref="HttpApiOptions.Protocols"/>; a value Kestrel has no use for here is refused by name.</summary>
+    public static HttpProtocols ParseProtocols(string? value) => value?.Trim().ToLowerInvariant() switch
+    {
+        null or "" or "http1" => HttpProtocols.Http1,
+        "http2" => HttpProtocols.Http2,
+        "http1andhttp2" => HttpProtocols.Http1AndHttp2,
+        _ => throw new InvalidOperationException($"{HttpApiOptions.Section}:{nameof(HttpApiOptions.Protocols)} is Http1, Http2 (h2c with prior knowledge) or Http1AndHttp2 (negotiated over TLS), got '{value}'"),
+    };
+}
