@@ -14,8 +14,8 @@ public static partial class HttpApi
             Results.Ok(await grains.GetGrain<ISequenceGrain>(id).Start(new StartRequest(body.Model ?? string.Empty, body.Version, body.H0, body.C0))))
             .WithSummary("Starts a sequence on a model (version, h_0 and an LSTM's c_0 optional)");
 
-        v1.MapPost("/sequences/{id}/elements", async (string id, ElementBody body, IGrainFactory grains) =>
-            Results.Ok(await grains.GetGrain<ISequenceGrain>(id).Step(body.N, body.X ?? [])))
+        v1.MapPost("/sequences/{id}/elements", async (string id, ElementBody body, SequenceReferences sequences) =>
+            Results.Ok(await sequences.Get(id).Step(body.N, body.X ?? [])))
             .WithSummary("Applies element n (x_t); a recent duplicate answers with its stored y and duplicate = true");
 
         v1.MapPost("/sequences/{id}/batch", async (string id, BatchBody body, IGrainFactory grains, IOptions<HttpApiOptions> options) =>

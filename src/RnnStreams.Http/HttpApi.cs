@@ -8,6 +8,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Json;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
 namespace RnnStreams.Http;
@@ -69,6 +70,7 @@ public static partial class HttpApi
             o.SerializerOptions.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.CamelCase));
         });
         services.AddSingleton<CallerRateLimiter>();
+        services.TryAddSingleton(sp => new SequenceReferences(sp.GetRequiredService<IGrainFactory>()));
         return services;
     }
 

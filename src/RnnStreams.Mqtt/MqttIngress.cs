@@ -16,7 +16,7 @@ namespace RnnStreams.Mqtt;
 /// changes nothing: exactly once. A refusal (malformed payload, wrong size, NaN, a gap, an unknown model) is published
 /// on <c>{prefix}/{sequence}/error</c> and the message acknowledged: no poison loop, the sequence's state unchanged.
 /// </summary>
-public sealed partial class MqttIngress(MqttConnection connection, IGrainFactory grains, IOptions<MqttOptions> options, ILogger<MqttIngress> logger)
+public sealed partial class MqttIngress(MqttConnection connection, SequenceReferences sequences, IOptions<MqttOptions> options, ILogger<MqttIngress> logger)
     : IHostedService
 {
     private static readonly TimeSpan FirstGapDelay = TimeSpan.FromMilliseconds(5);
@@ -150,7 +150,7 @@ public sealed partial class MqttIngress(MqttConnection connection, IGrainFactory
     /// </summary>
     private async Task ApplyAsync(string sequence, MqttInput input)
     {
-        var grain = grains.GetGrain<ISequenceGrain>(sequence);
+        var grain = sequences.Get(sequence);
         if (input.FirstN == 1)
         {
             await EnsureStartedAsync(grain, sequence);

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using RnnStreams.Grains;
 
@@ -25,6 +26,7 @@ public static class MqttSiloBuilderExtensions
         }
 
         builder.Services.AddOptions<MqttOptions>().Bind(configuration.GetSection(MqttOptions.Section)).Configure(o => configure?.Invoke(o));
+        builder.Services.TryAddSingleton(sp => new SequenceReferences(sp.GetRequiredService<IGrainFactory>()));
         builder.Services.AddSingleton<MqttConnection>();
         builder.Services.AddSingleton<MqttIngress>();
         builder.Services.AddSingleton<MqttSessionTakeover>();
