@@ -14,6 +14,7 @@
 #       - the Redis StatefulSet as one Pod named after its Service (so the example Secret's address works as it is,
 #         through the DNS of a podman network), its claim template as a podman volume made group-writable for
 #         fsGroup (podman ignores fsGroup);
+#       - the MQTT broker's Deployment as one Pod named after its Service, its port published on a free loopback port;
 #       - the example Secrets as podman secrets in the form podman 4.3 reads for secretKeyRef ({key: base64}).
 #     Everything else — image, env, probes' paths and ports, security context, resources — is the Deployment's own.
 #  3. Builds the silo image (or reuses rnnstreams-silo:latest when it carries the digest of the same sources), plays
@@ -21,7 +22,8 @@
 #     container, as the kubelet would, with the silo's own `probe` command), checks the liveness and startup paths,
 #     the scrape annotations' port and path, the user and the read-only root, the API key from the Secret (401
 #     without, 200 with), steps a sequence of the worked example over HTTP (y1 = 0.41481982679921414,
-#     y2 = 0.5405484706371846), and stops the silo with the pod's grace period: it must exit 0 within
+#     y2 = 0.5405484706371846), streams the worked example through the broker's pod with mosquitto_pub/_sub (the silo
+#     reached it by the Service's name: y = 0.41482, 0.54055, 0.58090 on rnn/{sequence}/out), and stops the silo with the pod's grace period: it must exit 0 within
 #     shutdownTimeoutSeconds.
 #  4. Tears everything down (pods, secrets, volume, network), also on failure or interruption, and at the start
 #     removes whatever an interrupted run left.
@@ -30,7 +32,7 @@
 # kubelet (podman's own health checks need systemd). deploy/kubernetes/README.md lists them.
 #
 #   bash tests/deploy/kube-smoke.sh [--keep]      # --keep leaves the pods running and says how to remove them
-# Last line: kube-smoke: pods=2 ready=1 stepped=2 y_ok=yes stop_s=1 seconds=8 (seconds until the verdict; the
+# Last line: kube-smoke: pods=3 ready=1 stepped=2 y_ok=yes mqtt_y=0.41482,0.54055,0.58090 stop_s=1 seconds=8 (seconds until the verdict; the
 # teardown takes a few more). About 12 s in all when the image exists, plus the build when the sources changed.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -108,7 +110,17 @@ def matches(selector, labels):
     return all(labels.get(k) == v for k, v in selector.items())
 
 
-deployment, statefulset = one("Deployment"), one("StatefulSet")
+statefulset = one("StatefulSet")
+# The silo is the Deployment whose pods carry the Orleans labels; every other Deployment is a broker (mqtt.yaml).
+deployments = [d for d in resources if d["kind"] == "Deployment"]
+silos = [d for d in deployments if "orleans/serviceId" in d["spec"]["template"]["metadata"].get("labels", {})]
+if len(silos) != 1:
+    sys.exit(f"manifest check failed: expected one Deployment whose pods carry the orleans/serviceId label, found {len(silos)}")
+deployment = silos[0]
+brokers = [d for d in deployments if d is not deployment]
+if len(brokers) != 1:
+    sys.exit(f"manifest check failed: expected the MQTT broker's Deployment beside the silo's, found {len(brokers)}")
+broker = brokers[0]
 template = deployment["spec"]["template"]
 labels, annotations, spec = template["metadata"]["labels"], template["metadata"].get("annotations", {}), template["spec"]
 if len(spec["containers"]) != 1:
@@ -148,6 +160,13 @@ if not matches(one("PodDisruptionBudget")["spec"]["selector"]["matchLabels"], la
     problems.append("the PodDisruptionBudget does not select the silo pods")
 if not (spec.get("securityContext", {}).get("runAsNonRoot") and container.get("securityContext", {}).get("readOnlyRootFilesystem")):
     problems.append("the silo must run as non-root with a read-only root file system")
+mqtt_fronts = [d for d in resources if d["kind"] == "Service" and matches(d["spec"].get("selector", {}), broker["spec"]["template"]["metadata"]["labels"])]
+if len(mqtt_fronts) != 1:
+    problems.append("expected one Service in front of the MQTT broker")
+elif env.get("Mqtt__Host", {}).get("value") != mqtt_fronts[0]["metadata"]["name"]:
+    problems.append(f"the silo's Mqtt__Host is {env.get('Mqtt__Host', {}).get('value')!r}, not the broker's Service {mqtt_fronts[0]['metadata']['name']!r}")
+if env.get("Mqtt__Enabled", {}).get("value") != "true":
+    problems.append("the silo does not consume the broker (Mqtt__Enabled)")
 redis_args = redis_template["spec"]["containers"][0].get("args", [])
 if "--appendonly" not in redis_args or redis_args[redis_args.index("--appendonly") + 1] != "yes":
     problems.append("Redis runs without --appendonly yes")
@@ -194,9 +213,18 @@ for claim in statefulset["spec"].get("volumeClaimTemplates", []):
     redis_spec.setdefault("volumes", []).append({"name": claim["metadata"]["name"], "persistentVolumeClaim": {"claimName": claim_name}})
     volumes.append(f"{claim_name}:{fs_group}")
 
+# The broker's Deployment as one Pod named after its Service (its DNS name is what Mqtt__Host says), its port
+# published on a free loopback port so that this host's mosquitto_pub/_sub reach it.
+mqtt_name = mqtt_fronts[0]["metadata"]["name"]
+mqtt_spec = copy.deepcopy(broker["spec"]["template"]["spec"])
+mqtt = {"apiVersion": "v1", "kind": "Pod",
+        "metadata": {**copy.deepcopy(broker["spec"]["template"]["metadata"]), "name": mqtt_name}, "spec": mqtt_spec}
+for p in mqtt_spec["containers"][0]["ports"]:
+    p["hostPort"], p["hostIP"] = 1, "127.0.0.1"  # the script picks a free port
+
 with open(os.path.join(out, "kube.yaml"), "w") as f:
     f.write("# Generated by tests/deploy/kube-smoke.sh from deploy/kubernetes; do not edit.\n")
-    yaml.safe_dump_all([redis, silo], f, sort_keys=False)
+    yaml.safe_dump_all([redis, mqtt, silo], f, sort_keys=False)
 for name, s in secrets.items():
     data = dict(s.get("data", {}))
     data.update({k: base64.b64encode(str(v).encode()).decode() for k, v in s.get("stringData", {}).items()})
@@ -207,6 +235,7 @@ pod = f"{deployment['metadata']['name']}-pod-0"  # podman's name for a Deploymen
 plan = {
     "SILO_IMAGE": container["image"], "SILO_POD": pod, "SILO_CTR": f"{pod}-{container['name']}",
     "REDIS_POD": redis_name, "REDIS_CTR": f"{redis_name}-{redis_spec['containers'][0]['name']}",
+    "MQTT_POD": mqtt_name, "MQTT_CTR": f"{mqtt_name}-{mqtt_spec['containers'][0]['name']}",
     "SECRETS": " ".join(secrets), "VOLUMES": " ".join(volumes),
     "RUN_AS_USER": spec["securityContext"]["runAsUser"], "GRACE": grace, "SHUTDOWN_TIMEOUT": shutdown,
     "SCRAPE_PORT": annotations["prometheus.io/port"], "SCRAPE_PATH": annotations.get("prometheus.io/path", "/metrics"),
@@ -239,7 +268,7 @@ teardown() {
   if [ -f "$work/kube.yaml" ]; then
     podman kube down "$work/kube.yaml" >/dev/null 2>&1 || true
   fi
-  podman pod rm -f "$SILO_POD" "$REDIS_POD" >/dev/null 2>&1 || true
+  podman pod rm -f "$SILO_POD" "$REDIS_POD" "$MQTT_POD" >/dev/null 2>&1 || true
   for s in $SECRETS; do podman secret rm "$s" >/dev/null 2>&1 || true; done
   for v in $VOLUMES; do podman volume rm -f "${v%%:*}" >/dev/null 2>&1 || true; done
   podman network rm -f "$network" >/dev/null 2>&1 || true
@@ -249,7 +278,7 @@ finish() {
   trap - EXIT INT TERM
   exec >&8 2>&9 # a signal's trap may run inside a redirected function (probe > file): back to the real outputs
   if [ "$status" -ne 0 ]; then
-    for c in "$SILO_CTR" "$REDIS_CTR"; do
+    for c in "$SILO_CTR" "$REDIS_CTR" "$MQTT_CTR"; do
       echo "---- last lines of $c ----" >&2
       podman logs --tail 30 "$c" >&2 2>/dev/null || true
     done
@@ -267,17 +296,23 @@ exec 8>&1 9>&2
 trap finish EXIT
 trap 'exit 130' INT TERM
 
-# A free port on the host's loopback for the silo's http port (after the teardown: a left-over run may hold one).
-http_host_port=""
-for port in $(seq 18480 18499); do
-  if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-    http_host_port=$port
-    break
-  fi
-done
-[ -n "$http_host_port" ] || { echo "error: no free loopback port in 18480-18499" >&2; exit 1; }
-sed -i "s/^\( *hostPort:\) 0\$/\1 $http_host_port/" "$work/kube.yaml"
+# Free ports on the host's loopback for the silo's http port and the broker's (after the teardown: a left-over run
+# may hold one).
+free_port() { # free_port FIRST LAST
+  local port
+  for port in $(seq "$1" "$2"); do
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      echo "$port"
+      return 0
+    fi
+  done
+  return 1
+}
+http_host_port=$(free_port 18480 18499) || { echo "error: no free loopback port in 18480-18499" >&2; exit 1; }
+mqtt_host_port=$(free_port 18500 18519) || { echo "error: no free loopback port in 18500-18519" >&2; exit 1; }
+sed -i -e "s/^\( *hostPort:\) 0\$/\1 $http_host_port/" -e "s/^\( *hostPort:\) 1\$/\1 $mqtt_host_port/" "$work/kube.yaml"
 grep -q "hostPort: $http_host_port\$" "$work/kube.yaml" || { echo "error: the http port is not published in the kube-play file" >&2; exit 1; }
+grep -q "hostPort: $mqtt_host_port\$" "$work/kube.yaml" || { echo "error: the broker's port is not published in the kube-play file" >&2; exit 1; }
 
 # ---- 3: the image, then the pods ---------------------------------------------------------------------------------
 # The silo image's sources (what silo/Dockerfile copies), as one digest: an image labelled with the same digest is
@@ -317,8 +352,8 @@ done
 # them open, and a caller reading this script's output through a pipe would wait for them.
 podman kube play --network "$network" "$work/kube.yaml" >"$work/play.log" 2>&1 8>&- 9>&- \
   || { cat "$work/play.log" >&2; echo "error: podman kube play failed" >&2; exit 1; }
-pods=$(podman pod ps --format '{{.Name}}' | grep -c -x -E "$SILO_POD|$REDIS_POD" || true)
-log "played: $pods pods ($SILO_POD, $REDIS_POD) on network $network, http on 127.0.0.1:$http_host_port"
+pods=$(podman pod ps --format '{{.Name}}' | grep -c -x -E "$SILO_POD|$REDIS_POD|$MQTT_POD" || true)
+log "played: $pods pods ($SILO_POD, $REDIS_POD, $MQTT_POD) on network $network, http on 127.0.0.1:$http_host_port, MQTT on 127.0.0.1:$mqtt_host_port"
 
 # Probes as the kubelet runs them, from inside the pod: the silo's own probe command (the image has no curl).
 probe() { podman exec "$SILO_CTR" dotnet RnnStreams.Silo.dll probe "http://127.0.0.1:$1$2"; }
@@ -333,6 +368,13 @@ while [ $((SECONDS - ready_started)) -lt "$STARTUP_BUDGET" ]; do
 done
 [ "$ready" -eq 1 ] || { cat "$work/ready.out" >&2; echo "error: $READY_PATH on port $READY_PORT did not answer 200 within the startup budget of $STARTUP_BUDGET s" >&2; exit 1; }
 grep -q '"redis":{"status":"Healthy"' "$work/ready.out" || { cat "$work/ready.out" >&2; echo "error: the silo is ready without a healthy Redis check" >&2; exit 1; }
+# Connected to the broker through its Service's name (the check says so once the first connect is done).
+mqtt_started=$SECONDS
+until grep -q '"mqtt":{"status":"Healthy"' "$work/ready.out"; do
+  [ $((SECONDS - mqtt_started)) -lt 30 ] || { cat "$work/ready.out" >&2; echo "error: the silo did not connect to the broker's Service within 30 s" >&2; exit 1; }
+  sleep 1
+  probe "$READY_PORT" "$READY_PATH" >"$work/ready.out" 2>&1 || true
+done
 log "ready after $((SECONDS - ready_started)) s: $(cut -c1-160 "$work/ready.out")"
 probe "$LIVE_PORT" "$LIVE_PATH" >/dev/null || { echo "error: the liveness path $LIVE_PATH on $LIVE_PORT does not answer 200" >&2; exit 1; }
 probe "$STARTUP_PORT" "$STARTUP_PATH" >/dev/null || { echo "error: the startup path $STARTUP_PATH on $STARTUP_PORT does not answer 200" >&2; exit 1; }
@@ -371,6 +413,20 @@ done
 log "sequence $sequence: $(cat "$work/y1.out") $(cat "$work/y2.out")"
 curl -s -o /dev/null -H "X-Api-Key: $key" -X DELETE "$api/sequences/$sequence" || true
 
+# ---- MQTT through the broker's pod, with nothing of ours on this side: the worked example on a sequence started over
+# HTTP (the silo's MQTT default model is demo), its outputs read back from rnn/{sequence}/out.
+mq=kube-mqtt-$$-$RANDOM
+call_mq() { curl -s -f -H "X-Api-Key: $key" -H 'content-type: application/json' -X POST "$api/sequences/$mq/start" -d '{"model":"worked-example"}'; }
+call_mq >/dev/null || { echo "error: starting the MQTT sequence over HTTP failed" >&2; exit 1; }
+mosquitto_sub -V 5 -q 1 -h 127.0.0.1 -p "$mqtt_host_port" -t "rnn/$mq/out" -C 3 -W 60 >"$work/mqtt.out" 2>&1 &
+mqtt_sub=$!
+sleep 1 # the subscription is in place before the first publish (mosquitto_sub has no ready signal)
+for n in 1 2 3; do mosquitto_pub -V 5 -q 1 -h 127.0.0.1 -p "$mqtt_host_port" -t "rnn/$mq/in" -m "{\"n\": $n, \"x\": [$n]}"; done
+wait "$mqtt_sub" || { cat "$work/mqtt.out" >&2; echo "error: no outputs on rnn/$mq/out" >&2; exit 1; }
+mqtt_ys=$(sed -n 's/.*"y":\[\([^]]*\)\].*/\1/p' "$work/mqtt.out" | awk '{ printf "%s%.5f", (NR > 1 ? "," : ""), $1 }')
+[ "$mqtt_ys" = "0.41482,0.54055,0.58090" ] || { cat "$work/mqtt.out" >&2; echo "error: the worked example over MQTT gave y=$mqtt_ys" >&2; exit 1; }
+log "MQTT: the worked example through the broker's pod gave y=$mqtt_ys"
+
 # ---- graceful termination with the pod's grace period (podman itself would give 10 s) -----------------------------
 stop_started=$SECONDS
 podman stop -t "$GRACE" "$SILO_CTR" >"$work/stop.log" 2>&1 || { cat "$work/stop.log" >&2; exit 1; }
@@ -380,5 +436,5 @@ exit_code=$(podman inspect "$SILO_CTR" --format '{{.State.ExitCode}}')
   || { echo "error: the silo stopped with exit code $exit_code after $stop_s s (shutdownTimeoutSeconds $SHUTDOWN_TIMEOUT, grace $GRACE)" >&2; exit 1; }
 log "silo stopped gracefully in $stop_s s (exit 0)"
 
-echo "kube-smoke: pods=$pods ready=$ready stepped=$stepped y_ok=$y_ok stop_s=$stop_s seconds=$((SECONDS - started))"
-[ "$pods" -eq 2 ] && [ "$ready" -eq 1 ] && [ "$y_ok" = yes ]
+echo "kube-smoke: pods=$pods ready=$ready stepped=$stepped y_ok=$y_ok mqtt_y=$mqtt_ys stop_s=$stop_s seconds=$((SECONDS - started))"
+[ "$pods" -eq 3 ] && [ "$ready" -eq 1 ] && [ "$y_ok" = yes ]
