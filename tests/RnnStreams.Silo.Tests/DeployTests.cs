@@ -26,6 +26,6 @@ public sealed class DeployTests
     {
         var result = await ProcessRunner.RunScriptAsync("tests/deploy/kube-smoke.sh", [], TimeSpan.FromMinutes(10));
         Assert.True(result.ExitCode == 0, result.ToString());
-        Assert.Matches(@"^kube-smoke: pods=2 ready=1 stepped=2 y_ok=yes stop_s=\d+ seconds=\d+$", result.OutputLines[^1]);
+        Assert.Matches(@"^kube-smoke: pods=3 ready=1 stepped=2 y_ok=yes mqtt_y=0.41482,0.54055,0.58090 stop_s=\d+ seconds=\d+$", result.OutputLines[^1]);
     }
 }
