@@ -62,7 +62,7 @@ public sealed class CliTests : IDisposable
         Assert.Contains($"RnnStreams.Client {command} [options]", output);
         var symbol = words.Aggregate((Command)Cli.Build(TextWriter.Null, TextWriter.Null), (c, w) => c.Subcommands.Single(s => s.Name == w));
         Assert.False(string.IsNullOrWhiteSpace(symbol.Description));
-        Assert.All(symbol.Options, o =>
+        Assert.All(symbol.Options.Where(o => !o.Hidden), o =>
         {
             Assert.False(string.IsNullOrWhiteSpace(o.Description), $"{command} {o.Name} has no description");
             Assert.Contains(o.Name, output);
@@ -81,6 +81,18 @@ public sealed class CliTests : IDisposable
         Assert.Contains("The first level of the MQTT topics, as the silos' Mqtt:TopicPrefix. [default: rnn]", output);
         Assert.Contains("--batch <N>", output);
         Assert.Contains("[default: 120]", output);
+    }
+
+    [Fact]
+    public async Task OfflineCommands_AcceptTheConnectionOptions_AsAWrapperThatAddsThemToEveryCommandDoes()
+    {
+        var x = Path.Combine(_dir, "x.csv");
+        await File.WriteAllTextAsync(x, "1\n");
+        var model = Path.Combine(Repository.Root, "silo", "RnnStreams.Silo", "models", "worked-example.json");
+        var (code, output, error) = await Run("predict", "--model", model, "--input", x, "--gateway", "127.0.0.1:1", "--connect-timeout", "30");
+
+        Assert.Equal((0, string.Empty), (code, error));
+        Assert.Equal("n,y_0\n1,0.41481982679921414\n", output);
     }
 
     [Fact]

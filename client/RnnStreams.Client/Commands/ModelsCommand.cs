@@ -171,6 +171,7 @@ internal static class ModelsCommand
         var head = CliOptions.Choice("--head", "The output head.", "linear", Heads);
         var seed = CliOptions.Int("--seed", "The seed of the weights.", 0, min: 0);
         var command = new Command("random", "Write a seeded random model file (offline).") { name, output, input, hidden, outputSize, layers, cell, head, seed };
+        ConnectionOptions.AddTo(command, hidden: true);
         command.SetAction(args =>
         {
             var model = RandomModel.Create(args.GetValue(name)!, args.GetValue(input), args.GetValue(hidden), args.GetValue(outputSize), args.GetValue(layers),

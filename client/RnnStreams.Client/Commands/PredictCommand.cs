@@ -19,6 +19,7 @@ internal static class PredictCommand
         {
             model, input, column, h0, c0, output,
         };
+        ConnectionOptions.AddTo(command, hidden: true);
         command.SetAction(args => Run(args.GetValue(model)!, args.GetValue(input)!, args.GetValue(h0), args.GetValue(c0), args.GetValue(output),
             Columns(args.GetValue(column)), stdout));
         return command;

@@ -35,6 +35,7 @@ internal static class TrainCommand
         {
             input, output, column, cell, hidden, layers, window, epochs, horizon, learningRate, validation, season, target, seed, name,
         };
+        ConnectionOptions.AddTo(command, hidden: true);
         command.SetAction(args =>
         {
             var cellName = args.GetValue(cell)!;
