@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Net;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -18,19 +19,20 @@ internal sealed class Connection : IAsyncDisposable
     /// Connects to <c>--gateway host:port[,host:port…]</c> (default localhost:30000 or $RNN_GATEWAY), or, with
     /// <c>--redis host:port</c> (or $ConnectionStrings__Redis), to the gateways the cluster lists in Redis.
     /// </summary>
-    public static async Task<Connection> OpenAsync(Arguments args)
+    /// <remarks>The command must carry the <see cref="ConnectionOptions"/>.</remarks>
+    public static async Task<Connection> OpenAsync(ParseResult args)
     {
         // An explicit --gateway wins over Redis from the environment; an explicit --redis wins over everything.
-        var gateway = args.Optional("gateway");
-        var redis = args.Optional("redis") ?? (gateway is null ? Environment.GetEnvironmentVariable("ConnectionStrings__Redis") : null);
+        var gateway = args.GetValue<string>(ConnectionOptions.Gateway);
+        var redis = args.GetValue<string>(ConnectionOptions.Redis) ?? (gateway is null ? Environment.GetEnvironmentVariable("ConnectionStrings__Redis") : null);
         var text = gateway ?? Environment.GetEnvironmentVariable("RNN_GATEWAY") ?? $"localhost:{RnnConstants.DefaultGatewayPort}";
-        var wait = TimeSpan.FromSeconds(args.Int("connect-timeout", 60, min: 1));
-        var responseTimeout = TimeSpan.FromSeconds(args.Int("response-timeout", 30, min: 1));
+        var wait = TimeSpan.FromSeconds(args.GetValue<int>(ConnectionOptions.ConnectTimeout));
+        var responseTimeout = TimeSpan.FromSeconds(args.GetValue<int>(ConnectionOptions.ResponseTimeout));
         var endpoints = string.IsNullOrWhiteSpace(redis)
             ? text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(ParseEndpoint).ToArray()
             : [];
         var where = string.IsNullOrWhiteSpace(redis) ? text : $"the gateways listed in Redis {redis}";
-        return await OpenAsync(endpoints, redis, where, wait, responseTimeout, args.Flag("verbose"));
+        return await OpenAsync(endpoints, redis, where, wait, responseTimeout, args.GetValue<bool>(ConnectionOptions.Verbose));
     }
 
     /// <summary>A client of the gateway at <paramref name="gateway"/> (the bench's client of its own in-process silo).</summary>

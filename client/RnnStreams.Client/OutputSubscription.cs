@@ -1,11 +1,18 @@
+using System.Runtime.ExceptionServices;
+using RnnStreams.Client.Load;
+
 namespace RnnStreams.Client;
 
-/// <summary>Receives <c>rnn-out/{sequence}</c> events, hands each to a callback in arrival order, and tracks the last n seen.</summary>
+/// <summary>
+/// Receives a sequence's outputs and events (<c>rnn-out/{sequence}</c>, or the HTTP API's or the broker's copy of them),
+/// hands each to a callback in arrival order, and tracks the last n seen.
+/// </summary>
 internal sealed class OutputSubscription : IAsyncDisposable
 {
     private readonly Func<SequenceOutput, ValueTask> _onEvent;
     private readonly object _gate = new();
-    private OutputWatch? _watch;
+    private IAsyncDisposable? _watch;
+    private Exception? _failure;
     private TaskCompletionSource? _waiter;
     private Func<bool>? _condition;
 
@@ -28,6 +35,14 @@ internal sealed class OutputSubscription : IAsyncDisposable
         return subscription;
     }
 
+    /// <summary>The outputs as <paramref name="target"/> delivers them (the gateway, Server-Sent Events, the broker).</summary>
+    public static async Task<OutputSubscription> SubscribeAsync(ILoadTarget target, string sequence, Func<SequenceOutput, ValueTask> onEvent)
+    {
+        var subscription = new OutputSubscription(onEvent);
+        subscription._watch = await target.WatchAsync(sequence, item => subscription.OnNextAsync(item), subscription.Fail);
+        return subscription;
+    }
+
     /// <summary>Resets the order check, e.g. when resuming from a known n.</summary>
     public void ExpectNext(long lastN)
     {
@@ -37,12 +52,20 @@ internal sealed class OutputSubscription : IAsyncDisposable
         }
     }
 
-    /// <summary>Waits until the condition holds (checked on every event) or the timeout passes; true when it held.</summary>
+    /// <summary>
+    /// Waits until the condition holds (checked on every event) or the timeout passes; true when it held. Throws the
+    /// failure of a watch that could not go on.
+    /// </summary>
     public async Task<bool> WaitAsync(Func<bool> condition, TimeSpan timeout, CancellationToken cancellation = default)
     {
         Task wait;
         lock (_gate)
         {
+            if (_failure is not null)
+            {
+                ExceptionDispatchInfo.Throw(_failure);
+            }
+
             if (condition())
             {
                 return true;
@@ -54,6 +77,7 @@ internal sealed class OutputSubscription : IAsyncDisposable
         }
 
         var done = await Task.WhenAny(wait, Task.Delay(timeout, cancellation));
+        await done; // the delay's cancellation, or the watch's failure
         return done == wait;
     }
 
@@ -62,6 +86,15 @@ internal sealed class OutputSubscription : IAsyncDisposable
         if (_watch is not null)
         {
             await _watch.DisposeAsync();
+        }
+    }
+
+    private void Fail(Exception failure)
+    {
+        lock (_gate)
+        {
+            _failure ??= failure;
+            _waiter?.TrySetException(failure);
         }
     }
 

@@ -1,3 +1,6 @@
+using System.CommandLine;
+using System.CommandLine.Invocation;
+using System.Reflection;
 using RnnStreams;
 using RnnStreams.Client;
 using RnnStreams.Client.Commands;
@@ -7,41 +10,42 @@ return await Cli.RunAsync(args, Console.Out, Console.Error);
 
 namespace RnnStreams.Client
 {
-    /// <summary>The command line: one verb, its options, one line of error on failure.</summary>
+    /// <summary>
+    /// The command line (System.CommandLine): one command per file, each option described with its default; <c>-h</c> on
+    /// any command, <c>--version</c>, the <c>[suggest]</c> directive for shell completion. Errors are one line on standard
+    /// error: exit 2 for a usage error, 1 for a failure, 130 after Ctrl+C, 143 after SIGTERM.
+    /// </summary>
     internal static class Cli
     {
-        private static readonly HashSet<string> Flags = ["reset", "keep", "help", "verbose", "publish"];
+        /// <summary>The command tree, printing to <paramref name="stdout"/> and <paramref name="stderr"/>.</summary>
+        public static RootCommand Build(TextWriter stdout, TextWriter stderr)
+        {
+            var root = new RootCommand("RnnStreams client: runs RNN models offline, and streams elements to the sequences of a running cluster "
+                + "(through its Orleans gateway, its HTTP API or an MQTT broker) and prints their outputs.")
+            {
+                // The same name in help however the client runs (dotnet RnnStreams.Client.dll, the apphost, a test host).
+                HelpName = "RnnStreams.Client",
+            };
+            foreach (var command in new[]
+            {
+                PredictCommand.Create(stdout),
+                TrainCommand.Create(stdout, stderr),
+                ModelsCommand.Create(stdout),
+                StreamCommand.Create(stdout, stderr),
+                WatchCommand.Create(stdout, stderr),
+                SequenceCommand.Create(stdout),
+                LoadCommand.Create(stdout, stderr),
+                BenchCommand.Create(stdout),
+                DemoCommand.Create(stdout, stderr),
+            })
+            {
+                root.Add(command);
+            }
 
-        public const string Usage = """
-            RnnStreams client
-
-            Offline (no silo needed):
-              predict --model M.json --input X.csv [--column C[,C…]] [--h0 H0.csv] [--c0 C0.csv] [--output Y.csv]
-              train --input SERIES.csv --out M.json [--column value] [--cell gru|lstm|rnn_tanh|rnn_relu] [--hidden 32] [--layers 1] [--window 24] [--epochs 100] [--horizon 1] [--learning-rate 0.01] [--validation 0.2] [--season 12] [--target change|value] [--seed 1] [--name NAME]
-
-            Against a running cluster (--gateway host:port[,host:port...], default localhost:30000 or $RNN_GATEWAY):
-              models put --file M.json [--name NAME]
-              models get --name NAME [--version V] [--out FILE]
-              models list [--name NAME]
-              models delete --name NAME --version V
-              models import --safetensors FILE --cell gru|lstm|rnn_tanh|rnn_relu --name NAME [--rnn-prefix rnn] [--head-prefix fc] [--head linear|softmax|sigmoid] [--out M.json] [--publish]
-                    (offline unless --publish; PyTorch state_dict keys rnn.weight_ih_l0 … fc.weight, fc.bias; F32 or F64)
-              models random --name NAME --out FILE [--input D] [--hidden H] [--output O] [--layers L] [--cell rnn_tanh|rnn_relu|gru|lstm] [--head linear|softmax|sigmoid] [--seed S]   (offline)
-              stream --sequence ID --input X.csv [--column C[,C…]] [--from-n N] [--model NAME [--version V]] [--h0 H0.csv] [--c0 C0.csv] [--batch K] [--rate R] [--reset] [--via rpc|stream] [--wait S] [--retry-for S]
-              watch --sequence ID [--count N]
-              sequence show|reset|upgrade|end --sequence ID
-              load [--sequences 1000] [--steps 200] [--model demo] [--prefix P] [--concurrency C] [--progress FILE] [--checkpoint-every K] [--batch K] [--rate R]
-                   [--http URL[,URL…] [--api-key KEY] [--http-timeout 15]] [--max-stall 120] [--stop-file FILE]   (--stop-file: stream until FILE exists)
-                   [--mqtt HOST:PORT [--mqtt-prefix rnn] [--mqtt-wait 90]]   (elements through an MQTT broker; models, starts, snapshots through the gateway)
-              bench [--cell rnn_tanh|rnn_relu|gru|lstm] [--hidden 64] [--input 8] [--output 1] [--layers 1] [--sequences 10000] [--seconds 3] [--rounds 3] [--client gateway|local] [--concurrency 256] [--batch 64] [--stream-sequences 100] [--memory-sequences 20000] [--outputs Always|WhenWatched|Never] [--durability D]
-                    (a silo in this process unless --gateway or --redis is given)
-              bench --mqtt HOST:PORT --gateway G|--redis R [--sequences 1000] [--seconds 5] [--rounds 3] [--hidden 64] [--input 8]
-                    (elements through an MQTT broker into a cluster that consumes it, against the broker's own floor)
-              demo [--devices 128] [--steps 200] [--model demo] [--show 4] [--every 20] [--keep]
-
-            Common: --connect-timeout S (default 60); --response-timeout S (default 30: how long a call may take before it is retried or failed); --redis host:port finds the gateways of a Redis-clustered silo set;
-                    --verbose shows the Orleans client's log on standard error
-            """;
+            // --version names this client's version, not the process's entry assembly (a test host's).
+            root.Options.OfType<VersionOption>().Single().Action = new VersionAction();
+            return root;
+        }
 
         public static async Task<int> RunAsync(string[] argv, TextWriter stdout, TextWriter stderr)
         {
@@ -64,27 +68,35 @@ namespace RnnStreams.Client
             });
             try
             {
-                var args = Arguments.Parse(argv, Flags);
-                args.MarkGlobal("gateway", "redis", "connect-timeout", "response-timeout", "verbose");
-                if (args.Words.Count == 0 || args.Flag("help") || args.Words[0] is "help")
+                var root = Build(stdout, stderr);
+                if (argv.Length == 0)
                 {
-                    stdout.WriteLine(Usage);
-                    return args.Words.Count == 0 && !args.Flag("help") ? 2 : 0;
+                    // No command is a usage error: say what the commands are, on standard error.
+                    await root.Parse(["--help"]).InvokeAsync(new InvocationConfiguration { Output = stderr }, cancellation.Token);
+                    return 2;
                 }
 
-                return args.Words[0] switch
+                var parsed = root.Parse(argv);
+                if (parsed.Action is ParseErrorAction)
                 {
-                    "predict" => PredictCommand.Run(args, stdout),
-                    "train" => TrainCommand.Run(args, stdout, stderr),
-                    "models" => await ModelsCommand.Run(args, stdout),
-                    "stream" => await StreamCommand.Run(args, stdout, stderr, cancellation.Token),
-                    "watch" => await WatchCommand.Run(args, stdout, stderr, cancellation.Token),
-                    "sequence" => await SequenceCommand.Run(args, stdout),
-                    "demo" => await DemoCommand.Run(args, stdout, cancellation.Token),
-                    "load" => await LoadCommand.Run(args, stdout, stderr, cancellation.Token),
-                    "bench" => await BenchCommand.Run(args, stdout, cancellation.Token),
-                    var other => throw new CliException($"unknown command '{other}'; run with --help", 2),
+                    foreach (var error in parsed.Errors)
+                    {
+                        stderr.WriteLine($"error: {error.Message}");
+                    }
+
+                    stderr.WriteLine($"see: {string.Join(' ', CommandPath(parsed.CommandResult.Command))} --help");
+                    return 2;
+                }
+
+                // Signals are handled above (130 and 143, with our own words), exceptions below (one line, no stack trace).
+                var invocation = new InvocationConfiguration
+                {
+                    Output = stdout,
+                    Error = stderr,
+                    EnableDefaultExceptionHandler = false,
+                    ProcessTerminationTimeout = null,
                 };
+                return await parsed.InvokeAsync(invocation, cancellation.Token);
             }
             catch (CliException e)
             {
@@ -101,6 +113,17 @@ namespace RnnStreams.Client
                 stderr.WriteLine($"error: {e.Kind}: {e.Message}");
                 return 1;
             }
+            catch (RefusedException e)
+            {
+                stderr.WriteLine($"error: {e.Kind}: {e.Detail}");
+                return 1;
+            }
+            catch (Exception e) when (e is HttpRequestException or TimeoutException or OperationCanceledException && !cancellation.IsCancellationRequested)
+            {
+                // The HTTP API or the broker did not answer (a refused connection, a call that took too long).
+                stderr.WriteLine($"error: {e.Message}");
+                return 1;
+            }
             catch (OperationCanceledException)
             {
                 stderr.WriteLine(terminated ? "error: terminated" : "error: cancelled");
@@ -110,6 +133,28 @@ namespace RnnStreams.Client
             {
                 Console.CancelKeyPress -= onCancel;
             }
+        }
+
+        /// <summary>Prints the client's informational version (the build's version and commit).</summary>
+        private sealed class VersionAction : SynchronousCommandLineAction
+        {
+            public override int Invoke(ParseResult parseResult)
+            {
+                parseResult.InvocationConfiguration.Output.WriteLine(
+                    typeof(Cli).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion);
+                return 0;
+            }
+        }
+
+        private static IEnumerable<string> CommandPath(Command command)
+        {
+            var names = new Stack<string>();
+            for (Symbol? symbol = command; symbol is Command c and not RootCommand; symbol = symbol.Parents.FirstOrDefault())
+            {
+                names.Push(c.Name);
+            }
+
+            return ["RnnStreams.Client", .. names];
         }
     }
 }

@@ -163,10 +163,10 @@ public sealed class PredictTests : IDisposable
     }
 
     [Theory]
-    [InlineData("predict --model m.json", "missing --input")]
-    [InlineData("predict --model m.json --input x.csv --typo 1", "unknown option --typo")]
-    [InlineData("frobnicate", "unknown command 'frobnicate'")]
-    [InlineData("models", "models needs put, get, list, delete, import or random")]
+    [InlineData("predict --model m.json", "error: Option '--input' is required.")]
+    [InlineData("predict --model m.json --input x.csv --typo 1", "error: Unrecognized command or argument '--typo'.")]
+    [InlineData("frobnicate", "error: Unrecognized command or argument 'frobnicate'.")]
+    [InlineData("models", "error: Required command was not provided.\nsee: RnnStreams.Client models --help")]
     [InlineData("demo --devices zero", "--devices must be a whole number")]
     [InlineData("stream --sequence s --input x.csv --rate 0", "--rate must be a whole number from 1")]
     [InlineData("bench --client remote", "--client is gateway")]

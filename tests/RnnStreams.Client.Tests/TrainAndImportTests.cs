@@ -128,8 +128,8 @@ public sealed class TrainAndImportTests : IDisposable
     [InlineData("train --input s.csv --out m.json --cell transformer", "--cell is gru, lstm")]
     [InlineData("train --input s.csv --out m.json --hidden 0", "--hidden must be a whole number")]
     [InlineData("train --input s.csv --out m.json --validation 1.5", "--validation must be a fraction")]
-    [InlineData("train --input s.csv", "missing --out")]
-    [InlineData("models import --safetensors f --cell gru", "missing --name")]
+    [InlineData("train --input s.csv", "error: Option '--out' is required.")]
+    [InlineData("models import --safetensors f --cell gru", "error: Option '--name' is required.")]
     [InlineData("models import --safetensors f --cell conv --name x", "--cell is gru, lstm")]
     public async Task UsageErrors_ExitWithCode2(string commandLine, string expected)
     {

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
@@ -21,48 +22,47 @@ namespace RnnStreams.Client.Commands;
 /// <c>--client local</c> through the silo's own client), or a running cluster when --gateway or --redis is given.
 /// Prints a table, then one JSON line.
 /// </summary>
-internal static class BenchCommand
+internal static partial class BenchCommand
 {
-    public static async Task<int> Run(Arguments args, TextWriter stdout, CancellationToken cancellation)
+    private static async Task<int> Run(ParseResult args, Options o, TextWriter stdout, CancellationToken cancellation)
     {
-        if (args.Optional("mqtt") is { } broker)
+        if (args.GetValue(o.Mqtt) is { } broker)
         {
-            return await MqttBench.RunAsync(args, broker, stdout, cancellation);
+            return await MqttBench.RunAsync(args, o, broker, stdout, cancellation);
         }
 
         var p = new BenchParameters(
-            Hidden: args.Int("hidden", 64),
-            Input: args.Int("input", 8),
-            Output: args.Int("output", 1),
-            Layers: args.Int("layers", 1),
-            Sequences: args.Int("sequences", 10_000),
-            Seconds: args.Int("seconds", 3),
-            Rounds: args.Int("rounds", 3),
-            Concurrency: args.Int("concurrency", 256),
-            Batch: args.Int("batch", 64),
-            StreamSequences: args.Int("stream-sequences", 100),
-            MemorySequences: args.Int("memory-sequences", 20_000));
-        var external = args.Optional("gateway") is not null || args.Optional("redis") is not null;
-        var clientKind = args.Optional("client") ?? "gateway";
+            Hidden: args.GetValue(o.Hidden),
+            Input: args.GetValue(o.Input),
+            Output: args.GetValue(o.Output),
+            Layers: args.GetValue(o.Layers),
+            Sequences: args.GetValue(o.Sequences) ?? 10_000,
+            Seconds: args.GetValue(o.Seconds) ?? 3,
+            Rounds: args.GetValue(o.Rounds),
+            Concurrency: args.GetValue(o.Concurrency),
+            Batch: args.GetValue(o.Batch),
+            StreamSequences: args.GetValue(o.StreamSequences),
+            MemorySequences: args.GetValue(o.MemorySequences));
+        var external = args.GetValue<string>(ConnectionOptions.Gateway) is not null || args.GetValue<string>(ConnectionOptions.Redis) is not null;
+        var clientKind = args.GetValue(o.Client)!;
         if (clientKind is not ("gateway" or "local"))
         {
             throw new CliException($"--client is gateway (an Orleans client over loopback TCP, as a real producer) or local (the silo's own client, no network), got '{clientKind}'", 2);
         }
-        var publishText = args.Optional("outputs") ?? "Always";
+        var publishText = args.GetValue(o.Outputs)!;
         if (!Enum.TryParse<OutputPublishing>(publishText, ignoreCase: true, out var publishing))
         {
             throw new CliException($"--outputs is Always, WhenWatched or Never, got '{publishText}'", 2);
         }
 
         var publishOutputs = publishing != OutputPublishing.Never;
-        var cellName = args.Optional("cell") ?? "rnn_tanh";
+        var cellName = args.GetValue(o.Cell)!;
         if (!ModelNames.TryParseCell(cellName, out var cell))
         {
             throw new CliException($"--cell is rnn_tanh, rnn_relu, gru or lstm, got '{cellName}'", 2);
         }
 
-        var durability = args.Optional("durability") ?? "Checkpoint(100, 1000)";
-        args.RejectUnknown();
+        var durability = args.GetValue(o.Durability)!;
 
         var model = RandomModel.Create($"bench-{cell.ToFileName()}-h{p.Hidden}-d{p.Input}", p.Input, p.Hidden, p.Output, p.Layers, cell, seed: 42);
         IHost? silo = null;

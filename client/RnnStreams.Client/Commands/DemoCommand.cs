@@ -1,13 +1,15 @@
+using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
+using RnnStreams.Client.Load;
 using RnnStreams.Core.Formats;
 
 namespace RnnStreams.Client.Commands;
 
 /// <summary>
-/// <c>demo [--devices 128] [--steps N] [--model demo] [--series FILE] [--validation 0.2] [--show 4] [--every 20]</c>:
-/// streams a series per device through one sequence grain each, all devices at once, printing live predictions of a
-/// few devices as they arrive on their output streams, then steps, steps/s and the step latency (p50/p99). A model
+/// <c>demo [--devices 128] [--steps N] [--model demo] [--series FILE] [--validation 0.2] [--show 4] [--every 20] [--url URL | --mqtt host:port]</c>:
+/// streams a series per device through one sequence each — through the gateway, the HTTP API or an MQTT broker — all
+/// devices at once, printing live predictions of a few devices as their outputs arrive, then steps, steps/s and the step latency (p50/p99). A model
 /// with one input reads the bundled monthly CO₂ series (the one the demo model was trained on; device d adds d·0.01
 /// to it) and the demo then scores the forecasts of the held-out tail, which training never saw, against the
 /// naive forecasts; other models read a synthetic sine per device.
@@ -17,26 +19,42 @@ internal static class DemoCommand
     /// <summary>The series bundled with the client: monthly CO₂ at Mauna Loa, 1959–1997 (R's <c>datasets::co2</c>).</summary>
     internal static string BundledSeries => Path.Combine(AppContext.BaseDirectory, "data", "co2_mauna_loa.csv");
 
-    public static async Task<int> Run(Arguments args, TextWriter stdout, CancellationToken cancellation)
+    public static Command Create(TextWriter stdout, TextWriter stderr)
     {
-        var devices = args.Int("devices", 128, 1, 1_000_000);
-        var stepsOption = args.OptionalInt("steps");
-        var modelName = args.Optional("model") ?? RnnConstants.DemoModel;
-        var seriesPath = args.Optional("series") ?? BundledSeries;
-        var validationText = args.Optional("validation") ?? "0.2";
-        if (!double.TryParse(validationText, NumberStyles.Float, CultureInfo.InvariantCulture, out var validation) || validation is <= 0 or >= 1)
+        var devices = CliOptions.Int("--devices", "How many devices (sequences) stream at once.", 128, 1, 1_000_000);
+        var steps = CliOptions.OptionalInt("--steps", "Elements per device (default: the whole series for a one-input model, else 200).");
+        var model = CliOptions.Text("--model", "The model the devices' sequences start on.", "NAME", fallback: RnnConstants.DemoModel);
+        var series = CliOptions.Text("--series", "The series a one-input model's devices stream (default: the bundled monthly CO2 series the demo model was trained on).", "FILE");
+        var validation = CliOptions.Double("--validation", "The held-out tail of the series whose forecasts are scored, as a fraction (as train's --validation).", 0.2, v => v is > 0 and < 1, "a fraction between 0 and 1");
+        var show = CliOptions.Int("--show", "How many devices' predictions to print live.", 4, 0, 1_000_000);
+        var every = CliOptions.Int("--every", "Print a shown device's prediction every N elements (and the first).", 20);
+        var keep = CliOptions.Flag("--keep", "Keep the devices' sequences when done (default: end them).");
+        var command = new Command("demo", "Stream a series per device through the cluster, all devices at once; print live predictions of a few devices, the forecast errors on the held-out tail against the naive forecast, and a summary line (steps/s, latency).")
         {
-            throw new CliException($"--validation must be a fraction between 0 and 1, got '{validationText}'", 2);
-        }
+            devices, steps, model, series, validation, show, every, keep,
+        };
+        TransportOptions.AddTo(command, "Publish the devices' elements to this MQTT broker and read their outputs there; the model, the starts and the ends go through --url when given, else the gateway.");
+        command.SetAction((args, cancellation) =>
+        {
+            var deviceCount = args.GetValue(devices);
+            var shown = args.GetValue(show);
+            if (shown > deviceCount)
+            {
+                throw new CliException($"--show must be a whole number from 0 to {deviceCount} (--devices), got '{shown}'", 2);
+            }
 
-        var show = args.Int("show", 4, 0, devices);
-        var every = args.Int("every", 20, 1);
-        var keep = args.Flag("keep");
-        args.RejectUnknown();
+            return Run(args, deviceCount, args.GetValue(steps), args.GetValue(model)!, args.GetValue(series) ?? BundledSeries, args.GetValue(validation),
+                shown, args.GetValue(every), args.GetValue(keep), stdout, stderr, cancellation);
+        });
+        return command;
+    }
 
-        await using var connection = await Connection.OpenAsync(args);
-        var client = connection.Client;
-        var model = (await client.GetGrain<IModelGrain>(modelName).Get()).Model;
+    private static async Task<int> Run(ParseResult args, int devices, int? stepsOption, string modelName, string seriesPath, double validation, int show, int every, bool keep,
+        TextWriter stdout, TextWriter stderr, CancellationToken cancellation)
+    {
+        await using var target = await TransportOptions.Read(args).OpenAsync("+", TimeSpan.FromSeconds(60), needsControl: true, cancellation);
+        var patience = TimeSpan.FromSeconds(60); // a call refused as rate-limited or unavailable is sent again for this long
+        var model = (await Resilience.RetryAsync(() => target.GetModelAsync(modelName), target.IsTransient, patience, cancellation)).Model;
         var series = model.InputSize == 1 ? Csv.ReadSeries(seriesPath) : null;
         var steps = stepsOption ?? series?.Length ?? 200;
         if (series is not null && steps > series.Length)
@@ -48,9 +66,9 @@ internal static class DemoCommand
         var firstScored = series is null ? int.MaxValue : series.Length - (int)Math.Round(series.Length * validation);
         var forecasts = new double[devices][];
         var run = DateTime.UtcNow.ToString("HHmmss", CultureInfo.InvariantCulture) + "-" + Random.Shared.Next(1000, 9999).ToString(CultureInfo.InvariantCulture);
-        stdout.WriteLine($"# demo: {devices} devices × {steps} elements through model {model} (run {run}){(series is null ? string.Empty : $", each device streaming {Path.GetFileName(seriesPath)}")}");
+        stderr.WriteLine($"# demo: {devices} devices × {steps} elements through model {model} over {target.Description} (run {run}){(series is null ? string.Empty : $", each device streaming {Path.GetFileName(seriesPath)}")}");
 
-        stdout.WriteLine($"# each line: a device's element n, its reading x_n, and y_n: the model's forecast of the next reading, x_(n+1){(series is null ? string.Empty : " (scored against it at the end)")}");
+        stderr.WriteLine($"# each line: a device's element n, its reading x_n, and y_n: the model's forecast of the next reading, x_(n+1){(series is null ? string.Empty : " (scored against it at the end)")}");
         var ids = Enumerable.Range(0, devices).Select(i => $"device-{run}-{i:D4}").ToArray();
         var gate = new object();
         var subscriptions = new List<OutputSubscription>();
@@ -58,7 +76,7 @@ internal static class DemoCommand
         {
             var id = ids[i];
             var device = i;
-            subscriptions.Add(await OutputSubscription.SubscribeAsync(client, id, item =>
+            subscriptions.Add(await OutputSubscription.SubscribeAsync(target, id, item =>
             {
                 if (item.Kind == OutputKind.Step && (item.N % every == 0 || item.N == 1))
                 {
@@ -77,14 +95,18 @@ internal static class DemoCommand
         var clock = Stopwatch.StartNew();
         await Task.WhenAll(ids.Select(async (id, device) =>
         {
-            var sequence = client.GetGrain<ISequenceGrain>(id);
-            await sequence.Start(new StartRequest(modelName));
+            await Resilience.RetryAsync(async () =>
+            {
+                await target.StartAsync(id, new StartRequest(modelName));
+                return true;
+            }, target.IsTransient, patience, cancellation);
             var predicted = forecasts[device] = new double[steps];
             for (var n = 1; n <= steps; n++)
             {
                 cancellation.ThrowIfCancellationRequested();
                 var started = Stopwatch.GetTimestamp();
-                var result = await sequence.Step(n, Signal(device, n));
+                var element = n;
+                var result = await Resilience.RetryAsync(() => target.StepAsync(id, element, Signal(device, element)), target.IsTransient, patience, cancellation);
                 latencies[(device * (long)steps) + n - 1] = Stopwatch.GetTimestamp() - started;
                 predicted[n - 1] = result.Y[0];
             }
@@ -105,7 +127,7 @@ internal static class DemoCommand
 
         if (!keep)
         {
-            await Task.WhenAll(ids.Select(id => client.GetGrain<ISequenceGrain>(id).End()));
+            await Task.WhenAll(ids.Select(id => target.EndAsync(id)));
         }
 
         if (series is not null && steps > firstScored)

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using RnnStreams.Client.Load;
@@ -21,26 +22,38 @@ namespace RnnStreams.Client.Commands;
 /// </summary>
 internal static class LoadCommand
 {
-    public static async Task<int> Run(Arguments args, TextWriter stdout, TextWriter stderr, CancellationToken cancellation)
+    public static Command Create(TextWriter stdout, TextWriter stderr)
     {
-        var sequences = args.Int("sequences", 1000, 1, 10_000_000);
-        var stopFile = args.Optional("stop-file"); // set: every sequence streams until this file exists (--steps is then a cap)
-        var steps = args.Int("steps", stopFile is null ? 200 : 1_000_000, 1, 1_000_000);
-        var modelName = args.Optional("model") ?? RnnConstants.DemoModel;
-        var prefix = args.Optional("prefix") ?? $"load-{DateTime.UtcNow:HHmmss}-{Random.Shared.Next(1000, 9999)}";
-        var concurrency = args.Int("concurrency", Math.Min(sequences, 1000), 1, 1_000_000);
-        var progressPath = args.Optional("progress");
-        var checkpointEvery = args.OptionalInt("checkpoint-every"); // set: rollbacks to a checkpoint are expected and checked
-        var deadline = TimeSpan.FromSeconds(args.Int("max-stall", 120, 1));
-        var http = args.Optional("http");
-        var apiKey = args.Optional("api-key") ?? Environment.GetEnvironmentVariable("RNN_API_KEY");
-        var httpTimeout = TimeSpan.FromSeconds(args.Int("http-timeout", 15, 1));
-        var batch = args.Int("batch", 1, 1, 10_000); // elements per call: StepMany (HTTP: the batch endpoint) when > 1
-        var rate = args.Int("rate", 0, 0, 100_000_000); // elements per second over all sequences; 0: as fast as answered
-        var mqtt = args.Optional("mqtt"); // host:port: elements through the broker, control through the gateway
-        var mqttPrefix = args.Optional("mqtt-prefix") ?? "rnn";
-        var mqttWait = TimeSpan.FromSeconds(args.Int("mqtt-wait", 90, 1));
-        args.RejectUnknown();
+        var o = new Options();
+        var command = new Command("load", "Stream deterministic inputs through many sequences with retries across silo failures, then check every acknowledged output and final state against the offline kernel; exit 0 only when nothing was lost, duplicated or mismatched.")
+        {
+            o.Sequences, o.Steps, o.Model, o.Prefix, o.Concurrency, o.Progress, o.CheckpointEvery, o.MaxStall, o.Batch, o.Rate, o.StopFile,
+            o.Http, o.ApiKey, o.HttpTimeout, o.Mqtt, o.MqttPrefix, o.MqttWait,
+        };
+        ConnectionOptions.AddTo(command);
+        command.SetAction((args, cancellation) => Run(args, o, stdout, stderr, cancellation));
+        return command;
+    }
+
+    private static async Task<int> Run(ParseResult args, Options o, TextWriter stdout, TextWriter stderr, CancellationToken cancellation)
+    {
+        var sequences = args.GetValue(o.Sequences);
+        var stopFile = args.GetValue(o.StopFile); // set: every sequence streams until this file exists (--steps is then a cap)
+        var steps = args.GetValue(o.Steps) ?? (stopFile is null ? 200 : 1_000_000);
+        var modelName = args.GetValue(o.Model)!;
+        var prefix = args.GetValue(o.Prefix) ?? $"load-{DateTime.UtcNow:HHmmss}-{Random.Shared.Next(1000, 9999)}";
+        var concurrency = args.GetValue(o.Concurrency) ?? Math.Min(sequences, 1000);
+        var progressPath = args.GetValue(o.Progress);
+        var checkpointEvery = args.GetValue(o.CheckpointEvery); // set: rollbacks to a checkpoint are expected and checked
+        var deadline = TimeSpan.FromSeconds(args.GetValue(o.MaxStall));
+        var http = args.GetValue(o.Http);
+        var apiKey = args.GetValue(o.ApiKey) ?? Environment.GetEnvironmentVariable("RNN_API_KEY");
+        var httpTimeout = TimeSpan.FromSeconds(args.GetValue(o.HttpTimeout));
+        var batch = args.GetValue(o.Batch); // elements per call: StepMany (HTTP: the batch endpoint) when > 1
+        var rate = args.GetValue(o.Rate); // elements per second over all sequences; 0: as fast as answered
+        var mqtt = args.GetValue(o.Mqtt); // host:port: elements through the broker, control through the gateway
+        var mqttPrefix = args.GetValue(o.MqttPrefix)!;
+        var mqttWait = TimeSpan.FromSeconds(args.GetValue(o.MqttWait));
 
         await using ILoadTarget target = http is not null
             ? new HttpLoadTarget([.. http.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(u => new Uri(u.EndsWith('/') ? u : u + "/"))], apiKey, httpTimeout)
@@ -348,6 +361,44 @@ internal static class LoadCommand
         catch (IOException)
         {
         }
+    }
+
+    /// <summary>The options of one command line (each command line gets its own).</summary>
+    private sealed class Options
+    {
+        public Option<int> Sequences { get; } = CliOptions.Int("--sequences", "How many sequences.", 1000, 1, 10_000_000);
+
+        public Option<int?> Steps { get; } = CliOptions.OptionalInt("--steps", "Elements per sequence (default: 200; with --stop-file a cap of 1000000).", 1, 1_000_000);
+
+        public Option<string> Model { get; } = CliOptions.Text("--model", "The model the sequences start on (its latest version).", "NAME", fallback: RnnConstants.DemoModel);
+
+        public Option<string> Prefix { get; } = CliOptions.Text("--prefix", "The sequences' ids are PREFIX-000000, PREFIX-000001, … (default: load-HHmmss-RANDOM).", "PREFIX");
+
+        public Option<int?> Concurrency { get; } = CliOptions.OptionalInt("--concurrency", "Sequences streaming at once (default: --sequences, at most 1000).", 1, 1_000_000);
+
+        public Option<string> Progress { get; } = CliOptions.Text("--progress", "Write the elements answered so far to this file every 200 ms (for the kill test's timing).", "FILE");
+
+        public Option<int?> CheckpointEvery { get; } = CliOptions.OptionalInt("--checkpoint-every", "The silos' checkpoint interval: rollbacks to a checkpoint are then expected, and checked (default: none expected).");
+
+        public Option<int> MaxStall { get; } = CliOptions.Int("--max-stall", "How long one sequence may go without an answer before the load gives up, in seconds.", 120);
+
+        public Option<int> Batch { get; } = CliOptions.Int("--batch", "Elements per call (StepMany; the batch endpoint over HTTP).", 1, 1, 10_000);
+
+        public Option<int> Rate { get; } = CliOptions.Int("--rate", "Elements per second over all sequences together (0: as fast as answered).", 0, 0, 100_000_000);
+
+        public Option<string> StopFile { get; } = CliOptions.Text("--stop-file", "Stream every sequence until this file exists (the partition test), and add a # stats: line.", "FILE");
+
+        public Option<string> Http { get; } = CliOptions.Text("--http", "Go through the silos' HTTP API at these base addresses instead of the gateway; a sequence moves to the next address when its silo fails.", "URL[,URL…]");
+
+        public Option<string> ApiKey { get; } = TransportOptions.ApiKeyOption();
+
+        public Option<int> HttpTimeout { get; } = CliOptions.Int("--http-timeout", "How long one HTTP request may take, in seconds.", 15);
+
+        public Option<string> Mqtt { get; } = TransportOptions.MqttOption("Send the elements through this MQTT broker (models, starts and snapshots through the gateway).");
+
+        public Option<string> MqttPrefix { get; } = TransportOptions.MqttPrefixOption();
+
+        public Option<int> MqttWait { get; } = CliOptions.Int("--mqtt-wait", "How long an element's output may take to come back through the broker before it counts as lost, in seconds.", 90);
     }
 
     private sealed class LoadStats

@@ -1,161 +1,192 @@
+using System.CommandLine;
 using RnnStreams.Core;
 using RnnStreams.Core.Formats;
 
 namespace RnnStreams.Client.Commands;
 
-/// <summary><c>models put|get|list|delete|import|random</c>.</summary>
+/// <summary><c>models put|get|list|delete|import|random</c>: the cluster's models, and model files made offline.</summary>
 internal static class ModelsCommand
 {
-    public static async Task<int> Run(Arguments args, TextWriter stdout)
-    {
-        var verb = args.Words.Count > 1 ? args.Words[1] : throw new CliException("models needs put, get, list, delete, import or random", 2);
-        switch (verb)
-        {
-            case "put":
-            {
-                var path = args.Required("file", "a model file");
-                var name = args.Optional("name");
-                args.RejectUnknown();
-                var model = PredictCommand.LoadModel(path); // refuse a bad file before touching the cluster
-                if (name is not null)
-                {
-                    model = model.WithName(name);
-                }
+    private static readonly string[] Cells = ["gru", "lstm", "rnn_tanh", "rnn_relu"];
+    private static readonly string[] Heads = ["linear", "softmax", "sigmoid"];
 
+    public static Command Create(TextWriter stdout) =>
+        new("models", "The cluster's models (put, get, list, delete) and model files made offline (import, random).")
+        {
+            Put(stdout), Get(stdout), List(stdout), Delete(stdout), Import(stdout), Random(stdout),
+        };
+
+    private static Command Put(TextWriter stdout)
+    {
+        var file = CliOptions.Text("--file", "The model file to publish; it is validated here before anything is sent.", "M.json", required: true);
+        var name = CliOptions.Text("--name", "Publish under this name (default: the name in the file).", "NAME");
+        var command = new Command("put", "Publish a model file as the model's next version.") { file, name };
+        ConnectionOptions.AddTo(command);
+        command.SetAction(async args =>
+        {
+            var model = PredictCommand.LoadModel(args.GetValue(file)!); // refuse a bad file before touching the cluster
+            if (args.GetValue(name) is { } rename)
+            {
+                model = model.WithName(rename);
+            }
+
+            await using var connection = await Connection.OpenAsync(args);
+            var info = await connection.Client.GetGrain<IModelGrain>(model.Name).Publish(ModelFile.ToJson(model));
+            stdout.WriteLine($"published {info.Model} v{info.Version}: {info.Description}");
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command Get(TextWriter stdout)
+    {
+        var name = CliOptions.Text("--name", "The model's name.", "NAME", required: true);
+        var version = CliOptions.OptionalInt("--version", "The version to print (default: the latest).");
+        var output = CliOptions.Text("--out", "Write the model file here instead of standard output.", "FILE");
+        var command = new Command("get", "Print a version of a model as a model file.") { name, version, output };
+        ConnectionOptions.AddTo(command);
+        command.SetAction(async args =>
+        {
+            await using var connection = await Connection.OpenAsync(args);
+            var json = await connection.Client.GetGrain<IModelGrain>(args.GetValue(name)!).GetJson(args.GetValue(version));
+            var pretty = ModelFile.ToJson(ModelFile.Parse(json));
+            if (args.GetValue(output) is { } path)
+            {
+                await File.WriteAllTextAsync(path, pretty + "\n");
+            }
+            else
+            {
+                stdout.WriteLine(pretty);
+            }
+
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command List(TextWriter stdout)
+    {
+        var name = CliOptions.Text("--name", "Only this model (default: every model).", "NAME");
+        var command = new Command("list", "Every model and version, as CSV: model,version,published,description.") { name };
+        ConnectionOptions.AddTo(command);
+        command.SetAction(async args =>
+        {
+            await using var connection = await Connection.OpenAsync(args);
+            var names = args.GetValue(name) is { } only ? [only] : await connection.Client.GetGrain<IModelCatalogGrain>(0).List();
+            stdout.WriteLine("model,version,published,description");
+            foreach (var model in names)
+            {
+                foreach (var v in await connection.Client.GetGrain<IModelGrain>(model).ListVersions())
+                {
+                    stdout.WriteLine($"{v.Model},{v.Version},{v.PublishedAt:O},\"{v.Description}\"");
+                }
+            }
+
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command Delete(TextWriter stdout)
+    {
+        var name = CliOptions.Text("--name", "The model's name.", "NAME", required: true);
+        var version = new Option<int>("--version") { Description = "The version to delete (no sequence may be using it).", HelpName = "N", Required = true };
+        var command = new Command("delete", "Delete a version of a model that no sequence uses.") { name, version };
+        ConnectionOptions.AddTo(command);
+        command.SetAction(async args =>
+        {
+            var model = args.GetValue(name)!;
+            var v = args.GetValue(version);
+            await using var connection = await Connection.OpenAsync(args);
+            await connection.Client.GetGrain<IModelGrain>(model).DeleteVersion(v);
+            stdout.WriteLine($"deleted {model} v{v}");
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command Import(TextWriter stdout)
+    {
+        var file = CliOptions.Text("--safetensors", "A PyTorch state_dict saved as safetensors (keys rnn.weight_ih_l0 … fc.weight, fc.bias; F32 or F64).", "FILE", required: true);
+        var cell = CliOptions.Choice("--cell", "The recurrent cell the state_dict holds.", null, Cells);
+        cell.Required = true;
+        var name = CliOptions.Text("--name", "The model's name.", "NAME", required: true);
+        var rnnPrefix = CliOptions.Text("--rnn-prefix", "The recurrent module's key prefix (default: found in the file, such as rnn).", "PREFIX");
+        var headPrefix = CliOptions.Text("--head-prefix", "The output layer's key prefix.", "PREFIX", fallback: "fc");
+        var head = CliOptions.Choice("--head", "The output head applied after the linear layer.", "linear", Heads);
+        var output = CliOptions.Text("--out", "Write the model file here.", "M.json");
+        var publish = CliOptions.Flag("--publish", "Publish the model to the cluster as its next version (otherwise offline).");
+        var command = new Command("import", "Convert a PyTorch state_dict saved as safetensors into a model file (offline unless --publish; printed when neither --out nor --publish).")
+        {
+            file, cell, name, rnnPrefix, headPrefix, head, output, publish,
+        };
+        ConnectionOptions.AddTo(command);
+        command.SetAction(async args =>
+        {
+            var path = args.GetValue(file)!;
+            var parsedCell = ParseCell(args.GetValue(cell)!, "gru, lstm, rnn_tanh or rnn_relu");
+            var parsedHead = ParseHead(args.GetValue(head)!);
+            RnnModel model;
+            try
+            {
+                model = TorchImport.ToModel(Safetensors.Read(path), parsedCell, args.GetValue(name)!, args.GetValue(rnnPrefix), args.GetValue(headPrefix)!, parsedHead);
+            }
+            catch (ModelValidationException e)
+            {
+                throw new CliException($"{path}: {e.Message}");
+            }
+
+            var outputPath = args.GetValue(output);
+            if (outputPath is not null)
+            {
+                ModelFile.Save(model, outputPath);
+                stdout.WriteLine($"wrote {outputPath} ({model})");
+            }
+
+            if (args.GetValue(publish))
+            {
                 await using var connection = await Connection.OpenAsync(args);
                 var info = await connection.Client.GetGrain<IModelGrain>(model.Name).Publish(ModelFile.ToJson(model));
                 stdout.WriteLine($"published {info.Model} v{info.Version}: {info.Description}");
-                return 0;
             }
-
-            case "get":
+            else if (outputPath is null)
             {
-                var name = args.Required("name", "a model name");
-                var version = args.OptionalInt("version");
-                var output = args.Optional("out");
-                args.RejectUnknown();
-                await using var connection = await Connection.OpenAsync(args);
-                var json = await connection.Client.GetGrain<IModelGrain>(name).GetJson(version);
-                var pretty = ModelFile.ToJson(ModelFile.Parse(json));
-                if (output is null)
-                {
-                    stdout.WriteLine(pretty);
-                }
-                else
-                {
-                    await File.WriteAllTextAsync(output, pretty + "\n");
-                }
-
-                return 0;
+                stdout.WriteLine(ModelFile.ToJson(model));
             }
 
-            case "list":
-            {
-                var only = args.Optional("name");
-                args.RejectUnknown();
-                await using var connection = await Connection.OpenAsync(args);
-                var names = only is null ? await connection.Client.GetGrain<IModelCatalogGrain>(0).List() : [only];
-                stdout.WriteLine("model,version,published,description");
-                foreach (var name in names)
-                {
-                    foreach (var v in await connection.Client.GetGrain<IModelGrain>(name).ListVersions())
-                    {
-                        stdout.WriteLine($"{v.Model},{v.Version},{v.PublishedAt:O},\"{v.Description}\"");
-                    }
-                }
-
-                return 0;
-            }
-
-            case "import":
-            {
-                var file = args.Required("safetensors", "a PyTorch state_dict saved as safetensors");
-                var cellName = args.Required("cell", "the recurrent cell: gru, lstm, rnn_tanh or rnn_relu");
-                var name = args.Required("name", "the model's name");
-                var rnnPrefix = args.Optional("rnn-prefix");
-                var headPrefix = args.Optional("head-prefix") ?? "fc";
-                var headName = args.Optional("head") ?? "linear";
-                var output = args.Optional("out");
-                var publish = args.Flag("publish");
-                args.RejectUnknown();
-                if (!ModelNames.TryParseCell(cellName, out var cell))
-                {
-                    throw new CliException($"--cell is gru, lstm, rnn_tanh or rnn_relu, got '{cellName}'", 2);
-                }
-
-                if (!ModelNames.TryParseHead(headName, out var head))
-                {
-                    throw new CliException($"--head is linear, softmax or sigmoid, got '{headName}'", 2);
-                }
-
-                RnnModel model;
-                try
-                {
-                    model = TorchImport.ToModel(Safetensors.Read(file), cell, name, rnnPrefix, headPrefix, head);
-                }
-                catch (ModelValidationException e)
-                {
-                    throw new CliException($"{file}: {e.Message}");
-                }
-
-                if (output is not null)
-                {
-                    ModelFile.Save(model, output);
-                    stdout.WriteLine($"wrote {output} ({model})");
-                }
-
-                if (publish)
-                {
-                    await using var connection = await Connection.OpenAsync(args);
-                    var info = await connection.Client.GetGrain<IModelGrain>(model.Name).Publish(ModelFile.ToJson(model));
-                    stdout.WriteLine($"published {info.Model} v{info.Version}: {info.Description}");
-                }
-
-                if (output is null && !publish)
-                {
-                    stdout.WriteLine(ModelFile.ToJson(model));
-                }
-
-                return 0;
-            }
-
-            case "delete":
-            {
-                var name = args.Required("name", "a model name");
-                var version = args.OptionalInt("version") ?? throw new CliException("missing --version (the version to delete)", 2);
-                args.RejectUnknown();
-                await using var connection = await Connection.OpenAsync(args);
-                await connection.Client.GetGrain<IModelGrain>(name).DeleteVersion(version);
-                stdout.WriteLine($"deleted {name} v{version}");
-                return 0;
-            }
-
-            case "random":
-            {
-                var name = args.Required("name", "a model name");
-                var output = args.Required("out", "the file to write");
-                var cellName = args.Optional("cell") ?? "rnn_tanh";
-                var headName = args.Optional("head") ?? "linear";
-                if (!ModelNames.TryParseCell(cellName, out var cell))
-                {
-                    throw new CliException($"--cell is rnn_tanh, rnn_relu, gru or lstm, got '{cellName}'", 2);
-                }
-
-                if (!ModelNames.TryParseHead(headName, out var head))
-                {
-                    throw new CliException($"--head is linear, softmax or sigmoid, got '{headName}'", 2);
-                }
-
-                var model = RandomModel.Create(name, args.Int("input", 1), args.Int("hidden", 16), args.Int("output", 1),
-                    args.Int("layers", 1), cell, head, args.Int("seed", 0, 0));
-                args.RejectUnknown();
-                ModelFile.Save(model, output);
-                stdout.WriteLine($"wrote {output}: {model}");
-                return 0;
-            }
-
-            default:
-                throw new CliException($"unknown models command '{verb}'; use put, get, list, delete or random", 2);
-        }
+            return 0;
+        });
+        return command;
     }
+
+    private static Command Random(TextWriter stdout)
+    {
+        var name = CliOptions.Text("--name", "The model's name.", "NAME", required: true);
+        var output = CliOptions.Text("--out", "The model file to write.", "FILE", required: true);
+        var input = CliOptions.Int("--input", "The input size D.", 1);
+        var hidden = CliOptions.Int("--hidden", "The hidden size H.", 16);
+        var outputSize = CliOptions.Int("--output", "The output size O.", 1);
+        var layers = CliOptions.Int("--layers", "Stacked recurrent layers.", 1);
+        var cell = CliOptions.Choice("--cell", "The recurrent cell.", "rnn_tanh", "rnn_tanh", "rnn_relu", "gru", "lstm");
+        var head = CliOptions.Choice("--head", "The output head.", "linear", Heads);
+        var seed = CliOptions.Int("--seed", "The seed of the weights.", 0, min: 0);
+        var command = new Command("random", "Write a seeded random model file (offline).") { name, output, input, hidden, outputSize, layers, cell, head, seed };
+        ConnectionOptions.AddTo(command, hidden: true);
+        command.SetAction(args =>
+        {
+            var model = RandomModel.Create(args.GetValue(name)!, args.GetValue(input), args.GetValue(hidden), args.GetValue(outputSize), args.GetValue(layers),
+                ParseCell(args.GetValue(cell)!, "rnn_tanh, rnn_relu, gru or lstm"), ParseHead(args.GetValue(head)!), args.GetValue(seed));
+            var path = args.GetValue(output)!;
+            ModelFile.Save(model, path);
+            stdout.WriteLine($"wrote {path}: {model}");
+            return 0;
+        });
+        return command;
+    }
+
+    private static CellType ParseCell(string text, string choices) =>
+        ModelNames.TryParseCell(text, out var cell) ? cell : throw new CliException($"--cell is {choices}, got '{text}'", 2);
+
+    private static OutputHead ParseHead(string text) =>
+        ModelNames.TryParseHead(text, out var head) ? head : throw new CliException($"--head is linear, softmax or sigmoid, got '{text}'", 2);
 }

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.CommandLine;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
@@ -23,15 +24,14 @@ namespace RnnStreams.Client.Commands;
 /// </summary>
 internal static class MqttBench
 {
-    public static async Task<int> RunAsync(Arguments args, string broker, TextWriter stdout, CancellationToken cancellation)
+    public static async Task<int> RunAsync(ParseResult args, BenchCommand.Options o, string broker, TextWriter stdout, CancellationToken cancellation)
     {
-        var sequences = args.Int("sequences", 1000, 1, 1_000_000);
-        var seconds = args.Int("seconds", 5, 1, 3600);
-        var rounds = args.Int("rounds", 3, 1, 100);
-        var input = args.Int("input", 8, 1);
-        var hidden = args.Int("hidden", 64, 1);
-        var prefix = args.Optional("mqtt-prefix") ?? "rnn";
-        args.RejectUnknown();
+        var sequences = args.GetValue(o.Sequences) ?? 1000;
+        var seconds = args.GetValue(o.Seconds) ?? 5;
+        var rounds = args.GetValue(o.Rounds);
+        var input = args.GetValue(o.Input);
+        var hidden = args.GetValue(o.Hidden);
+        var prefix = args.GetValue(o.MqttPrefix)!;
 
         var model = RandomModel.Create($"bench-mqtt-h{hidden}-d{input}", input, hidden, 1, 1, CellType.RnnTanh, seed: 42);
         var control = new GrainLoadTarget(await Connection.OpenAsync(args));

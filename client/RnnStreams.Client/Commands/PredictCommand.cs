@@ -1,3 +1,4 @@
+using System.CommandLine;
 using RnnStreams.Core;
 using RnnStreams.Core.Formats;
 
@@ -6,16 +7,45 @@ namespace RnnStreams.Client.Commands;
 /// <summary><c>predict --model M.json --input X.csv [--h0 H0.csv] [--c0 C0.csv] [--output Y.csv]</c>: runs a sequence offline, no silo needed.</summary>
 internal static class PredictCommand
 {
-    public static int Run(Arguments args, TextWriter stdout)
+    public static Command Create(TextWriter stdout)
     {
-        var modelPath = args.Required("model", "a model file");
-        var inputPath = args.Required("input", "a CSV of inputs, one row per element");
-        var h0Path = args.Optional("h0");
-        var c0Path = args.Optional("c0");
-        var outputPath = args.Optional("output");
-        var columns = args.Optional("column")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        args.RejectUnknown();
+        var model = CliOptions.Text("--model", "The model file (JSON).", "M.json", required: true);
+        var input = InputOption();
+        var column = ColumnOption();
+        var h0 = H0Option();
+        var c0 = C0Option();
+        var output = CliOptions.Text("--output", "Write the outputs to this file instead of standard output.", "Y.csv");
+        var command = new Command("predict", "Run a sequence offline (no silo): print n,y_0,…,y_{O-1} per element, after a header line.")
+        {
+            model, input, column, h0, c0, output,
+        };
+        ConnectionOptions.AddTo(command, hidden: true);
+        command.SetAction(args => Run(args.GetValue(model)!, args.GetValue(input)!, args.GetValue(h0), args.GetValue(c0), args.GetValue(output),
+            Columns(args.GetValue(column)), stdout));
+        return command;
+    }
 
+    /// <summary><c>--input</c>: the CSV of inputs (predict, stream).</summary>
+    internal static Option<string> InputOption() =>
+        CliOptions.Text("--input", "A CSV of inputs, one row per element; a first row that is not all numbers is a header; blank and # lines are skipped.", "X.csv", required: true);
+
+    /// <summary><c>--column</c>: which columns of the CSV are x (predict, stream).</summary>
+    internal static Option<string> ColumnOption() =>
+        CliOptions.Text("--column", "The columns that make x, header names or 1-based numbers, comma-separated, in that order (default: every column whose first data row holds a number).", "C[,C…]");
+
+    /// <summary><c>--h0</c>: the initial hidden state (predict, stream).</summary>
+    internal static Option<string> H0Option() =>
+        CliOptions.Text("--h0", "The initial hidden state: a CSV with one row per layer, H numbers each (default: zeros).", "H0.csv");
+
+    /// <summary><c>--c0</c>: an LSTM's initial cell state (predict, stream).</summary>
+    internal static Option<string> C0Option() =>
+        CliOptions.Text("--c0", "An LSTM's initial cell state: a CSV with one row per layer, H numbers each (default: zeros; other cells refuse it).", "C0.csv");
+
+    /// <summary>The <c>--column</c> list, split.</summary>
+    internal static string[]? Columns(string? text) => text?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+
+    private static int Run(string modelPath, string inputPath, string? h0Path, string? c0Path, string? outputPath, string[]? columns, TextWriter stdout)
+    {
         var model = LoadModel(modelPath);
         var inputs = Csv.ReadColumns(inputPath, columns);
         if (inputs[0].Length != model.InputSize)

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using RnnStreams.Core.Formats;
 
@@ -6,36 +7,45 @@ namespace RnnStreams.Client.Commands;
 /// <summary><c>sequence show|reset|upgrade|end --sequence ID</c>: where a sequence stands, and its lifecycle.</summary>
 internal static class SequenceCommand
 {
-    public static async Task<int> Run(Arguments args, TextWriter stdout)
+    public static Command Create(TextWriter stdout) =>
+        new("sequence", "Where a sequence stands, and its lifecycle.")
+        {
+            Verb("show", "Print where the sequence stands: sequence=… model=… version=… last_n=… last_durable_n=… durability=…, then h per layer, then an LSTM's c per layer.", stdout),
+            Verb("reset", "Take the sequence back to its initial state (the next element is 1), and print where it stands.", stdout),
+            Verb("upgrade", "Move the sequence to its model's latest version, keeping its state, and print where it stands.", stdout),
+            Verb("end", "End the sequence; its watchers get the ended event.", stdout),
+        };
+
+    private static Command Verb(string verb, string description, TextWriter stdout)
     {
-        var verb = args.Words.Count > 1 ? args.Words[1] : throw new CliException("sequence needs show, reset, upgrade or end", 2);
-        var id = args.Required("sequence", "a sequence id");
-        args.RejectUnknown();
-        if (verb is not ("show" or "reset" or "upgrade" or "end"))
+        var sequence = CliOptions.Text("--sequence", "The sequence's id.", "ID", required: true);
+        var command = new Command(verb, description) { sequence };
+        ConnectionOptions.AddTo(command);
+        command.SetAction(async args =>
         {
-            throw new CliException($"unknown sequence command '{verb}'; use show, reset, upgrade or end", 2);
-        }
+            var id = args.GetValue(sequence)!;
+            await using var connection = await Connection.OpenAsync(args);
+            var grain = connection.Client.GetGrain<ISequenceGrain>(id);
+            switch (verb)
+            {
+                case "show":
+                    Print(stdout, await grain.Snapshot());
+                    break;
+                case "reset":
+                    Print(stdout, await grain.Reset());
+                    break;
+                case "upgrade":
+                    Print(stdout, await grain.Upgrade());
+                    break;
+                default:
+                    await grain.End();
+                    stdout.WriteLine($"ended {id}");
+                    break;
+            }
 
-        await using var connection = await Connection.OpenAsync(args);
-        var grain = connection.Client.GetGrain<ISequenceGrain>(id);
-        switch (verb)
-        {
-            case "show":
-                Print(stdout, await grain.Snapshot());
-                break;
-            case "reset":
-                Print(stdout, await grain.Reset());
-                break;
-            case "upgrade":
-                Print(stdout, await grain.Upgrade());
-                break;
-            default:
-                await grain.End();
-                stdout.WriteLine($"ended {id}");
-                break;
-        }
-
-        return 0;
+            return 0;
+        });
+        return command;
     }
 
     /// <summary>One <c>key=value</c> line, then one CSV row of h per layer, then (LSTM) one of c per layer.</summary>

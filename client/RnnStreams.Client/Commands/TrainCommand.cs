@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using RnnStreams.Core;
 using RnnStreams.Core.Formats;
@@ -13,39 +14,65 @@ namespace RnnStreams.Client.Commands;
 /// </summary>
 internal static class TrainCommand
 {
-    public static int Run(Arguments args, TextWriter stdout, TextWriter stderr)
+    public static Command Create(TextWriter stdout, TextWriter stderr)
     {
-        var input = args.Required("input", "a CSV series (e.g. timestamp,value)");
-        var output = args.Required("out", "the model file to write");
-        var column = args.Optional("column");
-        var cellName = args.Optional("cell") ?? "gru";
-        if (!ModelNames.TryParseCell(cellName, out var cell))
+        var input = CliOptions.Text("--input", "The series to learn: a CSV such as timestamp,value.", "SERIES.csv", required: true);
+        var output = CliOptions.Text("--out", "The model file to write.", "M.json", required: true);
+        var column = CliOptions.Text("--column", "The series' column, a header name or a 1-based number (default: the last).", "C");
+        var cell = CliOptions.Choice("--cell", "The recurrent cell.", "gru", "gru", "lstm", "rnn_tanh", "rnn_relu");
+        var hidden = CliOptions.Int("--hidden", "The hidden size H.", 32);
+        var layers = CliOptions.Int("--layers", "Stacked recurrent layers.", 1);
+        var window = CliOptions.Int("--window", "Elements per training window (truncated backpropagation through time).", 24);
+        var epochs = CliOptions.Int("--epochs", "Passes over the training windows.", 100);
+        var horizon = CliOptions.Int("--horizon", "How many steps ahead the model forecasts.", 1);
+        var learningRate = CliOptions.Double("--learning-rate", "Adam's step size.", 0.01, v => v > 0, "a positive number");
+        var validation = CliOptions.Double("--validation", "The fraction at the end of the series held out for validation, never trained on.", 0.2, v => v is > 0 and < 1, "a fraction between 0 and 1");
+        var season = CliOptions.Int("--season", "The season's length, for the seasonal naive forecast the report compares against.", 12);
+        var target = CliOptions.Choice("--target", "change: predict the step from the current value; value: predict the value itself.", "change", "change", "value");
+        var seed = CliOptions.Int("--seed", "The seed of the initial weights and the shuffling.", 1, min: 0);
+        var name = CliOptions.Text("--name", "The model's name (default: the --out file's name without its extension).", "NAME");
+        var command = new Command("train", "Train a forecaster of one series offline (no silo), report it against the naive forecasts, and write a model file that serving uses unchanged.")
         {
-            throw new CliException($"--cell is gru, lstm, rnn_tanh or rnn_relu, got '{cellName}'", 2);
-        }
-
-        var target = args.Optional("target") ?? "change";
-        if (target is not ("change" or "value"))
-        {
-            throw new CliException($"--target is change (predict the step from the current value) or value, got '{target}'", 2);
-        }
-
-        var options = new TrainingOptions
-        {
-            Cell = cell,
-            Hidden = args.Int("hidden", 32),
-            Layers = args.Int("layers", 1),
-            Window = args.Int("window", 24),
-            Epochs = args.Int("epochs", 100),
-            Horizon = args.Int("horizon", 1),
-            LearningRate = Double(args, "learning-rate", 0.01),
-            ValidationFraction = Double(args, "validation", 0.2),
-            Season = args.Int("season", 12),
-            Residual = target == "change",
-            Seed = args.Int("seed", 1, 0),
-            Name = args.Optional("name") ?? Path.GetFileNameWithoutExtension(output),
+            input, output, column, cell, hidden, layers, window, epochs, horizon, learningRate, validation, season, target, seed, name,
         };
-        args.RejectUnknown();
+        ConnectionOptions.AddTo(command, hidden: true);
+        command.SetAction(args =>
+        {
+            var cellName = args.GetValue(cell)!;
+            if (!ModelNames.TryParseCell(cellName, out var parsedCell))
+            {
+                throw new CliException($"--cell is gru, lstm, rnn_tanh or rnn_relu, got '{cellName}'", 2);
+            }
+
+            var targetName = args.GetValue(target)!;
+            if (targetName is not ("change" or "value"))
+            {
+                throw new CliException($"--target is change (predict the step from the current value) or value, got '{targetName}'", 2);
+            }
+
+            var outputPath = args.GetValue(output)!;
+            var options = new TrainingOptions
+            {
+                Cell = parsedCell,
+                Hidden = args.GetValue(hidden),
+                Layers = args.GetValue(layers),
+                Window = args.GetValue(window),
+                Epochs = args.GetValue(epochs),
+                Horizon = args.GetValue(horizon),
+                LearningRate = args.GetValue(learningRate),
+                ValidationFraction = args.GetValue(validation),
+                Season = args.GetValue(season),
+                Residual = targetName == "change",
+                Seed = args.GetValue(seed),
+                Name = args.GetValue(name) ?? Path.GetFileNameWithoutExtension(outputPath),
+            };
+            return Run(args.GetValue(input)!, outputPath, args.GetValue(column), options, stdout, stderr);
+        });
+        return command;
+    }
+
+    private static int Run(string input, string output, string? column, TrainingOptions options, TextWriter stdout, TextWriter stderr)
+    {
         try
         {
             options.Validate();
@@ -84,19 +111,6 @@ internal static class TrainCommand
         stdout.WriteLine(string.Create(c, $"{"seasonal naive",-16} {report.SeasonalRmse,12:G6} {report.SeasonalMae,12:G6}   (the value {options.Season} steps earlier)"));
         var ratio = report.Rmse / report.NaiveRmse;
         stdout.WriteLine(string.Create(c, $"model/naive RMSE {ratio:F3}, model/seasonal RMSE {report.Rmse / report.SeasonalRmse:F3}: the model {(ratio < 1 ? "beats" : "does not beat")} the naive forecast"));
-    }
-
-    private static double Double(Arguments args, string name, double fallback)
-    {
-        var text = args.Optional(name);
-        if (text is null)
-        {
-            return fallback;
-        }
-
-        return double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) && double.IsFinite(value)
-            ? value
-            : throw new CliException($"--{name} must be a number, got '{text}'", 2);
     }
 
     /// <summary>An epoch bar on standard error: redrawn in place on a terminal, a line per tenth otherwise.</summary>

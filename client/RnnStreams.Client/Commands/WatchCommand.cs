@@ -1,17 +1,36 @@
+using System.CommandLine;
+
+using RnnStreams.Client.Load;
+
 namespace RnnStreams.Client.Commands;
 
-/// <summary><c>watch --sequence ID [--count N]</c>: prints the outputs of a sequence as they arrive, until it ends, N outputs arrived, or Ctrl+C.</summary>
+/// <summary>
+/// <c>watch --sequence ID [--count N] [--url URL | --mqtt host:port]</c>: prints the outputs of a sequence as they arrive
+/// (through the gateway's output stream, the HTTP API's Server-Sent Events, or the broker's out topic), until it ends,
+/// N outputs arrived, or Ctrl+C / SIGTERM.
+/// </summary>
 internal static class WatchCommand
 {
-    public static async Task<int> Run(Arguments args, TextWriter stdout, TextWriter stderr, CancellationToken cancellation)
+    public static Command Create(TextWriter stdout, TextWriter stderr)
     {
-        var id = args.Required("sequence", "a sequence id");
-        var count = args.OptionalInt("count");
-        args.RejectUnknown();
-        await using var connection = await Connection.OpenAsync(args);
+        var sequence = CliOptions.Text("--sequence", "The sequence's id.", "ID", required: true);
+        var count = CliOptions.OptionalInt("--count", "Stop after N outputs (default: when the sequence ends, or on Ctrl+C or SIGTERM).");
+        var command = new Command("watch", "Print a sequence's outputs as they arrive (n,y_0,…), and its events as # lines; exit 0 when it ends, N outputs came, or on Ctrl+C or SIGTERM.")
+        {
+            sequence, count,
+        };
+        TransportOptions.AddTo(command, "Watch the sequence's out topic on this MQTT broker instead of the Orleans gateway.");
+        command.SetAction((args, cancellation) => Run(args, args.GetValue(sequence)!, args.GetValue(count), stdout, stderr, cancellation));
+        return command;
+    }
+
+    private static async Task<int> Run(ParseResult args, string id, int? count, TextWriter stdout, TextWriter stderr, CancellationToken cancellation)
+    {
+        var transport = TransportOptions.Read(args);
+        await using var target = await transport.OpenAsync(id, Timeout.InfiniteTimeSpan, needsControl: false, cancellation);
         var gate = new object();
         var header = false;
-        await using var outputs = await OutputSubscription.SubscribeAsync(connection.Client, id, item =>
+        await using var outputs = await OutputSubscription.SubscribeAsync(target, id, item =>
         {
             lock (gate)
             {
@@ -36,22 +55,32 @@ internal static class WatchCommand
             return ValueTask.CompletedTask;
         });
 
-        // Say where the sequence stands: a watcher of a sequence that does not exist (a typo) learns it at once.
-        try
+        // Say where the sequence stands: a watcher of a sequence that does not exist (a typo) learns it at once. Over MQTT
+        // alone there is no one to ask: the line says what is watched.
+        var what = transport.Mqtt is not null ? $"{transport.MqttPrefix}/{id}/out on {transport.Mqtt}" : transport.Url is not null ? $"{transport.Url}v1/sequences/{id}/outputs" : $"{RnnConstants.OutputNamespace}/{id}";
+        if (!target.HasControl)
         {
-            var snapshot = await connection.Client.GetGrain<ISequenceGrain>(id).Snapshot();
-            stderr.WriteLine($"# watching {RnnConstants.OutputNamespace}/{id}: model {snapshot.Model} v{snapshot.ModelVersion}, at n={snapshot.LastN}; Ctrl+C or SIGTERM to stop");
+            stderr.WriteLine($"# watching {what}; Ctrl+C or SIGTERM to stop");
         }
-        catch (SequenceNotStartedException)
+        else
         {
-            stderr.WriteLine($"# sequence '{id}' has not started (or has ended): waiting for it to start; Ctrl+C or SIGTERM to stop");
+            try
+            {
+                var snapshot = await target.SnapshotAsync(id);
+                stderr.WriteLine($"# watching {what}: model {snapshot.Model} v{snapshot.ModelVersion}, at n={snapshot.LastN}; Ctrl+C or SIGTERM to stop");
+            }
+            catch (Exception e) when (ILoadTarget.ErrorKind(e) == nameof(RnnErrorKind.NotStarted))
+            {
+                stderr.WriteLine($"# sequence '{id}' has not started (or has ended): waiting for it to start; Ctrl+C or SIGTERM to stop");
+            }
         }
 
+        stderr.Flush();
         try
         {
             await outputs.WaitAsync(() => outputs.Ended || (count is not null && outputs.Steps >= count), Timeout.InfiniteTimeSpan, cancellation);
         }
-        catch (OperationCanceledException)
+        catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
         {
         }
 

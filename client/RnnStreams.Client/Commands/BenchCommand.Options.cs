@@ -1,0 +1,58 @@
+using System.CommandLine;
+
+namespace RnnStreams.Client.Commands;
+
+/// <summary><c>bench</c>'s command line: its options, each with what it means and its default.</summary>
+internal static partial class BenchCommand
+{
+    public static Command Create(TextWriter stdout)
+    {
+        var o = new Options();
+        var command = new Command("bench", "Throughput, latency and memory in one run, against a silo in this process (unless --gateway or --redis is given); prints a table, then one JSON line. With --mqtt: elements through an MQTT broker into a running cluster, against the broker's own floor.")
+        {
+            o.Cell, o.Hidden, o.Input, o.Output, o.Layers, o.Sequences, o.Seconds, o.Rounds, o.Client, o.Concurrency, o.Batch,
+            o.StreamSequences, o.MemorySequences, o.Outputs, o.Durability, o.Mqtt, o.MqttPrefix,
+        };
+        ConnectionOptions.AddTo(command);
+        command.SetAction((args, cancellation) => Run(args, o, stdout, cancellation));
+        return command;
+    }
+
+    /// <summary>The options of one command line (each command line gets its own).</summary>
+    internal sealed class Options
+    {
+        public Option<string> Cell { get; } = CliOptions.Choice("--cell", "The benchmark model's recurrent cell.", "rnn_tanh", "rnn_tanh", "rnn_relu", "gru", "lstm");
+
+        public Option<int> Hidden { get; } = CliOptions.Int("--hidden", "The benchmark model's hidden size H.", 64);
+
+        public Option<int> Input { get; } = CliOptions.Int("--input", "The benchmark model's input size D.", 8);
+
+        public Option<int> Output { get; } = CliOptions.Int("--output", "The benchmark model's output size O.", 1);
+
+        public Option<int> Layers { get; } = CliOptions.Int("--layers", "The benchmark model's stacked layers.", 1);
+
+        public Option<int?> Sequences { get; } = CliOptions.OptionalInt("--sequences", "Sequences driven in the closed loops (default: 10000; 1000 with --mqtt).");
+
+        public Option<int?> Seconds { get; } = CliOptions.OptionalInt("--seconds", "Length of one measurement, in seconds (default: 3; 5 with --mqtt).", 1, 3600);
+
+        public Option<int> Rounds { get; } = CliOptions.Int("--rounds", "Interleaved rounds of the closed-loop measurements; each figure is the median over them.", 3, 1, 100);
+
+        public Option<string> Client { get; } = CliOptions.Choice("--client", "gateway: an Orleans client over loopback TCP, as a real producer; local: the in-process silo's own client, no network.", "gateway", "gateway", "local");
+
+        public Option<int> Concurrency { get; } = CliOptions.Int("--concurrency", "Calls in flight in the closed loops.", 256);
+
+        public Option<int> Batch { get; } = CliOptions.Int("--batch", "Elements per StepMany call in the batch measurement.", 64);
+
+        public Option<int> StreamSequences { get; } = CliOptions.Int("--stream-sequences", "Sequences watched in the output-stream measurement.", 100);
+
+        public Option<int> MemorySequences { get; } = CliOptions.Int("--memory-sequences", "Sequences activated to measure the memory one takes.", 20_000);
+
+        public Option<string> Outputs { get; } = CliOptions.Choice("--outputs", "When the in-process silo publishes outputs (RnnStreams:PublishOutputs).", "Always", "Always", "WhenWatched", "Never");
+
+        public Option<string> Durability { get; } = CliOptions.Text("--durability", "The in-process silo's durability policy (RnnStreams:Durability).", "POLICY", fallback: "Checkpoint(100, 1000)");
+
+        public Option<string> Mqtt { get; } = TransportOptions.MqttOption("Measure elements through this MQTT broker into the cluster given by --gateway or --redis (its silos with Mqtt:Enabled).");
+
+        public Option<string> MqttPrefix { get; } = TransportOptions.MqttPrefixOption();
+    }
+}
