@@ -13,5 +13,6 @@ public static partial class HttpApi
         MapModelEndpoints(v1);
         MapSequenceEndpoints(v1);
         MapFleetEndpoints(v1);
+        MapFleetSummaryEndpoints(v1);
     }
 }
