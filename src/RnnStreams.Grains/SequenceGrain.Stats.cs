@@ -33,7 +33,9 @@ public sealed partial class SequenceGrain
             y[i] = _history[(2 * slot) + 1];
         }
 
-        return Task.FromResult(new SequenceHistory(Id, S.Model!, S.ModelVersion, first, x, y, last, double.IsNaN(_recentError) ? null : _recentError));
+        // Right after a reset the error of the old numbering no longer applies; element 1 then starts a new one.
+        var error = last == 0 || double.IsNaN(_recentError) ? (double?)null : _recentError;
+        return Task.FromResult(new SequenceHistory(Id, S.Model!, S.ModelVersion, first, x, y, last, error));
     }
 
     /// <summary>
