@@ -8,7 +8,7 @@ namespace RnnStreams.Grains;
 /// </summary>
 public sealed partial class SequenceGrain
 {
-    /// <summary>x_t[0], y_t[0] of the last <c>KeepHistory</c> elements, slot (n−1) mod capacity; allocated at the first element.</summary>
+    /// <summary>x_t[0], y_t[0] of the last elements, slot (n−1) mod its size; from 16 elements at the first, doubled up to <c>KeepHistory</c>.</summary>
     private double[]? _history;
 
     /// <summary>The first element this activation recorded in <see cref="_history"/> since it was (re)numbered from 1; 0 before any.</summary>
@@ -20,15 +20,15 @@ public sealed partial class SequenceGrain
     public Task<SequenceHistory> History()
     {
         RequireModel();
-        var capacity = _services.Options.KeepHistory;
+        var size = HistorySize;
         var last = S.LastN;
-        var first = _historyFirstN == 0 || capacity == 0 ? last + 1 : Math.Max(_historyFirstN, last - capacity + 1);
+        var first = _historyFirstN == 0 || size == 0 ? last + 1 : Math.Max(_historyFirstN, last - size + 1);
         var count = (int)Math.Max(0, last - first + 1);
         var x = new double[count];
         var y = new double[count];
         for (var i = 0; i < count; i++)
         {
-            var slot = (int)((first + i - 1) % capacity);
+            var slot = (int)((first + i - 1) % size);
             x[i] = _history![2 * slot];
             y[i] = _history[(2 * slot) + 1];
         }
@@ -37,6 +37,9 @@ public sealed partial class SequenceGrain
         var error = last == 0 || double.IsNaN(_recentError) ? (double?)null : _recentError;
         return Task.FromResult(new SequenceHistory(Id, S.Model!, S.ModelVersion, first, x, y, last, error));
     }
+
+    /// <summary>Elements the history ring holds now: it grows by doubling from 16 up to <c>KeepHistory</c>.</summary>
+    private int HistorySize => _history is null ? 0 : _history.Length / 2;
 
     /// <summary>
     /// The recent forecast error after elements <paramref name="firstN"/>… (inputs <paramref name="xs"/>, outputs
@@ -84,17 +87,39 @@ public sealed partial class SequenceGrain
             return;
         }
 
-        _history ??= new double[2 * capacity];
         if (_historyFirstN == 0 || firstN == 1)
         {
             _historyFirstN = firstN;
         }
 
-        for (var i = Math.Max(0, count - capacity); i < count; i++)
+        // A sequence that applies a few elements costs a few hundred bytes, not the whole ring.
+        var needed = (int)Math.Min(capacity, lastN - _historyFirstN + 1);
+        if (HistorySize < needed)
         {
-            var slot = (int)((firstN + i - 1) % capacity);
-            _history[2 * slot] = xs[i * d];
+            GrowHistory((int)Math.Min(capacity, Math.Max(needed, Math.Max(16, 2L * HistorySize))), firstN - 1);
+        }
+
+        var size = HistorySize;
+        for (var i = Math.Max(0, count - size); i < count; i++)
+        {
+            var slot = (int)((firstN + i - 1) % size);
+            _history![2 * slot] = xs[i * d];
             _history[(2 * slot) + 1] = ys[i * o];
         }
+    }
+
+    /// <summary>Moves the recorded elements up to <paramref name="lastN"/> into a ring of <paramref name="size"/>.</summary>
+    private void GrowHistory(int size, long lastN)
+    {
+        var grown = new double[2 * size];
+        var old = HistorySize;
+        for (var n = Math.Max(_historyFirstN, lastN - Math.Min(old, size) + 1); old > 0 && n <= lastN; n++)
+        {
+            int from = (int)((n - 1) % old), to = (int)((n - 1) % size);
+            grown[2 * to] = _history![2 * from];
+            grown[(2 * to) + 1] = _history[(2 * from) + 1];
+        }
+
+        _history = grown;
     }
 }

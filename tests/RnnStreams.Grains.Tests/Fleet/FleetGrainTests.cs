@@ -95,6 +95,27 @@ public sealed class FleetGrainTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task History_GrowsAndWrapsAround_KeepingTheLast128ElementsExactly()
+    {
+        var (sequence, _, weights) = await StartAsync(101, 1, 1);
+        var inputs = Models.Inputs(101, 300, 1);
+        var outputs = Models.Offline(weights, inputs);
+        var n = 0;
+        foreach (var size in new[] { 1, 1, 1, 14, 1, 20, 50, 1, 1, 1, 10, 199 })
+        {
+            await sequence.StepMany(n + 1, [.. inputs.Skip(n).Take(size).SelectMany(x => x)]);
+            n += size;
+            var history = await sequence.History();
+            var first = Math.Max(1, n - 127);
+            Assert.Equal((first, (long)n), (history.FirstN, history.LastN));
+            Assert.Equal(inputs.Skip(first - 1).Take(n - first + 1).Select(x => x[0]), history.X);
+            Assert.Equal(outputs.Skip(first - 1).Take(n - first + 1).Select(y => y[0]), history.Y);
+        }
+
+        Assert.Equal(300, n);
+    }
+
+    [Fact]
     public async Task History_AfterReset_StartsAgain_AndTheErrorWithIt()
     {
         var (sequence, _, weights) = await StartAsync(91, 1, 1);
