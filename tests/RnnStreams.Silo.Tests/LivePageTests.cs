@@ -173,13 +173,14 @@ public sealed class LivePageTests(SiloFixture fixture)
             var page = await browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 1100, Height = 900 } });
             await page.GotoAsync(new Uri(fixture.Silo.Http, "/live").ToString());
 
+            // Once the noisy sequences lead with 30 elements or more, so that the chart opened next has a history to show.
             var noisy = Noisy.Select(i => ids[i]).ToArray();
             await page.WaitForFunctionAsync(
                 """
                 noisy => {
                   const s = window.rnnFleet.summary;
                   return !!s && s.activeSequences >= 100 && s.elementsPerSecond > 0 && s.top.length >= 4
-                    && noisy.every(id => s.top.slice(0, 3).some(e => e.sequence === id));
+                    && noisy.every(id => s.top.slice(0, 3).some(e => e.sequence === id && e.n >= 30));
                 }
                 """, noisy, Within30s);
             var summary = JsonDocument.Parse(await page.EvaluateAsync<string>("() => JSON.stringify(window.rnnFleet.summary)")).RootElement;
