@@ -53,6 +53,13 @@ public interface ISequenceGrain : IGrainWithStringKey
     /// <exception cref="SequenceNotStartedException">The sequence has not started.</exception>
     Task<RecentOutputs> Recent(long afterN);
 
+    /// <summary>
+    /// x_t[0] and y_t[0] of the last elements this activation applied (<c>RnnStreams:KeepHistory</c>), and the sequence's
+    /// recent forecast error: what a chart draws at once before it goes on live.
+    /// </summary>
+    /// <exception cref="SequenceNotStartedException">The sequence has not started.</exception>
+    Task<SequenceHistory> History();
+
     /// <summary>Model, version, h of every layer, last applied and last durable element.</summary>
     /// <exception cref="SequenceNotStartedException">The sequence has not started.</exception>
     Task<SequenceSnapshot> Snapshot();

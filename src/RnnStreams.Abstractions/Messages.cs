@@ -151,3 +151,30 @@ public sealed record RecentOutputs(
     [property: Id(4)] int ModelVersion,
     [property: Id(5)] long LastN,
     [property: Id(6)] long OldestKept);
+
+/// <summary>
+/// A sequence's recent history for charting (<see cref="ISequenceGrain.History"/>): x_t[0] and y_t[0] of its last
+/// elements (<c>RnnStreams:KeepHistory</c>, 128), kept in memory by its activation only: after a reactivation (idle, silo
+/// restart, a move to another silo) the history starts again at the next element.
+/// </summary>
+/// <param name="Sequence">The sequence id.</param>
+/// <param name="Model">Its model.</param>
+/// <param name="ModelVersion">The version it is pinned to now.</param>
+/// <param name="FirstN">The element of <c>X[0]</c> and <c>Y[0]</c> (when <paramref name="X"/> is empty: the one after the last applied).</param>
+/// <param name="X">x_t[0] of the elements FirstN, FirstN+1, …, LastN.</param>
+/// <param name="Y">y_t[0] of the same elements: the model's output for each (for a forecaster, its forecast of x_(t+1)[0]).</param>
+/// <param name="LastN">The last element applied.</param>
+/// <param name="ForecastError">
+/// The sequence's recent forecast error (see <see cref="SequenceError.Error"/>); null when its model is not a forecaster
+/// of its input or no element has been compared yet.
+/// </param>
+[GenerateSerializer, Immutable, Alias("rnn.SequenceHistory")]
+public sealed record SequenceHistory(
+    [property: Id(0)] string Sequence,
+    [property: Id(1)] string Model,
+    [property: Id(2)] int ModelVersion,
+    [property: Id(3)] long FirstN,
+    [property: Id(4)] double[] X,
+    [property: Id(5)] double[] Y,
+    [property: Id(6)] long LastN,
+    [property: Id(7)] double? ForecastError);

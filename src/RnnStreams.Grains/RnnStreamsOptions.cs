@@ -42,6 +42,13 @@ public sealed class RnnStreamsOptions
     /// <summary>How many recent outputs each sequence keeps to answer duplicates. Default 16.</summary>
     public int KeepOutputs { get; set; } = 16;
 
+    /// <summary>
+    /// How many elements' x_t[0] and y_t[0] each active sequence keeps in memory for charts (<c>History</c>, the live
+    /// page): 16 bytes each, allocated at its first element. Not stored: a reactivated sequence starts again. 0 keeps
+    /// none. Default 128.
+    /// </summary>
+    public int KeepHistory { get; set; } = 128;
+
     /// <summary>An idle sequence is deactivated (its state written first) after this long without a call. Default 15 minutes.</summary>
     public TimeSpan IdleDeactivation { get; set; } = TimeSpan.FromMinutes(15);
 
@@ -64,6 +71,9 @@ public sealed class RnnStreamsOptions
     /// storage client's timeout. Default 1 s.
     /// </summary>
     public TimeSpan StorageRetryInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>The most elements <see cref="KeepHistory"/> may keep per sequence.</summary>
+    public const int MaxKeepHistory = 100_000;
 
     /// <summary>The policy for a model: its override, else the silo's.</summary>
     public DurabilityPolicy PolicyFor(string model) =>
@@ -140,6 +150,11 @@ public sealed class RnnStreamsOptions
         if (KeepOutputs < 1)
         {
             throw new FormatException($"RnnStreams:KeepOutputs must be at least 1, got {KeepOutputs}");
+        }
+
+        if (KeepHistory is < 0 or > MaxKeepHistory)
+        {
+            throw new FormatException($"RnnStreams:KeepHistory must be between 0 and {MaxKeepHistory}, got {KeepHistory}");
         }
 
         if (StorageRetryInterval <= TimeSpan.Zero)

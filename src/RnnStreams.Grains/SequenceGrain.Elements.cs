@@ -176,6 +176,8 @@ public sealed partial class SequenceGrain
             throw new NonFiniteResultException(Id, firstN + failed);
         }
 
+        // Before the new outputs go into the kept ones, which still hold y of element firstN−1.
+        var recentError = RecentForecastError(model, next, firstN, xs.Span, ys.Span);
         var outputSize = model.OutputSize;
         for (var i = 0; i < count; i++)
         {
@@ -192,6 +194,8 @@ public sealed partial class SequenceGrain
         {
             await _ledger.CommitAsync(next, firstN);
         }
+
+        Recorded(model, firstN, xs.Span, ys.Span, recentError);
     }
 
     private static Span<double> Slot(SequenceState state, long n, int outputSize) =>

@@ -17,6 +17,7 @@ public sealed partial class SequenceGrain
         catch (RnnStreamsException e)
         {
             RnnMetrics.Refused(e.Kind);
+            _services.Stats.Refused(e.Kind);
             throw;
         }
     }

@@ -56,6 +56,7 @@ public sealed partial class SequenceGrain
         }
 
         RnnMetrics.Activated();
+        _services.Stats.Activated();
         _counted = true;
     }
 
@@ -65,6 +66,7 @@ public sealed partial class SequenceGrain
         {
             _counted = false;
             RnnMetrics.Deactivated();
+            _services.Stats.Deactivated();
         }
 
         var written = await _ledger.FlushAsync();
@@ -87,6 +89,7 @@ public sealed partial class SequenceGrain
             if (!result.Duplicate)
             {
                 RnnMetrics.Applied(1, startedAt, batch: false);
+                _services.Stats.Applied(1, System.Diagnostics.Stopwatch.GetElapsedTime(startedAt));
             }
 
             Stepped(activity, result.ModelVersion, 1, result.Duplicate ? 1 : 0);
@@ -115,6 +118,7 @@ public sealed partial class SequenceGrain
             if (result.Count > result.Duplicates)
             {
                 RnnMetrics.Applied(result.Count - result.Duplicates, startedAt, batch: true);
+                _services.Stats.Applied(result.Count - result.Duplicates, System.Diagnostics.Stopwatch.GetElapsedTime(startedAt));
             }
 
             Stepped(activity, result.ModelVersion, result.Count, result.Duplicates);
@@ -254,6 +258,7 @@ public sealed partial class SequenceGrain
     private void Refusing(RnnStreamsException refusal)
     {
         RnnMetrics.Refused(refusal.Kind);
+        _services.Stats.Refused(refusal.Kind);
         if (_ledger.IsStale)
         {
             DeactivateOnIdle();

@@ -17,6 +17,7 @@ public sealed class SequenceServices(
     OutputPublisher publisher,
     CheckpointSweeper sweeper,
     StorageCircuit circuit,
+    SiloStatsCollector stats,
     IOptions<RnnStreamsOptions> options,
     ILogger<SequenceGrain> logger)
 {
@@ -38,6 +39,9 @@ public sealed class SequenceServices(
     public StorageCircuit Circuit { get; } = circuit;
 
     public RnnStreamsOptions Options { get; } = options.Value;
+
+    /// <summary>The silo's live counters for the fleet summary (elements, latency, refusals, forecast errors).</summary>
+    public SiloStatsCollector Stats { get; } = stats;
 
     public ILogger<SequenceGrain> Logger { get; } = logger;
 

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
 using Orleans.Storage;
@@ -53,6 +54,12 @@ public static class SiloBuilderExtensions
         builder.Services.AddHostedService(sp => sp.GetRequiredService<CheckpointSweeper>());
         builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<CheckpointSweeper>());
         builder.Services.AddRnnStreamsErrors();
+
+        // The fleet summary: sequences feed the silo's collector, the reporter sends it to the fleet grain each second.
+        builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<SiloStatsCollector>();
+        builder.Services.AddSingleton<FleetReporter>();
+        builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<FleetReporter>());
 
         // Grain calls carry the caller's trace context (W3C traceparent in the RequestContext) and start Orleans'
         // activities: only when something listens to Microsoft.Orleans.*, so untraced calls pay one filter each way.

@@ -13,6 +13,7 @@ public static partial class HttpApi
         MapModelEndpoints(v1);
         MapSequenceEndpoints(v1);
         MapFleetEndpoints(v1);
+        MapFleetSummaryEndpoints(v1);
         if (options.Floor)
         {
             MapFloorEndpoint(v1);

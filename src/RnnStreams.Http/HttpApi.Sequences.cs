@@ -57,6 +57,8 @@ public static partial class HttpApi
             return Results.NoContent();
         }).WithSummary("Ends the sequence (its state is deleted; subscribers get the ended event)");
 
+        v1.MapGet("/sequences/{id}/history", async (string id, IGrainFactory grains) => Results.Ok(await grains.GetGrain<ISequenceGrain>(id).History()))
+            .WithSummary("x_t[0] and y_t[0] of the sequence's last elements (RnnStreams:KeepHistory, kept in memory by its activation) and its recent forecast error");
         v1.MapGet("/sequences/{id}/outputs", StreamOutputsAsync).WithMetadata(LongRunning)
             .WithSummary("The sequence's outputs as Server-Sent Events, in order; the ended or expired event comes last");
     }

@@ -24,7 +24,7 @@ public static partial class HttpApi
     /// </summary>
     public const string TrustedCallerItem = "rnn.trusted";
 
-    /// <summary>The live page: one self-contained HTML file (plain canvas, no CDN), served at <c>/live</c>.</summary>
+    /// <summary>The live page: one self-contained HTML file (plain JS and SVG, no CDN), served at <c>/live</c>: the fleet, or one sequence with <c>?sequence=ID</c>.</summary>
     private static readonly Lazy<string> LivePage = new(() =>
     {
         using var stream = typeof(HttpApi).Assembly.GetManifestResourceStream("RnnStreams.Http.live.html")!;

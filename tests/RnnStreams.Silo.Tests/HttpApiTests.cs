@@ -49,6 +49,7 @@ public sealed class HttpApiTests(SiloFixture fixture) : IDisposable
         {
             "/v1/models", "/v1/models/{name}", "/v1/models/{name}/versions", "/v1/sequences/{id}/start", "/v1/sequences/{id}/elements",
             "/v1/sequences/{id}/batch", "/v1/sequences/{id}", "/v1/sequences/{id}/reset", "/v1/sequences/{id}/upgrade", "/v1/sequences/{id}/outputs",
+            "/v1/sequences/{id}/history", "/v1/fleet",
         }, paths);
     }
 

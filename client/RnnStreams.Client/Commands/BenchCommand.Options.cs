@@ -11,7 +11,7 @@ internal static partial class BenchCommand
         var command = new Command("bench", "Throughput, latency and memory in one run, against a silo in this process (unless --gateway or --redis is given); prints a table, then one JSON line. With --mqtt: elements through an MQTT broker into a running cluster, against the broker's own floor.")
         {
             o.Cell, o.Hidden, o.Input, o.Output, o.Layers, o.Sequences, o.Seconds, o.Rounds, o.Client, o.Concurrency, o.Batch,
-            o.StreamSequences, o.MemorySequences, o.Outputs, o.Durability, o.Mqtt, o.MqttPrefix,
+            o.StreamSequences, o.MemorySequences, o.HttpConnections, o.Outputs, o.Durability, o.Mqtt, o.MqttPrefix,
         };
         ConnectionOptions.AddTo(command);
         command.SetAction((args, cancellation) => Run(args, o, stdout, cancellation));
@@ -42,6 +42,8 @@ internal static partial class BenchCommand
         public Option<int> Concurrency { get; } = CliOptions.Int("--concurrency", "Calls in flight in the closed loops.", 256);
 
         public Option<int> Batch { get; } = CliOptions.Int("--batch", "Elements per StepMany call in the batch measurement.", 64);
+
+        public Option<int> HttpConnections { get; } = CliOptions.Int("--http-connections", "Requests in flight in the HTTP measurements: HTTP/1.1 connections, or streams on the h2c connections.", 32, 1, 100_000);
 
         public Option<int> StreamSequences { get; } = CliOptions.Int("--stream-sequences", "Sequences watched in the output-stream measurement.", 100);
 

@@ -168,7 +168,7 @@ internal static partial class BenchCommand
 
             if (silo is not null)
             {
-                results.AddRange(await HttpBench.MeasureAsync(client, model, p, run, httpPort, h2cPort));
+                results.AddRange(await HttpBench.MeasureAsync(client, model, p with { Concurrency = args.GetValue(o.HttpConnections) }, run, httpPort, h2cPort));
             }
 
             var pauseBefore = GC.GetTotalPauseDuration();

@@ -24,7 +24,7 @@ internal static class HttpBench
     {
         var count = Math.Min(p.Sequences, 2_000);
         var ids = Enumerable.Range(0, count).Select(i => $"{run}-http-{i}").ToArray();
-        await BenchCommand.ForEachAsync(ids, p.Concurrency, id => client.GetGrain<ISequenceGrain>(id).Start(new StartRequest(model.Name)));
+        await BenchCommand.ForEachAsync(ids, 256, id => client.GetGrain<ISequenceGrain>(id).Start(new StartRequest(model.Name)));
         var x = Enumerable.Range(0, p.Input).Select(i => Math.Sin(i)).ToArray();
         var rows = Enumerable.Repeat(x, p.Batch).ToArray();
         var next = new long[count];
@@ -84,7 +84,7 @@ internal static class HttpBench
             ("http_floor_per_s", Med(rounds, r => r.Floor.Rate), "req/s", "POST /v1/floor/{id}/elements: every middleware of the API (key check, rate limiter, body limit, problems), no grain call"),
             ("http_steps_per_s", steps, "steps/s", $"POST /v1/sequences/{{id}}/elements, one element per request, HTTP/1.1, {Math.Min(p.Concurrency, count)} connections; ×floor {stepsOverFloor:F3}"),
             ("http2_floor_per_s", Med(rounds, r => r.Floor2.Rate), "req/s", "the floor over h2c (HTTP/2 with prior knowledge, Http:Protocols=Http2)"),
-            ("http2_steps_per_s", Med(rounds, r => r.Steps2.Rate), "steps/s", $"one element per request over h2c; ×floor {Med(rounds, r => r.Steps2.Rate / r.Floor2.Rate):F3}"),
+            ("http2_steps_per_s", Med(rounds, r => r.Steps2.Rate), "steps/s", $"one element per request over h2c, {Math.Min(p.Concurrency, count)} streams; ×floor {Med(rounds, r => r.Steps2.Rate / r.Floor2.Rate):F3}"),
             ("http_batch_steps_per_s", batch, "steps/s", $"POST /v1/sequences/{{id}}/batch, {p.Batch} elements per request"),
             ("http_bare_cpu_us", Med(rounds, r => r.Bare.CpuUs), "µs", "process CPU per request (client and server): Kestrel, HttpClient and JSON"),
             ("http_floor_cpu_us", Med(rounds, r => r.Floor.CpuUs), "µs", "… plus the API's middleware"),

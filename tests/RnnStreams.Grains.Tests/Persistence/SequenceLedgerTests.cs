@@ -33,6 +33,7 @@ public class SequenceLedgerTests
             publisher: null!,
             new CheckpointSweeper(null!, NullLogger<CheckpointSweeper>.Instance),
             new StorageCircuit(provider, options, NullLogger<StorageCircuit>.Instance),
+            new SiloStatsCollector(TimeProvider.System),
             options,
             NullLogger<SequenceGrain>.Instance);
         _ledger = new SequenceLedger(_id, services);
