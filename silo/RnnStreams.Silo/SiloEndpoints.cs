@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.Dashboard;
@@ -31,23 +32,40 @@ public static class SiloEndpoints
 
     private static readonly string[] ManagementPaths = ["/healthz", "/ready", "/metrics", "/dashboard", "/openapi"];
 
-    /// <summary>Binds the API's addresses (when <paramref name="api"/>) and the management addresses.</summary>
+    /// <summary>
+    /// Binds the API's addresses (when <paramref name="api"/>): its own in <see cref="HttpApiOptions.Protocols"/> and
+    /// <see cref="HttpApiOptions.H2cUrls"/> in h2c; and the management addresses, in HTTP/1.1.
+    /// </summary>
     public static WebApplicationBuilder AddSiloEndpoints(this WebApplicationBuilder builder, bool api)
     {
+        var http = builder.Configuration.GetSection(HttpApiOptions.Section).Get<HttpApiOptions>() ?? new HttpApiOptions();
+        var protocols = HttpApi.ParseProtocols(http.Protocols); // a bad value stops the silo here, naming the key
         var management = Split(builder.Configuration[ManagementUrlsKey] ?? DefaultManagementUrls);
         var apiUrls = api ? ApiUrls(builder.Configuration) : [];
-        var managementPorts = management.Select(u => BindingAddress.Parse(u).Port).ToHashSet();
-        if (apiUrls.Select(u => BindingAddress.Parse(u).Port).FirstOrDefault(managementPorts.Contains) is var shared and > 0)
-        {
-            throw new InvalidOperationException($"the API ({string.Join(';', apiUrls)}) and {ManagementUrlsKey} ({string.Join(';', management)}) share port {shared}: give the management endpoint a port of its own, or set {ManagementUrlsKey} empty");
-        }
+        var h2cUrls = api ? Split(http.H2cUrls) : [];
+        var managementPorts = Ports(management);
+        var h2cPorts = Ports(h2cUrls);
+        Disjoint("the API", apiUrls, ManagementUrlsKey, management);
+        Disjoint("the API", apiUrls, $"{HttpApiOptions.Section}:{nameof(HttpApiOptions.H2cUrls)}", h2cUrls);
+        Disjoint($"{HttpApiOptions.Section}:{nameof(HttpApiOptions.H2cUrls)}", h2cUrls, ManagementUrlsKey, management);
 
         builder.Services.AddSingleton(new ManagementPorts(managementPorts));
-        builder.WebHost.UseUrls([.. apiUrls, .. management]); // Kestrel:Endpoints, when configured, replace both
-        var http = builder.Configuration.GetSection(HttpApiOptions.Section).Get<HttpApiOptions>() ?? new HttpApiOptions();
-        HttpApi.ParseProtocols(http.Protocols); // a bad value stops the silo here, naming the key
-        builder.WebHost.ConfigureKestrel(k => HttpApi.ConfigureKestrel(k, http, port => !managementPorts.Contains(port)));
+        builder.WebHost.UseUrls([.. apiUrls, .. h2cUrls, .. management]); // Kestrel:Endpoints, when configured, replace them all
+        builder.WebHost.ConfigureKestrel(k => HttpApi.ConfigureKestrel(k, http, port =>
+            managementPorts.Contains(port) ? null : h2cPorts.Contains(port) ? HttpProtocols.Http2 : protocols));
         return builder;
+    }
+
+    private static HashSet<int> Ports(string[] urls) => urls.Select(u => BindingAddress.Parse(u).Port).ToHashSet();
+
+    /// <summary>Two sets of addresses must not share a port: one port speaks one set of protocols to one audience.</summary>
+    private static void Disjoint(string name, string[] urls, string otherName, string[] otherUrls)
+    {
+        var other = Ports(otherUrls);
+        if (urls.Select(u => BindingAddress.Parse(u).Port).FirstOrDefault(other.Contains) is var shared and > 0)
+        {
+            throw new InvalidOperationException($"{name} ({string.Join(';', urls)}) and {otherName} ({string.Join(';', otherUrls)}) share port {shared}: give each a port of its own");
+        }
     }
 
     /// <summary>

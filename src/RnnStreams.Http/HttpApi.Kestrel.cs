@@ -6,19 +6,18 @@ namespace RnnStreams.Http;
 public static partial class HttpApi
 {
     /// <summary>
-    /// Applies <paramref name="options"/> to Kestrel: <see cref="HttpApiOptions.Protocols"/> on the addresses whose port
-    /// <paramref name="isApiPort"/> accepts (the management port keeps HTTP/1.1 for probes and scrapers), the keep-alive
-    /// timeout, the HTTP/2 stream limit and the largest body.
+    /// Applies <paramref name="options"/> to Kestrel: on each address, the HTTP versions <paramref name="protocolsOf"/>
+    /// gives for its port (none: Kestrel's default, HTTP/1.1 on a plain port — the management port, for probes and
+    /// scrapers), the keep-alive timeout, the HTTP/2 stream limit and the largest body.
     /// </summary>
-    public static void ConfigureKestrel(KestrelServerOptions kestrel, HttpApiOptions options, Func<int, bool> isApiPort)
+    public static void ConfigureKestrel(KestrelServerOptions kestrel, HttpApiOptions options, Func<int, HttpProtocols?> protocolsOf)
     {
-        var protocols = ParseProtocols(options.Protocols);
         kestrel.Limits.MaxRequestBodySize = Math.Max(options.MaxBodyBytes, options.MaxModelBytes);
         kestrel.Limits.KeepAliveTimeout = options.KeepAliveTimeout;
         kestrel.Limits.Http2.MaxStreamsPerConnection = options.MaxStreamsPerConnection;
         kestrel.ConfigureEndpointDefaults(listen =>
         {
-            if (listen.IPEndPoint is { } endpoint && isApiPort(endpoint.Port))
+            if (listen.IPEndPoint is { } endpoint && protocolsOf(endpoint.Port) is { } protocols)
             {
                 listen.Protocols = protocols;
             }

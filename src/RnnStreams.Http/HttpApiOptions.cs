@@ -54,6 +54,12 @@ public sealed class HttpApiOptions
     /// </summary>
     public string Protocols { get; set; } = "Http1";
 
+    /// <summary>
+    /// More addresses of the API that speak h2c only (HTTP/2 with prior knowledge), separated by <c>;</c> — for
+    /// gateways, while devices keep <see cref="Protocols"/> on the API's own addresses (default none).
+    /// </summary>
+    public string? H2cUrls { get; set; }
+
     /// <summary>How long an idle keep-alive connection stays open (default 130 s, Kestrel's).</summary>
     public TimeSpan KeepAliveTimeout { get; set; } = TimeSpan.FromSeconds(130);
 

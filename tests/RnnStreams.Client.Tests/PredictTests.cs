@@ -6,16 +6,9 @@ namespace RnnStreams.Client.Tests;
 
 public sealed class PredictTests : IDisposable
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("rnn-predict-").FullName;
+    private readonly ScratchFolder _dir = new("rnn-predict-");
 
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
-
-    private string File(string name, string text)
-    {
-        var path = Path.Combine(_dir, name);
-        System.IO.File.WriteAllText(path, text);
-        return path;
-    }
+    public void Dispose() => _dir.Dispose();
 
     private static async Task<(int Code, string Out, string Err)> Run(params string[] args)
     {
@@ -30,7 +23,7 @@ public sealed class PredictTests : IDisposable
     [Fact]
     public async Task Predict_WorkedExample_PrintsHeaderAndRoundTripOutputs()
     {
-        var (code, output, error) = await Run("predict", "--model", DemoModel, "--input", File("x.csv", "x\n1\n2\n3\n"));
+        var (code, output, error) = await Run("predict", "--model", DemoModel, "--input", _dir.Write("x.csv", "x\n1\n2\n3\n"));
 
         Assert.Equal(0, code);
         Assert.Equal(string.Empty, error);
@@ -49,8 +42,8 @@ public sealed class PredictTests : IDisposable
     [Fact]
     public async Task Predict_ReadsATimestampValueCsv_AsTrainDoes_AndColumnsByName()
     {
-        var series = File("series.csv", "timestamp,value,other\n1959-01-01,1,9\n1959-02-01,2,9\n1959-03-01,3,9\n");
-        var plain = File("x.csv", "1\n2\n3\n");
+        var series = _dir.Write("series.csv", "timestamp,value,other\n1959-01-01,1,9\n1959-02-01,2,9\n1959-03-01,3,9\n");
+        var plain = _dir.Write("x.csv", "1\n2\n3\n");
         var expected = (await Run("predict", "--model", DemoModel, "--input", plain)).Out;
 
         var byName = await Run("predict", "--model", DemoModel, "--input", series, "--column", "value");
@@ -76,12 +69,12 @@ public sealed class PredictTests : IDisposable
         double[] Fill(int n) => Enumerable.Range(0, n).Select(_ => random.NextDouble() - 0.5).ToArray();
         var model = new RnnModel("two", CellType.RnnTanh, OutputHead.Softmax, 2, 3, 3,
             [new RnnLayer(2, 3, Fill(6), Fill(9), Fill(3)), new RnnLayer(3, 3, Fill(9), Fill(9), Fill(3))], Fill(9), Fill(3));
-        var modelPath = Path.Combine(_dir, "two.json");
+        var modelPath = _dir.PathOf("two.json");
         ModelFile.Save(model, modelPath);
         var inputs = Enumerable.Range(0, 20).Select(_ => Fill(2)).ToArray();
         var h0 = Fill(6);
-        var inputPath = File("in.csv", string.Join('\n', inputs.Select(x => string.Join(',', x.Select(v => v.ToString("R", CultureInfo.InvariantCulture))))));
-        var h0Path = File("h0.csv", $"{string.Join(',', h0.Take(3).Select(v => v.ToString("R", CultureInfo.InvariantCulture)))}\n{string.Join(',', h0.Skip(3).Select(v => v.ToString("R", CultureInfo.InvariantCulture)))}\n");
+        var inputPath = _dir.Write("in.csv", string.Join('\n', inputs.Select(x => string.Join(',', x.Select(v => v.ToString("R", CultureInfo.InvariantCulture))))));
+        var h0Path = _dir.Write("h0.csv", $"{string.Join(',', h0.Take(3).Select(v => v.ToString("R", CultureInfo.InvariantCulture)))}\n{string.Join(',', h0.Skip(3).Select(v => v.ToString("R", CultureInfo.InvariantCulture)))}\n");
 
         var (code, output, _) = await Run("predict", "--model", modelPath, "--input", inputPath, "--h0", h0Path);
 
@@ -105,8 +98,8 @@ public sealed class PredictTests : IDisposable
         string Csv(System.Text.Json.JsonElement rows) =>
             string.Join('\n', rows.EnumerateArray().Select(r => string.Join(',', r.EnumerateArray().Select(v => v.GetDouble().ToString("R", CultureInfo.InvariantCulture))))) + "\n";
 
-        var (code, output, error) = await Run("predict", "--model", File("lstm.json", c.GetProperty("model").GetRawText()), "--input", File("x.csv", Csv(c.GetProperty("inputs"))),
-            "--h0", File("h0.csv", Csv(c.GetProperty("h0"))), "--c0", File("c0.csv", Csv(c.GetProperty("c0"))));
+        var (code, output, error) = await Run("predict", "--model", _dir.Write("lstm.json", c.GetProperty("model").GetRawText()), "--input", _dir.Write("x.csv", Csv(c.GetProperty("inputs"))),
+            "--h0", _dir.Write("h0.csv", Csv(c.GetProperty("h0"))), "--c0", _dir.Write("c0.csv", Csv(c.GetProperty("c0"))));
 
         Assert.True(code == 0, error);
         var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
@@ -123,7 +116,7 @@ public sealed class PredictTests : IDisposable
             }
         }
 
-        var withoutC0 = await Run("predict", "--model", Path.Combine(_dir, "lstm.json"), "--input", Path.Combine(_dir, "x.csv"), "--h0", Path.Combine(_dir, "h0.csv"));
+        var withoutC0 = await Run("predict", "--model", _dir.PathOf("lstm.json"), "--input", _dir.PathOf("x.csv"), "--h0", _dir.PathOf("h0.csv"));
         Assert.NotEqual(output, withoutC0.Out);
     }
 
@@ -142,14 +135,14 @@ public sealed class PredictTests : IDisposable
         var modelPath = model switch
         {
             "{demo}" => DemoModel,
-            "{bad}" => File("bad.json", System.IO.File.ReadAllText(DemoModel).Replace("\"W_hh\": [[0.3]]", "\"W_hh\": [[0.3, 1]]")),
-            "{garbage}" => File("garbage.json", "{ \"name\": "),
-            _ => model.Replace("{dir}", _dir),
+            "{bad}" => _dir.Write("bad.json", System.IO.File.ReadAllText(DemoModel).Replace("\"W_hh\": [[0.3]]", "\"W_hh\": [[0.3, 1]]")),
+            "{garbage}" => _dir.Write("garbage.json", "{ \"name\": "),
+            _ => model.Replace("{dir}", _dir.Root),
         };
-        List<string> args = ["predict", "--model", modelPath, "--input", File("x.csv", input)];
+        List<string> args = ["predict", "--model", modelPath, "--input", _dir.Write("x.csv", input)];
         if (h0 is not null)
         {
-            args.AddRange(["--h0", File("h0.csv", h0)]);
+            args.AddRange(["--h0", _dir.Write("h0.csv", h0)]);
         }
 
         var (code, output, error) = await Run([.. args]);
@@ -173,7 +166,7 @@ public sealed class PredictTests : IDisposable
     [InlineData("predict --model {demo} --input {x} --c0 {x}", "--c0: an initial cell state is only for lstm models")]
     public async Task Cli_UsageErrors_ExitWithCode2(string commandLine, string expected)
     {
-        var x = File("x.csv", "1\n");
+        var x = _dir.Write("x.csv", "1\n");
         var (code, _, error) = await Run([.. commandLine.Split(' ').Select(a => a.Replace("{demo}", DemoModel).Replace("{x}", x))]);
         Assert.Equal(2, code);
         Assert.Contains(expected, error);
@@ -182,13 +175,13 @@ public sealed class PredictTests : IDisposable
     [Fact]
     public async Task Predict_AsAProcess_PrintsNoStackTraceOnError()
     {
-        var ok = await ProcessRunner.RunAsync(Repository.ClientDll, ["predict", "--model", DemoModel, "--input", File("x.csv", "1\n2\n3\n")]);
+        var ok = await ProcessRunner.RunAsync(Repository.ClientDll, ["predict", "--model", DemoModel, "--input", _dir.Write("x.csv", "1\n2\n3\n")]);
         Assert.Equal(0, ok.ExitCode);
         Assert.Equal(["n,y_0", "1,0.41481982679921414", "2,0.5405484706371846", "3,0.5809011920666035"], ok.OutputLines);
 
-        var bad = await ProcessRunner.RunAsync(Repository.ClientDll, ["predict", "--model", File("m.json", "[]"), "--input", File("x.csv", "1\n")]);
+        var bad = await ProcessRunner.RunAsync(Repository.ClientDll, ["predict", "--model", _dir.Write("m.json", "[]"), "--input", _dir.Write("x.csv", "1\n")]);
         Assert.Equal(1, bad.ExitCode);
-        Assert.Equal($"error: {Path.Combine(_dir, "m.json")}: file: expected a JSON object, got an array", bad.StandardError.Trim());
+        Assert.Equal($"error: {_dir.PathOf("m.json")}: file: expected a JSON object, got an array", bad.StandardError.Trim());
         Assert.DoesNotContain("   at ", bad.StandardError);
     }
 }

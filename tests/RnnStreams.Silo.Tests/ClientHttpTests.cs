@@ -9,29 +9,20 @@ public sealed class ClientHttpTests(SiloFixture fixture) : IDisposable
     /// <summary>The worked example's outputs as every transport prints them (predict prints the same).</summary>
     internal static readonly string[] WorkedExample = ["n,y_0", "1,0.41481982679921414", "2,0.5405484706371846", "3,0.5809011920666035"];
 
-    private readonly string _dir = Directory.CreateTempSubdirectory("rnn-http-client-").FullName;
+    private readonly ScratchFolder _dir = new("rnn-http-client-");
 
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
+    public void Dispose() => _dir.Dispose();
 
     private string Url => fixture.Silo.Http.ToString();
-
-    private string WriteFile(string name, string text)
-    {
-        var path = Path.Combine(_dir, name);
-        File.WriteAllText(path, text);
-        return path;
-    }
-
-    private static string Key(string prefix) => $"{prefix}-{Guid.NewGuid():N}";
 
     [Fact]
     public async Task StreamAndWatch_OverHttp_PrintTheWorkedExample()
     {
-        var id = Key("http-worked");
+        var id = TestKeys.New("http-worked");
         using var watch = await BackgroundClient.StartAsync(["watch", "--sequence", id, "--count", "3", "--url", Url], "has not started");
 
         var streamed = await ProcessRunner.RunAsync(Repository.ClientDll,
-            ["stream", "--sequence", id, "--input", WriteFile("x.csv", "1\n2\n3\n"), "--model", "worked-example", "--url", Url]);
+            ["stream", "--sequence", id, "--input", _dir.Write("x.csv", "1\n2\n3\n"), "--model", "worked-example", "--url", Url]);
         var watched = await watch.WaitAsync(TimeSpan.FromSeconds(60));
 
         Assert.True(streamed.ExitCode == 0, streamed.ToString());
@@ -43,10 +34,10 @@ public sealed class ClientHttpTests(SiloFixture fixture) : IDisposable
     [Fact]
     public async Task Stream_OverHttp_ResumesAfterTheLastAppliedElement_AsThroughTheGateway()
     {
-        var id = Key("http-resume");
+        var id = TestKeys.New("http-resume");
         var first = await ProcessRunner.RunAsync(Repository.ClientDll,
-            ["stream", "--sequence", id, "--input", WriteFile("first.csv", "1\n2\n"), "--model", "worked-example", "--url", Url]);
-        var all = await ProcessRunner.RunAsync(Repository.ClientDll, ["stream", "--sequence", id, "--input", WriteFile("all.csv", "1\n2\n3\n"), "--url", Url, "--batch", "2"]);
+            ["stream", "--sequence", id, "--input", _dir.Write("first.csv", "1\n2\n"), "--model", "worked-example", "--url", Url]);
+        var all = await ProcessRunner.RunAsync(Repository.ClientDll, ["stream", "--sequence", id, "--input", _dir.Write("all.csv", "1\n2\n3\n"), "--url", Url, "--batch", "2"]);
 
         Assert.True(first.ExitCode == 0, first.ToString());
         Assert.Equal(WorkedExample[..3], first.OutputLines);
@@ -59,9 +50,9 @@ public sealed class ClientHttpTests(SiloFixture fixture) : IDisposable
     public async Task Stream_OverHttp_ARefusedElement_ExitsOneWithItsKind()
     {
         var wide = await ProcessRunner.RunAsync(Repository.ClientDll,
-            ["stream", "--sequence", Key("http-wide"), "--input", WriteFile("w.csv", "1,2\n"), "--model", "worked-example", "--url", Url]);
+            ["stream", "--sequence", TestKeys.New("http-wide"), "--input", _dir.Write("w.csv", "1,2\n"), "--model", "worked-example", "--url", Url]);
         var unknown = await ProcessRunner.RunAsync(Repository.ClientDll,
-            ["stream", "--sequence", Key("http-unknown"), "--input", WriteFile("x.csv", "1\n"), "--model", "no-such-model", "--url", Url]);
+            ["stream", "--sequence", TestKeys.New("http-unknown"), "--input", _dir.Write("x.csv", "1\n"), "--model", "no-such-model", "--url", Url]);
 
         Assert.Equal(1, wide.ExitCode);
         Assert.Equal(string.Empty, wide.StandardOutput);

@@ -9,28 +9,19 @@ namespace RnnStreams.Silo.Tests;
 [Collection(MqttCollection.Name)]
 public sealed class ClientMqttTests(MqttFixture fixture) : IDisposable
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("rnn-mqtt-client-").FullName;
+    private readonly ScratchFolder _dir = new("rnn-mqtt-client-");
 
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
+    public void Dispose() => _dir.Dispose();
 
     private string Broker => $"127.0.0.1:{fixture.Broker.Port}";
-
-    private string WriteFile(string name, string text)
-    {
-        var path = Path.Combine(_dir, name);
-        File.WriteAllText(path, text);
-        return path;
-    }
-
-    private static string Key(string prefix) => $"{prefix}-{Guid.NewGuid():N}";
 
     [Fact]
     public async Task StreamAndWatch_OverMqtt_PrintTheWorkedExample()
     {
-        var id = Key("mqtt-worked");
+        var id = TestKeys.New("mqtt-worked");
         using var watch = await BackgroundClient.StartAsync(["watch", "--sequence", id, "--count", "3", "--mqtt", Broker], $"# watching rnn/{id}/out on {Broker}");
 
-        var streamed = await ProcessRunner.RunAsync(Repository.ClientDll, ["stream", "--sequence", id, "--input", WriteFile("x.csv", "1\n2\n3\n"), "--mqtt", Broker]);
+        var streamed = await ProcessRunner.RunAsync(Repository.ClientDll, ["stream", "--sequence", id, "--input", _dir.Write("x.csv", "1\n2\n3\n"), "--mqtt", Broker]);
         var watched = await watch.WaitAsync(TimeSpan.FromSeconds(60));
 
         Assert.True(streamed.ExitCode == 0, streamed.ToString());
@@ -43,9 +34,9 @@ public sealed class ClientMqttTests(MqttFixture fixture) : IDisposable
     [Fact]
     public async Task Stream_OverMqtt_InBatches_AndAppendingFromN_PrintsTheSameNumbers()
     {
-        var id = Key("mqtt-batch");
-        var first = await ProcessRunner.RunAsync(Repository.ClientDll, ["stream", "--sequence", id, "--input", WriteFile("a.csv", "1\n2\n"), "--mqtt", Broker, "--batch", "2"]);
-        var appended = await ProcessRunner.RunAsync(Repository.ClientDll, ["stream", "--sequence", id, "--input", WriteFile("b.csv", "3\n"), "--from-n", "3", "--mqtt", Broker]);
+        var id = TestKeys.New("mqtt-batch");
+        var first = await ProcessRunner.RunAsync(Repository.ClientDll, ["stream", "--sequence", id, "--input", _dir.Write("a.csv", "1\n2\n"), "--mqtt", Broker, "--batch", "2"]);
+        var appended = await ProcessRunner.RunAsync(Repository.ClientDll, ["stream", "--sequence", id, "--input", _dir.Write("b.csv", "3\n"), "--from-n", "3", "--mqtt", Broker]);
 
         Assert.True(first.ExitCode == 0, first.ToString());
         Assert.Equal(ClientHttpTests.WorkedExample[..3], first.OutputLines);
@@ -56,7 +47,7 @@ public sealed class ClientMqttTests(MqttFixture fixture) : IDisposable
     [Fact]
     public async Task Stream_OverMqtt_ARefusedElement_ExitsOneWithTheErrorTopicsKind()
     {
-        var wide = await ProcessRunner.RunAsync(Repository.ClientDll, ["stream", "--sequence", Key("mqtt-wide"), "--input", WriteFile("w.csv", "1,2\n"), "--mqtt", Broker]);
+        var wide = await ProcessRunner.RunAsync(Repository.ClientDll, ["stream", "--sequence", TestKeys.New("mqtt-wide"), "--input", _dir.Write("w.csv", "1,2\n"), "--mqtt", Broker]);
 
         Assert.Equal(1, wide.ExitCode);
         Assert.Equal(string.Empty, wide.StandardOutput);

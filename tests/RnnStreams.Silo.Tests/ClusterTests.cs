@@ -7,7 +7,7 @@ namespace RnnStreams.Silo.Tests;
 /// <summary>Several silo processes clustered through a real redis-server, driven by the client as a process.</summary>
 public sealed class ClusterTests : IAsyncLifetime
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("rnn-cluster-").FullName;
+    private readonly ScratchFolder _dir = new("rnn-cluster-");
     private readonly List<SiloProcess> _silos = [];
     private RedisServer _redis = null!;
     private Dictionary<string, string> _environment = null!;
@@ -33,7 +33,7 @@ public sealed class ClusterTests : IAsyncLifetime
         }
 
         await _redis.DisposeAsync();
-        Directory.Delete(_dir, recursive: true);
+        _dir.Dispose();
     }
 
     private async Task<SiloProcess> StartSiloAsync()
@@ -46,13 +46,6 @@ public sealed class ClusterTests : IAsyncLifetime
     private Task<ProcessResult> Client(SiloProcess gateway, params string[] args) =>
         ProcessRunner.RunAsync(Repository.ClientDll, [.. args, "--gateway", gateway.Gateway, "--connect-timeout", "30"], TimeSpan.FromMinutes(3), _environment);
 
-    private string WriteFile(string name, string text)
-    {
-        var path = Path.Combine(_dir, name);
-        File.WriteAllText(path, text);
-        return path;
-    }
-
     private static void Ok(ProcessResult result) => Assert.True(result.ExitCode == 0, result.ToString());
 
     [Fact]
@@ -60,12 +53,12 @@ public sealed class ClusterTests : IAsyncLifetime
     {
         var a = await StartSiloAsync();
         await StartSiloAsync();
-        var model = Path.Combine(_dir, "m.json");
+        var model = _dir.PathOf("m.json");
         Ok(await Client(a, "models", "random", "--name", "restart-model", "--input", "2", "--hidden", "8", "--output", "1", "--seed", "5", "--out", model));
         Ok(await Client(a, "models", "put", "--file", model));
         var rows = Enumerable.Range(1, 40).Select(t => $"{Math.Sin(t / 3.0).ToString("R", CultureInfo.InvariantCulture)},{(t % 7 / 7.0).ToString("R", CultureInfo.InvariantCulture)}").ToArray();
-        var firstHalf = WriteFile("first.csv", string.Join('\n', rows.Take(25)));
-        var all = WriteFile("all.csv", string.Join('\n', rows));
+        var firstHalf = _dir.Write("first.csv", string.Join('\n', rows.Take(25)));
+        var all = _dir.Write("all.csv", string.Join('\n', rows));
         var offline = await ProcessRunner.RunAsync(Repository.ClientDll, ["predict", "--model", model, "--input", all]);
         Ok(offline);
         Ok(await Client(a, "stream", "--sequence", "restart-seq", "--input", firstHalf, "--model", "restart-model"));
@@ -96,11 +89,11 @@ public sealed class ClusterTests : IAsyncLifetime
     {
         _silos.Add(await SiloProcess.StartAsync(["--Orleans:Endpoints:AdvertisedIPAddress", "127.0.0.1"], _environment));
         _silos.Add(await SiloProcess.StartAsync(["--Orleans:Endpoints:AdvertisedIPAddress", "127.0.0.1"], _environment));
-        var model = Path.Combine(_dir, "m.json");
+        var model = _dir.PathOf("m.json");
         ModelFile.Save(RandomModel.Create("survive", 1, 16, 1, seed: 9), model);
         Ok(await Client(_silos[0], "models", "put", "--file", model));
         const int Elements = 4000;
-        var input = WriteFile("x.csv", string.Join('\n', Enumerable.Range(1, Elements).Select(t => Math.Sin(t / 10.0).ToString("R", CultureInfo.InvariantCulture))));
+        var input = _dir.Write("x.csv", string.Join('\n', Enumerable.Range(1, Elements).Select(t => Math.Sin(t / 10.0).ToString("R", CultureInfo.InvariantCulture))));
         var offline = await ProcessRunner.RunAsync(Repository.ClientDll, ["predict", "--model", model, "--input", input]);
         Ok(offline);
 
@@ -154,8 +147,8 @@ public sealed class ClusterTests : IAsyncLifetime
         var b = await StartSiloAsync();
         var v1 = RandomModel.Create("versions", 1, 6, 1, seed: 1);
         var v2 = RandomModel.Create("versions", 1, 6, 1, seed: 2);
-        var v1Path = Path.Combine(_dir, "v1.json");
-        var v2Path = Path.Combine(_dir, "v2.json");
+        var v1Path = _dir.PathOf("v1.json");
+        var v2Path = _dir.PathOf("v2.json");
         ModelFile.Save(v1, v1Path);
         ModelFile.Save(v2, v2Path);
         double[][] xs = [[0.5], [-0.25], [1.0], [0.75], [-1.0]];
@@ -169,7 +162,7 @@ public sealed class ClusterTests : IAsyncLifetime
         }
 
         Ok(await Client(a, "models", "put", "--file", v1Path));
-        Ok(await Client(a, "stream", "--sequence", "pinned", "--input", WriteFile("x3.csv", "0.5\n-0.25\n1.0\n"), "--model", "versions"));
+        Ok(await Client(a, "stream", "--sequence", "pinned", "--input", _dir.Write("x3.csv", "0.5\n-0.25\n1.0\n"), "--model", "versions"));
         var published = await Client(b, "models", "put", "--file", v2Path); // through the other silo
         Ok(published);
         Assert.StartsWith("published versions v2", published.StandardOutput);
@@ -182,7 +175,7 @@ public sealed class ClusterTests : IAsyncLifetime
         var upgraded = await Client(b, "sequence", "upgrade", "--sequence", "pinned");
         Ok(upgraded);
         Assert.Contains("version=2 last_n=3", upgraded.OutputLines[0]);
-        var rest = await Client(a, "stream", "--sequence", "pinned", "--input", WriteFile("x5.csv", "0.5\n-0.25\n1.0\n0.75\n-1.0\n"));
+        var rest = await Client(a, "stream", "--sequence", "pinned", "--input", _dir.Write("x5.csv", "0.5\n-0.25\n1.0\n0.75\n-1.0\n"));
         Ok(rest);
         Assert.Equal(["n,y_0", .. expected.Skip(3)], rest.OutputLines);
 

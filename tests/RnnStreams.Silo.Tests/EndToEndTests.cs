@@ -8,18 +8,9 @@ namespace RnnStreams.Silo.Tests;
 [Collection(SiloCollection.Name)]
 public sealed class EndToEndTests(SiloFixture fixture) : IDisposable
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("rnn-e2e-").FullName;
+    private readonly ScratchFolder _dir = new("rnn-e2e-");
 
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
-
-    private string WriteFile(string name, string text)
-    {
-        var path = Path.Combine(_dir, name);
-        File.WriteAllText(path, text);
-        return path;
-    }
-
-    private static string Key(string prefix) => $"{prefix}-{Guid.NewGuid():N}";
+    public void Dispose() => _dir.Dispose();
 
     [Fact]
     public async Task Silo_PublishesTheDemoModelAtStartUp()
@@ -36,22 +27,22 @@ public sealed class EndToEndTests(SiloFixture fixture) : IDisposable
     {
         var random = new Random(3);
         double[] Fill(int n) => Enumerable.Range(0, n).Select(_ => random.NextDouble() - 0.5).ToArray();
-        var name = Key("e2e-model");
+        var name = TestKeys.New("e2e-model");
         var model = new RnnModel(name, CellType.RnnTanh, OutputHead.Linear, 2, 5, 2,
             [new RnnLayer(2, 5, Fill(10), Fill(25), Fill(5)), new RnnLayer(5, 5, Fill(25), Fill(25), Fill(5))], Fill(10), Fill(2));
-        var modelPath = Path.Combine(_dir, "m.json");
+        var modelPath = _dir.PathOf("m.json");
         ModelFile.Save(model, modelPath);
-        var input = WriteFile("x.csv", "a,b\n" + string.Join('\n', Enumerable.Range(0, 150).Select(_ => string.Join(',', Fill(2).Select(v => v.ToString("R", CultureInfo.InvariantCulture))))));
-        var h0 = WriteFile("h0.csv", "0.1,0.2,0.3,0.4,0.5\n-0.1,-0.2,-0.3,-0.4,-0.5\n");
+        var input = _dir.Write("x.csv", "a,b\n" + string.Join('\n', Enumerable.Range(0, 150).Select(_ => string.Join(',', Fill(2).Select(v => v.ToString("R", CultureInfo.InvariantCulture))))));
+        var h0 = _dir.Write("h0.csv", "0.1,0.2,0.3,0.4,0.5\n-0.1,-0.2,-0.3,-0.4,-0.5\n");
 
         var put = await fixture.Client("models", "put", "--file", modelPath);
         Assert.True(put.ExitCode == 0, put.ToString());
         Assert.Equal($"published {name} v1: {model}", put.StandardOutput.Trim());
 
         var offline = await ProcessRunner.RunAsync(Repository.ClientDll, ["predict", "--model", modelPath, "--input", input, "--h0", h0]);
-        var single = await fixture.Client("stream", "--sequence", Key("e2e"), "--input", input, "--model", name, "--h0", h0);
-        var batched = await fixture.Client("stream", "--sequence", Key("e2e"), "--input", input, "--model", name, "--h0", h0, "--batch", "32");
-        var viaStream = await fixture.Client("stream", "--sequence", Key("e2e"), "--input", input, "--model", name, "--h0", h0, "--batch", "10", "--via", "stream");
+        var single = await fixture.Client("stream", "--sequence", TestKeys.New("e2e"), "--input", input, "--model", name, "--h0", h0);
+        var batched = await fixture.Client("stream", "--sequence", TestKeys.New("e2e"), "--input", input, "--model", name, "--h0", h0, "--batch", "32");
+        var viaStream = await fixture.Client("stream", "--sequence", TestKeys.New("e2e"), "--input", input, "--model", name, "--h0", h0, "--batch", "10", "--via", "stream");
 
         Assert.True(offline.ExitCode == 0, offline.ToString());
         Assert.True(single.ExitCode == 0, single.ToString());
@@ -66,11 +57,11 @@ public sealed class EndToEndTests(SiloFixture fixture) : IDisposable
     [Fact]
     public async Task Stream_WithARate_PacesTheElements_AndPrintsTheSameNumbers()
     {
-        var input = WriteFile("paced.csv", string.Join('\n', Enumerable.Range(1, 30).Select(t => (t / 30.0).ToString("R", CultureInfo.InvariantCulture))));
+        var input = _dir.Write("paced.csv", string.Join('\n', Enumerable.Range(1, 30).Select(t => (t / 30.0).ToString("R", CultureInfo.InvariantCulture))));
         var offline = await ProcessRunner.RunAsync(Repository.ClientDll, ["predict", "--model", Path.Combine(Repository.Root, "silo/RnnStreams.Silo/models/demo.json"), "--input", input]);
 
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        var paced = await fixture.Client("stream", "--sequence", Key("paced"), "--input", input, "--rate", "40");
+        var paced = await fixture.Client("stream", "--sequence", TestKeys.New("paced"), "--input", input, "--rate", "40");
         clock.Stop();
 
         Assert.True(paced.ExitCode == 0, paced.ToString());
@@ -82,9 +73,9 @@ public sealed class EndToEndTests(SiloFixture fixture) : IDisposable
     [Fact]
     public async Task Stream_ResumesAfterTheLastAppliedElement()
     {
-        var id = Key("resume");
-        var first = WriteFile("first.csv", "1\n2\n3\n");
-        var all = WriteFile("all.csv", "1\n2\n3\n4\n5\n");
+        var id = TestKeys.New("resume");
+        var first = _dir.Write("first.csv", "1\n2\n3\n");
+        var all = _dir.Write("all.csv", "1\n2\n3\n4\n5\n");
         var offline = await ProcessRunner.RunAsync(Repository.ClientDll, ["predict", "--model", Path.Combine(Repository.Root, "silo/RnnStreams.Silo/models/demo.json"), "--input", all]);
 
         var a = await fixture.Client("stream", "--sequence", id, "--input", first);
@@ -99,13 +90,13 @@ public sealed class EndToEndTests(SiloFixture fixture) : IDisposable
     [Fact]
     public async Task Watch_SeesAnotherClientsElements_UntilTheSequenceEnds()
     {
-        var id = Key("watched");
+        var id = TestKeys.New("watched");
         var watch = fixture.Client("watch", "--sequence", id, "--count", "3");
         // The watcher subscribes asynchronously; resend until it has seen three outputs, each time on a fresh sequence life.
         ProcessResult? streamed = null;
         for (var attempt = 0; attempt < 20 && !watch.IsCompleted; attempt++)
         {
-            streamed = await fixture.Client("stream", "--sequence", id, "--input", WriteFile("w.csv", "1\n2\n3\n"), "--reset");
+            streamed = await fixture.Client("stream", "--sequence", id, "--input", _dir.Write("w.csv", "1\n2\n3\n"), "--reset");
             Assert.True(streamed.ExitCode == 0, streamed.ToString());
             await Task.WhenAny(watch, Task.Delay(TimeSpan.FromSeconds(2)));
         }
@@ -132,18 +123,18 @@ public sealed class EndToEndTests(SiloFixture fixture) : IDisposable
     [Fact]
     public async Task Stream_AppendsAFileOfNewReadings_FromN_ReadingTheTimestampValueCsvTrainReads()
     {
-        var id = Key("append");
+        var id = TestKeys.New("append");
         var model = Path.Combine(Repository.Root, "silo", "RnnStreams.Silo", "models", "worked-example.json");
-        var all = WriteFile("all.csv", "1\n2\n3\n4\n5\n");
+        var all = _dir.Write("all.csv", "1\n2\n3\n4\n5\n");
         var offline = await ProcessRunner.RunAsync(Repository.ClientDll, ["predict", "--model", model, "--input", all]);
         Assert.True(offline.ExitCode == 0, offline.ToString());
 
-        var first = await fixture.Client("stream", "--sequence", id, "--input", WriteFile("first.csv", "timestamp,value\n2026-01,1\n2026-02,2\n2026-03,3\n"), "--column", "value", "--model", "worked-example");
+        var first = await fixture.Client("stream", "--sequence", id, "--input", _dir.Write("first.csv", "timestamp,value\n2026-01,1\n2026-02,2\n2026-03,3\n"), "--column", "value", "--model", "worked-example");
         Assert.True(first.ExitCode == 0, first.ToString());
         Assert.Equal(offline.OutputLines[..4], first.OutputLines);
 
         // A file of only the new readings, elements 4 and 5.
-        var newer = WriteFile("new.csv", "timestamp,value\n2026-04,4\n2026-05,5\n");
+        var newer = _dir.Write("new.csv", "timestamp,value\n2026-04,4\n2026-05,5\n");
         var appended = await fixture.Client("stream", "--sequence", id, "--input", newer, "--from-n", "4");
         Assert.True(appended.ExitCode == 0, appended.ToString());
         Assert.Equal(offline.OutputLines[4..], appended.OutputLines.Where(l => !l.StartsWith("n,", StringComparison.Ordinal)));
@@ -157,18 +148,18 @@ public sealed class EndToEndTests(SiloFixture fixture) : IDisposable
     [Fact]
     public async Task ImportedLstm_PublishedAndStreamedWithH0AndC0_PrintsWhatPredictPrints()
     {
-        var name = Key("imported-lstm");
+        var name = TestKeys.New("imported-lstm");
         var import = await fixture.Client("models", "import", "--safetensors", Path.Combine(Repository.Root, "tests/reference/safetensors/lstm_f32.safetensors"),
-            "--cell", "lstm", "--name", name, "--publish", "--out", Path.Combine(_dir, "lstm.json"));
+            "--cell", "lstm", "--name", name, "--publish", "--out", _dir.PathOf("lstm.json"));
         Assert.True(import.ExitCode == 0, import.ToString());
         Assert.Contains($"published {name} v1: {name}: lstm 3→4×2→2 linear", import.StandardOutput);
 
         var random = new Random(4);
-        var input = WriteFile("lx.csv", string.Join('\n', Enumerable.Range(0, 40).Select(_ => string.Join(',', Enumerable.Range(0, 3).Select(_ => (random.NextDouble() - 0.5).ToString("R", CultureInfo.InvariantCulture))))));
-        var h0 = WriteFile("lh0.csv", "0.1,0.2,0.3,0.4\n-0.1,-0.2,-0.3,-0.4\n");
-        var c0 = WriteFile("lc0.csv", "1,-1,0.5,-0.5\n0.25,0.75,-2,2\n");
-        var offline = await ProcessRunner.RunAsync(Repository.ClientDll, ["predict", "--model", Path.Combine(_dir, "lstm.json"), "--input", input, "--h0", h0, "--c0", c0]);
-        var streamed = await fixture.Client("stream", "--sequence", Key("lstm"), "--input", input, "--model", name, "--h0", h0, "--c0", c0, "--batch", "8");
+        var input = _dir.Write("lx.csv", string.Join('\n', Enumerable.Range(0, 40).Select(_ => string.Join(',', Enumerable.Range(0, 3).Select(_ => (random.NextDouble() - 0.5).ToString("R", CultureInfo.InvariantCulture))))));
+        var h0 = _dir.Write("lh0.csv", "0.1,0.2,0.3,0.4\n-0.1,-0.2,-0.3,-0.4\n");
+        var c0 = _dir.Write("lc0.csv", "1,-1,0.5,-0.5\n0.25,0.75,-2,2\n");
+        var offline = await ProcessRunner.RunAsync(Repository.ClientDll, ["predict", "--model", _dir.PathOf("lstm.json"), "--input", input, "--h0", h0, "--c0", c0]);
+        var streamed = await fixture.Client("stream", "--sequence", TestKeys.New("lstm"), "--input", input, "--model", name, "--h0", h0, "--c0", c0, "--batch", "8");
         Assert.True(offline.ExitCode == 0, offline.ToString());
         Assert.True(streamed.ExitCode == 0, streamed.ToString());
         Assert.Equal(41, offline.OutputLines.Length);
@@ -207,20 +198,20 @@ public sealed class EndToEndTests(SiloFixture fixture) : IDisposable
     [Fact]
     public async Task Client_ReportsTypedErrorsFromTheSilo()
     {
-        var unknown = await fixture.Client("stream", "--sequence", Key("err"), "--input", WriteFile("x.csv", "1\n"), "--model", "no-such-model");
+        var unknown = await fixture.Client("stream", "--sequence", TestKeys.New("err"), "--input", _dir.Write("x.csv", "1\n"), "--model", "no-such-model");
         Assert.Equal(1, unknown.ExitCode);
         Assert.Equal("error: UnknownModel: model 'no-such-model' does not exist", unknown.StandardError.Trim());
 
-        var wide = await fixture.Client("stream", "--sequence", Key("err"), "--input", WriteFile("w.csv", "1,2\n"));
+        var wide = await fixture.Client("stream", "--sequence", TestKeys.New("err"), "--input", _dir.Write("w.csv", "1,2\n"));
         Assert.Equal(1, wide.ExitCode);
         Assert.Equal("error: WrongSize: element 1 has 2 values; the model expects 1", wide.StandardError.Trim());
 
-        var viaStream = await fixture.Client("stream", "--sequence", Key("err"), "--input", WriteFile("s.csv", "1,2\n3,4\n"), "--via", "stream");
+        var viaStream = await fixture.Client("stream", "--sequence", TestKeys.New("err"), "--input", _dir.Write("s.csv", "1,2\n3,4\n"), "--via", "stream");
         Assert.Equal(1, viaStream.ExitCode);
         Assert.Contains("# element 1 refused: element 1 has 2 values; the model expects 1", viaStream.StandardError);
         Assert.Contains("element(s) refused; the sequence stands at n=0", viaStream.StandardError);
 
-        var invalid = await fixture.Client("models", "put", "--file", WriteFile("bad.json", "{\"cell\":\"transformer\"}"));
+        var invalid = await fixture.Client("models", "put", "--file", _dir.Write("bad.json", "{\"cell\":\"transformer\"}"));
         Assert.Equal(1, invalid.ExitCode);
         Assert.Contains("cell: unknown cell 'transformer'; expected rnn_tanh, rnn_relu, gru or lstm", invalid.StandardError);
     }

@@ -58,6 +58,47 @@ public sealed class HttpTransportTests
     }
 
     [Fact]
+    public async Task H2cUrls_ServeH2c_BesideHttp1OnTheApiPort()
+    {
+        var h2cPort = Repository.FreePort();
+        await using var silo = await SiloProcess.StartAsync(["--Http:H2cUrls", $"http://127.0.0.1:{h2cPort}"]);
+        using var http1 = new HttpClient { BaseAddress = silo.Http };
+        using var h2c = new HttpClient
+        {
+            BaseAddress = new Uri($"http://127.0.0.1:{h2cPort}"),
+            DefaultRequestVersion = HttpVersion.Version20,
+            DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact,
+        };
+        var id = $"both-{Guid.NewGuid():N}";
+        (await http1.PostAsJsonAsync($"/v1/sequences/{id}/start", new { model = "worked-example" })).EnsureSuccessStatusCode();
+
+        // One sequence, its elements over both: HTTP/1.1 on the API's port, h2c on the other.
+        for (var n = 1; n <= 3; n++)
+        {
+            var client = n == 2 ? h2c : http1;
+            var answer = await client.PostAsJsonAsync($"/v1/sequences/{id}/elements", new { n, x = new[] { (double)n } });
+            Assert.Equal(n == 2 ? HttpVersion.Version20 : HttpVersion.Version11, answer.Version);
+            var y = JsonDocument.Parse(await answer.Content.ReadAsStringAsync()).RootElement.GetProperty("y")[0].GetDouble();
+            Assert.Equal(WorkedY[n - 1], y, 5);
+        }
+
+        using var plain = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+        Assert.Equal(HttpStatusCode.BadRequest, (await plain.GetAsync($"http://127.0.0.1:{h2cPort}/v1/models")).StatusCode);
+        var ready = await plain.GetAsync(new Uri(silo.Management, "/ready"));
+        Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
+        Assert.Equal(HttpVersion.Version11, ready.Version);
+    }
+
+    [Fact]
+    public async Task H2cUrlsOnTheManagementPort_StopTheSilo_WithAMessage()
+    {
+        var port = Repository.FreePort();
+        var result = await SiloProcess.RunToExitAsync(["--Management:Urls", $"http://127.0.0.1:{port}", "--Http:H2cUrls", $"http://127.0.0.1:{port}"], TimeSpan.FromMinutes(1));
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.Contains($"Http:H2cUrls (http://127.0.0.1:{port}) and Management:Urls (http://127.0.0.1:{port}) share port {port}", result.StandardOutput + result.StandardError);
+    }
+
+    [Fact]
     public async Task Floor_IsNotMapped_ByDefault()
     {
         await using var silo = await SiloProcess.StartAsync();

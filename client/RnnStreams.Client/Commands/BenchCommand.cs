@@ -8,6 +8,7 @@ using Microsoft.Extensions.Logging;
 using RnnStreams.Core;
 using System.Net.Http.Json;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Configuration;
 using OpenTelemetry.Metrics;
 using RnnStreams.Grains;
@@ -244,7 +245,7 @@ internal static partial class BenchCommand
         builder.Logging.ClearProviders();
         // The API twice: HTTP/1.1 on one port, h2c (HTTP/2 with prior knowledge, Http:Protocols=Http2) on the other.
         builder.WebHost.UseUrls($"http://127.0.0.1:{httpPort}", $"http://127.0.0.1:{h2cPort}");
-        builder.WebHost.ConfigureKestrel(k => HttpApi.ConfigureKestrel(k, new HttpApiOptions { Protocols = "Http2" }, port => port == h2cPort));
+        builder.WebHost.ConfigureKestrel(k => HttpApi.ConfigureKestrel(k, new HttpApiOptions(), port => port == h2cPort ? HttpProtocols.Http2 : HttpProtocols.Http1));
         // The HTTP API as the silo serves it, without its per-caller rate limit (the bench is one caller).
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {
