@@ -4,13 +4,19 @@ namespace RnnStreams;
 
 /// <summary>
 /// A subscription to a sequence's outputs (<c>rnn-out/{sequence}</c>) that tells the sequence someone listens — a
-/// <see cref="ISequenceGrain.Watch"/> lease, renewed every third of it — so that silos publishing outputs
-/// <c>WhenWatched</c> send them. Written once for every subscriber: Server-Sent Events, the CLI's watch and stream.
+/// <see cref="ISequenceGrain.Watch"/> lease, renewed every <see cref="RenewEvery"/> — so that silos publishing outputs
+/// <c>WhenWatched</c> (the default) send them. Written once for every subscriber: Server-Sent Events, the CLI's watch and stream.
 /// </summary>
 public sealed class OutputWatch : IAsyncDisposable
 {
-    /// <summary>The lease asked for; renewed every third of it.</summary>
-    public static readonly TimeSpan Lease = TimeSpan.FromMinutes(2);
+    /// <summary>The lease asked for: six renewals, so that a few lost ones do not end it.</summary>
+    public static readonly TimeSpan Lease = TimeSpan.FromMinutes(1);
+
+    /// <summary>
+    /// How often the lease is renewed. A sequence reactivated from storage (after its silo died, say) publishes for
+    /// this long and a little more before any lease arrives, so that the next renewal finds nothing missed.
+    /// </summary>
+    public static readonly TimeSpan RenewEvery = TimeSpan.FromSeconds(10);
 
     private readonly StreamSubscriptionHandle<SequenceOutput> _handle;
     private readonly Timer _renewal;
@@ -37,7 +43,7 @@ public sealed class OutputWatch : IAsyncDisposable
         try
         {
             var lastN = await grain.Watch(Lease);
-            var renewal = new Timer(_ => _ = RenewAsync(grain), null, Lease / 3, Lease / 3);
+            var renewal = new Timer(_ => _ = RenewAsync(grain), null, RenewEvery, RenewEvery);
             return new OutputWatch(handle, renewal, lastN);
         }
         catch

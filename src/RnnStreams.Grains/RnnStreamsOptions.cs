@@ -32,12 +32,13 @@ public sealed class RnnStreamsOptions
     public Dictionary<string, string> ModelDurability { get; set; } = new(StringComparer.Ordinal);
 
     /// <summary>
-    /// Which y_t are published on <c>rnn-out/{sequence}</c>: <see cref="OutputPublishing.Always"/> (default),
-    /// <see cref="OutputPublishing.WhenWatched"/> (only while a subscriber holds a <c>Watch</c> lease: no stream cost for
-    /// sequences nobody watches) or <see cref="OutputPublishing.Never"/> (answers only). Lifecycle events (reset,
-    /// upgraded, ended, refused input) are always published.
+    /// Which y_t are published on <c>rnn-out/{sequence}</c>: <see cref="OutputPublishing.WhenWatched"/> (default: only
+    /// while a subscriber holds a <c>Watch</c> lease — <see cref="OutputWatch"/> takes and renews one — so sequences
+    /// nobody watches pay no stream cost), <see cref="OutputPublishing.Always"/> (every output, for subscribers that
+    /// cannot take a lease) or <see cref="OutputPublishing.Never"/> (answers only). Lifecycle events (reset, upgraded,
+    /// ended, refused input) are always published.
     /// </summary>
-    public OutputPublishing PublishOutputs { get; set; } = OutputPublishing.Always;
+    public OutputPublishing PublishOutputs { get; set; } = OutputPublishing.WhenWatched;
 
     /// <summary>How many recent outputs each sequence keeps to answer duplicates. Default 16.</summary>
     public int KeepOutputs { get; set; } = 16;
@@ -71,6 +72,19 @@ public sealed class RnnStreamsOptions
     /// storage client's timeout. Default 1 s.
     /// </summary>
     public TimeSpan StorageRetryInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// The longest an element waits in this silo's <see cref="StepBatcher"/> behind a round of other sequences' elements
+    /// (a round takes as many sequences as its measured cost fits in this); <see cref="TimeSpan.Zero"/> turns batching
+    /// off, so every sequence steps alone in its own turn. Nothing ever waits to fill a batch. Default 200 µs.
+    /// </summary>
+    public TimeSpan BatchWindow { get; set; } = TimeSpan.FromTicks(2_000);
+
+    /// <summary>
+    /// Models whose weights (the input and recurrent matrices of every layer, in bytes) are smaller step alone: their
+    /// weights stay in the cache, and handing an element over costs more than the batch saves. Default 256 KiB.
+    /// </summary>
+    public long BatchMinWeightBytes { get; set; } = 256 * 1024;
 
     /// <summary>The most elements <see cref="KeepHistory"/> may keep per sequence.</summary>
     public const int MaxKeepHistory = 100_000;
@@ -160,6 +174,16 @@ public sealed class RnnStreamsOptions
         if (StorageRetryInterval <= TimeSpan.Zero)
         {
             throw new FormatException($"RnnStreams:StorageRetryInterval must be positive, got {StorageRetryInterval}");
+        }
+
+        if (BatchWindow < TimeSpan.Zero || BatchWindow > TimeSpan.FromSeconds(1))
+        {
+            throw new FormatException($"RnnStreams:BatchWindow must be between 0 (off) and 00:00:01, got {BatchWindow}");
+        }
+
+        if (BatchMinWeightBytes < 0)
+        {
+            throw new FormatException($"RnnStreams:BatchMinWeightBytes must be 0 or more, got {BatchMinWeightBytes}");
         }
 
         if (ExpireAfter is { } expire && expire <= TimeSpan.Zero)

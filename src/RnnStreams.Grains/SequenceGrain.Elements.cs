@@ -170,7 +170,9 @@ public sealed partial class SequenceGrain
         var count = xs.Length / model.InputSize;
         var isNew = S.Model is null;
         var next = isNew ? NewState(name, version, model, new double[model.StateSize], null) : await _ledger.DraftAsync(count);
-        var failed = model.TryAdvance(xs.Span, next.Hidden, ys.Span); // all or nothing
+        var failed = _services.Batcher.Batches(model) // all or nothing, either way
+            ? await _services.Batcher.AdvanceAsync(model, _batchRequest ??= new StepBatcher.Request(), xs, next.Hidden, ys)
+            : model.TryAdvance(xs.Span, next.Hidden, ys.Span);
         if (failed >= 0)
         {
             throw new NonFiniteResultException(Id, firstN + failed);

@@ -15,6 +15,7 @@ public sealed class SequenceServices(
     IServiceProvider services,
     ModelCache models,
     OutputPublisher publisher,
+    StepBatcher batcher,
     CheckpointSweeper sweeper,
     StorageCircuit circuit,
     SiloStatsCollector stats,
@@ -29,6 +30,9 @@ public sealed class SequenceServices(
     public ModelCache Models { get; } = models;
 
     public OutputPublisher Publisher { get; } = publisher;
+
+    /// <summary>Steps elements of different sequences of one big model together.</summary>
+    public StepBatcher Batcher { get; } = batcher;
 
     public CheckpointSweeper Sweeper { get; } = sweeper;
 

@@ -49,6 +49,7 @@ public static class SiloBuilderExtensions
         builder.Services.AddSingleton<SequenceServices>();
         builder.Services.AddSingleton<StorageCircuit>();
         builder.Services.AddSingleton<OutputPublisher>();
+        builder.Services.AddSingleton<StepBatcher>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<OutputPublisher>());
         builder.Services.AddSingleton<CheckpointSweeper>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<CheckpointSweeper>());

@@ -2,22 +2,39 @@ using Orleans.Streams;
 
 namespace RnnStreams.Grains.Tests;
 
-/// <summary>Subscribes to <c>rnn-out/{sequence}</c> and lets a test wait for a condition on what arrived.</summary>
+/// <summary>
+/// Subscribes to <c>rnn-out/{sequence}</c> as every subscriber of ours does (<see cref="OutputWatch"/>: with a Watch
+/// lease, so <c>WhenWatched</c> silos publish) or, for the tests of the lease itself, without one; and lets a test wait
+/// for a condition on what arrived.
+/// </summary>
 internal sealed class OutputCollector : IAsyncDisposable
 {
     private readonly List<SequenceOutput> _items = [];
     private readonly List<(Func<IReadOnlyList<SequenceOutput>, bool> Condition, TaskCompletionSource Done)> _waiters = [];
+    private IAsyncDisposable? _watch;
     private StreamSubscriptionHandle<SequenceOutput>? _handle;
 
-    public static async Task<OutputCollector> SubscribeAsync(IClusterClient client, string sequence)
+    public static async Task<OutputCollector> SubscribeAsync(IClusterClient client, string sequence, bool lease = true)
     {
         var collector = new OutputCollector();
-        var stream = client.GetStreamProvider(RnnConstants.StreamProvider).GetStream<SequenceOutput>(RnnConstants.OutputStream(sequence));
-        collector._handle = await stream.SubscribeAsync((item, _) =>
+        if (lease)
         {
-            collector.Add(item);
-            return Task.CompletedTask;
-        });
+            collector._watch = await OutputWatch.StartAsync(client, sequence, item =>
+            {
+                collector.Add(item);
+                return Task.CompletedTask;
+            });
+        }
+        else
+        {
+            var stream = client.GetStreamProvider(RnnConstants.StreamProvider).GetStream<SequenceOutput>(RnnConstants.OutputStream(sequence));
+            collector._handle = await stream.SubscribeAsync((item, _) =>
+            {
+                collector.Add(item);
+                return Task.CompletedTask;
+            });
+        }
+
         return collector;
     }
 
@@ -54,6 +71,11 @@ internal sealed class OutputCollector : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (_watch is not null)
+        {
+            await _watch.DisposeAsync();
+        }
+
         if (_handle is not null)
         {
             await _handle.UnsubscribeAsync();

@@ -49,6 +49,7 @@ public sealed class TracingTests(ClusterFixture fixture) : IDisposable
         var id = Models.Key("trace-step");
         var sequence = _client.GetGrain<ISequenceGrain>(id);
         var x = Models.Inputs(21, 1, 3)[0];
+        await sequence.Watch(TimeSpan.FromMinutes(1)); // someone listens: the silo publishes (WhenWatched)
         var caller = ActivityCollector.TestSource.StartActivity("test.step")!;
         Assert.NotNull(caller);
         using (caller)
@@ -88,6 +89,7 @@ public sealed class TracingTests(ClusterFixture fixture) : IDisposable
         var sequence = _client.GetGrain<ISequenceGrain>(id);
         var count = ClusterFixture.CheckpointEvery; // the batch that fills the first checkpoint
         var inputs = Models.Inputs(22, count, 3);
+        await sequence.Watch(TimeSpan.FromMinutes(1));
         var caller = ActivityCollector.TestSource.StartActivity("test.step-many")!;
         Assert.NotNull(caller);
         using (caller)

@@ -3,7 +3,7 @@ using RnnStreams.Core;
 
 namespace RnnStreams.Grains.Tests;
 
-/// <summary>A silo that publishes outputs only while a subscriber holds a Watch lease.</summary>
+/// <summary>A silo that publishes outputs only while a subscriber holds a Watch lease (set explicitly: it is the default).</summary>
 public sealed class WatchedOutputsFixture : IAsyncLifetime
 {
     public const string Model = "watched-model";
@@ -44,7 +44,7 @@ public class WatchedOutputsTests : IClassFixture<WatchedOutputsFixture>
     {
         var id = Models.Key("watched");
         var sequence = _client.GetGrain<ISequenceGrain>(id);
-        await using var outputs = await OutputCollector.SubscribeAsync(_client, id); // subscribes without a lease
+        await using var outputs = await OutputCollector.SubscribeAsync(_client, id, lease: false);
         var answers = new List<StepResult>();
         for (var n = 1; n <= 3; n++)
         {
@@ -64,5 +64,27 @@ public class WatchedOutputsTests : IClassFixture<WatchedOutputsFixture>
         Assert.Equal([(OutputKind.Step, 4L), (OutputKind.Step, 5L), (OutputKind.Ended, 5L)], items.Select(i => (i.Kind, i.N)));
         Assert.Equal(answers[3].Y, items[0].Y);
         await Assert.ThrowsAsync<RnnArgumentException>(() => sequence.Watch(TimeSpan.Zero));
+    }
+
+    [Fact]
+    public void Default_IsWhenWatched()
+    {
+        Assert.Equal(OutputPublishing.WhenWatched, new RnnStreamsOptions().PublishOutputs);
+    }
+
+    [Fact]
+    public async Task ASequenceReactivatedFromStorage_PublishesUntilItsWatcherRenews()
+    {
+        // A watcher's lease lives in the activation; when the sequence comes back from storage (its silo died, or it
+        // was deactivated) the watcher's next renewal is up to OutputWatch.RenewEvery away. Until then it publishes.
+        var id = Models.Key("reactivated");
+        var sequence = _client.GetGrain<ISequenceGrain>(id);
+        await using var outputs = await OutputCollector.SubscribeAsync(_client, id, lease: false);
+        await sequence.Step(1, [1]); // not watched: not published
+        await _client.GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero);
+        Assert.Equal(1, (await sequence.Snapshot()).LastDurableN); // reactivated from what the old activation wrote
+        await sequence.Step(2, [2]);
+        var items = await outputs.WaitUntilAsync(i => i.Count >= 1);
+        Assert.Equal([(OutputKind.Step, 2L)], items.Select(i => (i.Kind, i.N)));
     }
 }

@@ -81,7 +81,7 @@ internal static partial class BenchCommand
             var gatewayPort = PortFinder.Free();
             httpPort = PortFinder.Free();
             h2cPort = PortFinder.Free();
-            silo = await StartInProcessSiloAsync(publishing, durability, gatewayPort, httpPort, h2cPort);
+            silo = await StartInProcessSiloAsync(publishing, durability, gatewayPort, httpPort, h2cPort, args.GetValue(o.BatchWindow), args.GetValue(o.BatchMinBytes));
             if (clientKind == "gateway")
             {
                 connection = await Connection.OpenAsync(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, gatewayPort), TimeSpan.FromSeconds(30));
@@ -138,9 +138,24 @@ internal static partial class BenchCommand
             await Closed(warmUp, Rpc);
             await Closed(warmUp, Batch);
             var rounds = new List<(Load Ping, Load Echo, Load Rpc, Load Batch)>();
+            var batcher = silo?.Services.GetRequiredService<StepBatcher>();
+            var rpcRounds = new long[StepBatcher.SizeBuckets.Length];
             for (var r = 0; r < p.Rounds; r++)
             {
-                rounds.Add((await Closed(p, Ping), await Closed(p, Echo), await Closed(p, Rpc), await Closed(p, Batch)));
+                var pingLoad = await Closed(p, Ping);
+                var echoLoad = await Closed(p, Echo);
+                var before = batcher?.RoundSizes();
+                var rpcLoad = await Closed(p, Rpc);
+                if (batcher is not null)
+                {
+                    var after = batcher.RoundSizes();
+                    for (var i = 0; i < rpcRounds.Length; i++)
+                    {
+                        rpcRounds[i] += after[i] - before![i];
+                    }
+                }
+
+                rounds.Add((pingLoad, echoLoad, rpcLoad, await Closed(p, Batch)));
             }
 
             foreach (var (round, index) in rounds.Select((r, i) => (r, i)))
@@ -163,6 +178,8 @@ internal static partial class BenchCommand
             results.Add(("echo_cpu_us", Median(rounds.Select(r => r.Echo.CpuUs)), "µs", "process CPU time per Step-shaped call with no work"));
             results.Add(("rpc_cpu_us", rpcCpu, "µs", "process CPU time per Step"));
             results.Add(("rpc_alloc_bytes", Median(rounds.Select(r => r.Rpc.Bytes)), "B", "managed bytes allocated per Step (client and silo)"));
+            var roundSizes = RoundSizes(rpcRounds);
+            results.Add(("rpc_batched_rounds", rpcRounds.Sum(), "rounds", batcher is null ? "only with the in-process silo" : rpcRounds.Sum() == 0 ? "the step batcher took no element (off, or the model is under --batch-min-bytes)" : $"step batcher rounds during the rpc measurements, by sequences per round: {roundSizes}"));
 
             var stream = publishOutputs ? await MeasureStreamAsync(client, model, p, run, cancellation) : (Rate: double.NaN, InOrder: true);
             results.Add(("stream_steps_per_s", stream.Rate, "steps/s", $"rnn-in events in, rnn-out events to a subscriber, {p.StreamSequences} sequences, order {(stream.InOrder ? "checked" : "VIOLATED")}"));
@@ -201,6 +218,7 @@ internal static partial class BenchCommand
                 json[name] = double.IsNaN(value) ? null! : Math.Round(value, 3);
             }
 
+            json["rpc_round_sizes"] = roundSizes;
             json["rpc_over_ping"] = Math.Round(rpcOverPing, 3);
             json["echo_over_ping"] = Math.Round(Median(rounds.Select(r => r.Echo.Rate / r.Ping.Rate)), 3);
             json["ping_cpu_over_rpc_cpu"] = Math.Round(pingCpu / rpcCpu, 3);
@@ -239,7 +257,8 @@ internal static partial class BenchCommand
         }
     }
 
-    private static async Task<IHost> StartInProcessSiloAsync(OutputPublishing publishing, string durability, int gatewayPort, int httpPort, int h2cPort)
+    private static async Task<IHost> StartInProcessSiloAsync(OutputPublishing publishing, string durability, int gatewayPort, int httpPort, int h2cPort,
+        int batchWindowUs, long? batchMinBytes)
     {
         var builder = Microsoft.AspNetCore.Builder.WebApplication.CreateBuilder(new Microsoft.AspNetCore.Builder.WebApplicationOptions { Args = [] });
         builder.Logging.ClearProviders();
@@ -269,6 +288,8 @@ internal static partial class BenchCommand
                 o.DefaultModel = null;
                 o.PublishOutputs = publishing;
                 o.Durability = durability;
+                o.BatchWindow = TimeSpan.FromTicks(batchWindowUs * TimeSpan.TicksPerMicrosecond);
+                o.BatchMinWeightBytes = batchMinBytes ?? o.BatchMinWeightBytes;
             });
             silo.AddRnnStreamsInMemory();
         });
@@ -276,6 +297,25 @@ internal static partial class BenchCommand
         host.UseRnnStreamsHttp();
         await host.StartAsync();
         return host;
+    }
+
+    /// <summary>A histogram of round sizes as text: "1:120 2:30 3-4:12 …" (buckets with no round left out).</summary>
+    private static string RoundSizes(long[] counts)
+    {
+        var parts = new List<string>();
+        for (var i = 0; i < counts.Length; i++)
+        {
+            if (counts[i] == 0)
+            {
+                continue;
+            }
+
+            var low = i == 0 ? 1 : StepBatcher.SizeBuckets[i - 1] + 1;
+            var high = StepBatcher.SizeBuckets[i];
+            parts.Add(string.Create(CultureInfo.InvariantCulture, $"{(low == high ? $"{high}" : $"{low}-{high}")}:{counts[i]}"));
+        }
+
+        return parts.Count == 0 ? "none" : string.Join(' ', parts);
     }
 
     /// <summary>All cores step their share of the sequences' states with the span kernel for the measurement time.</summary>

@@ -31,6 +31,7 @@ public class SequenceLedgerTests
             provider,
             models: null!,
             publisher: null!,
+            batcher: null!,
             new CheckpointSweeper(null!, NullLogger<CheckpointSweeper>.Instance),
             new StorageCircuit(provider, options, NullLogger<StorageCircuit>.Instance),
             new SiloStatsCollector(TimeProvider.System),

@@ -1,0 +1,314 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Threading.Tasks.Sources;
+using Microsoft.Extensions.Options;
+using RnnStreams.Core;
+
+namespace RnnStreams.Grains;
+
+/// <summary>
+/// Steps the elements of different sequences of one model (and version) on this silo together, one
+/// <c>RnnModel.TryStepBatch</c> round at a time, so that a big model's weights are read from memory once per
+/// round instead of once per sequence.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Nothing waits to fill a batch. A sequence that finds its model's queue idle steps at once, on its own turn, with
+/// whatever else arrives meanwhile; elements that arrive while a round runs form the next round, stepped on the thread
+/// pool; rounds go on while elements wait. Under load the rounds grow by themselves; alone, an element pays nothing. A
+/// round takes at most as many sequences as fit in <see cref="RnnStreamsOptions.BatchWindow"/> at the measured cost of
+/// one sequence-step, so an element never waits behind more than one round of about that long.
+/// </para>
+/// <para>
+/// Each sequence hands over at most one request at a time (a grain turn awaits it) and keeps its own
+/// <see cref="Request"/>, reused for every element: the path allocates nothing per element. A request of k elements
+/// (StepMany) takes part in k consecutive rounds on a working copy of its state, copied back only when all k applied:
+/// as <see cref="RnnModel.TryAdvance"/>, all or nothing. A non-finite input or result fails only its own sequence.
+/// </para>
+/// </remarks>
+public sealed class StepBatcher(IOptions<RnnStreamsOptions> options)
+{
+    /// <summary>Rounds take at least this many sequences when enough wait (the kernel's tile is four sequences).</summary>
+    private const int MinRound = 4;
+
+    /// <summary>Rounds take at most this many sequences, whatever the window.</summary>
+    private const int MaxRound = 256;
+
+    private readonly long _windowTicks = (long)(options.Value.BatchWindow.TotalSeconds * Stopwatch.Frequency);
+    private readonly long _minWeightBytes = options.Value.BatchMinWeightBytes;
+    private readonly ConditionalWeakTable<RnnModel, ModelQueue> _queues = [];
+    private readonly long[] _rounds = new long[SizeBuckets.Length];
+
+    /// <summary>Upper bounds of the round-size buckets <see cref="RoundSizes"/> counts.</summary>
+    public static readonly int[] SizeBuckets = [1, 2, 4, 8, 16, 32, 64, 128, MaxRound];
+
+    /// <summary>Whether elements of <paramref name="model"/> go through the batcher (it is on, and the model is big enough to gain).</summary>
+    public bool Batches(RnnModel model) => _windowTicks > 0 && WeightBytes(model) >= _minWeightBytes;
+
+    /// <summary>Rounds stepped so far, by size: entry i counts rounds of more than <c>SizeBuckets[i-1]</c> and at most <c>SizeBuckets[i]</c> sequences.</summary>
+    public long[] RoundSizes()
+    {
+        var counts = new long[_rounds.Length];
+        for (var i = 0; i < counts.Length; i++)
+        {
+            counts[i] = Interlocked.Read(ref _rounds[i]);
+        }
+
+        return counts;
+    }
+
+    /// <summary>
+    /// Advances <paramref name="request"/>'s sequence by its elements (<c>xs</c>: k×D), writing k×O outputs. Completes
+    /// with -1 when all applied (its state changed), else with the index of the first element whose input or result was
+    /// not finite (its state unchanged). The request must not be handed over again before this completes.
+    /// </summary>
+    public ValueTask<int> AdvanceAsync(RnnModel model, Request request, ReadOnlyMemory<double> xs, double[] state, Memory<double> ys)
+    {
+        request.Prepare(model, xs, state, ys);
+        var queue = _queues.GetValue(model, static m => new ModelQueue(m));
+        bool run;
+        lock (queue)
+        {
+            queue.Waiting.Add(request);
+            run = !queue.Running;
+            queue.Running = true;
+        }
+
+        if (run)
+        {
+            // Idle: step now, on this turn, with whatever joined meanwhile; the rest goes on on the thread pool.
+            RunRound(queue);
+            lock (queue)
+            {
+                if (queue.Waiting.Count == 0 && queue.Active.Count == 0)
+                {
+                    queue.Running = false;
+                }
+                else
+                {
+                    ThreadPool.UnsafeQueueUserWorkItem(static s => s.Batcher.RunRounds(s.Queue), (Batcher: this, Queue: queue), preferLocal: false);
+                }
+            }
+        }
+
+        return new ValueTask<int>(request, request.Version);
+    }
+
+    /// <summary>Steps rounds until no element waits.</summary>
+    private void RunRounds(ModelQueue queue)
+    {
+        while (true)
+        {
+            lock (queue)
+            {
+                if (queue.Waiting.Count == 0 && queue.Active.Count == 0)
+                {
+                    queue.Running = false;
+                    return;
+                }
+            }
+
+            RunRound(queue);
+        }
+    }
+
+    /// <summary>One round: up to the window's worth of sequences, each advanced by its next element.</summary>
+    private void RunRound(ModelQueue queue)
+    {
+        var active = queue.Active;
+        lock (queue)
+        {
+            active.AddRange(queue.Waiting);
+            queue.Waiting.Clear();
+        }
+
+        var model = queue.Model;
+        var size = Math.Min(active.Count, RoundLimit(queue));
+        var d = model.InputSize;
+        var s = model.StateSize;
+        var o = model.OutputSize;
+        queue.Ensure(size);
+        var xs = queue.Xs.AsSpan(0, size * d);
+        var states = queue.States.AsSpan(0, size * s);
+        var ys = queue.Ys.AsSpan(0, size * o);
+        var failed = queue.Failed.AsSpan(0, size);
+        for (var b = 0; b < size; b++)
+        {
+            var r = active[b];
+            r.Inputs.Span.Slice(r.Next * d, d).CopyTo(xs.Slice(b * d, d));
+            r.Work.AsSpan(0, s).CopyTo(states.Slice(b * s, s));
+        }
+
+        var started = Stopwatch.GetTimestamp();
+        try
+        {
+            model.TryStepBatch(xs, states, ys, failed);
+        }
+        catch (Exception e)
+        {
+            // Not expected (the sizes were checked by the grains); never leave a sequence waiting for ever.
+            foreach (var r in active)
+            {
+                r.Fail(e);
+            }
+
+            active.Clear();
+            return;
+        }
+
+        queue.Observe(Stopwatch.GetTimestamp() - started, size);
+        Interlocked.Increment(ref _rounds[Bucket(size)]);
+
+        // Scatter, and retire the requests that finished (all elements applied, or one failed); the others keep their
+        // place at the front, so the next round steps them before anyone who arrived after them.
+        var kept = 0;
+        for (var b = 0; b < active.Count; b++)
+        {
+            var r = active[b];
+            if (b >= size)
+            {
+                active[kept++] = r;
+                continue;
+            }
+
+            if (failed[b])
+            {
+                r.Finish(r.Next);
+                continue;
+            }
+
+            states.Slice(b * s, s).CopyTo(r.Work);
+            ys.Slice(b * o, o).CopyTo(r.Outputs.Span.Slice(r.Next * o, o));
+            if (++r.Next == r.Count)
+            {
+                r.Work.AsSpan(0, s).CopyTo(r.State);
+                r.Finish(-1);
+            }
+            else
+            {
+                active[kept++] = r;
+            }
+        }
+
+        active.RemoveRange(kept, active.Count - kept);
+    }
+
+    private int RoundLimit(ModelQueue queue)
+    {
+        var perSequence = queue.TicksPerSequence;
+        return perSequence <= 0 ? MinRound : (int)Math.Clamp(_windowTicks / perSequence, MinRound, MaxRound);
+    }
+
+    private static int Bucket(int size)
+    {
+        var i = 0;
+        while (SizeBuckets[i] < size)
+        {
+            i++;
+        }
+
+        return i;
+    }
+
+    /// <summary>The bytes of weights one step reads: every layer's input and recurrent matrices.</summary>
+    private static long WeightBytes(RnnModel model)
+    {
+        var gates = model.Cell.Gates();
+        var h = (long)model.HiddenSize;
+        var inputs = model.InputSize + ((model.Layers.Count - 1) * h);
+        return gates * h * (inputs + (model.Layers.Count * h)) * sizeof(double);
+    }
+
+    /// <summary>The elements of one model waiting or in progress, and the round's buffers.</summary>
+    private sealed class ModelQueue(RnnModel model)
+    {
+        public readonly RnnModel Model = model;
+        public readonly List<Request> Waiting = [];
+        public readonly List<Request> Active = [];
+        public bool Running;
+        public double[] Xs = [];
+        public double[] States = [];
+        public double[] Ys = [];
+        public bool[] Failed = [];
+
+        /// <summary>Measured cost of one sequence-step in a round (exponentially averaged), in stopwatch ticks; 0 before the first.</summary>
+        public long TicksPerSequence;
+
+        public void Ensure(int size)
+        {
+            if (Failed.Length >= size)
+            {
+                return;
+            }
+
+            var capacity = Math.Max(size, 2 * Failed.Length);
+            Xs = new double[capacity * Model.InputSize];
+            States = new double[capacity * Model.StateSize];
+            Ys = new double[capacity * Model.OutputSize];
+            Failed = new bool[capacity];
+        }
+
+        public void Observe(long ticks, int size)
+        {
+            var per = ticks / size;
+            TicksPerSequence = TicksPerSequence == 0 ? per : ((7 * TicksPerSequence) + per) / 8;
+        }
+    }
+
+    /// <summary>
+    /// One sequence's place in the batcher, reused for each of its elements (one at a time): what to step, its working
+    /// state, and the awaitable its grain waits on.
+    /// </summary>
+    public sealed class Request : IValueTaskSource<int>
+    {
+        private ManualResetValueTaskSourceCore<int> _core = new() { RunContinuationsAsynchronously = true };
+
+        internal ReadOnlyMemory<double> Inputs;
+        internal Memory<double> Outputs;
+        internal double[] State = [];
+        internal double[] Work = [];
+        internal int Count;
+        internal int Next;
+
+        internal short Version => _core.Version;
+
+        internal void Prepare(RnnModel model, ReadOnlyMemory<double> xs, double[] state, Memory<double> ys)
+        {
+            _core.Reset();
+            Inputs = xs;
+            Outputs = ys;
+            State = state;
+            Count = xs.Length / model.InputSize;
+            Next = 0;
+            if (Work.Length < model.StateSize)
+            {
+                Work = new double[model.StateSize];
+            }
+
+            state.AsSpan(0, model.StateSize).CopyTo(Work);
+        }
+
+        internal void Finish(int failedAt)
+        {
+            Inputs = default;
+            Outputs = default;
+            State = [];
+            _core.SetResult(failedAt);
+        }
+
+        internal void Fail(Exception e)
+        {
+            Inputs = default;
+            Outputs = default;
+            State = [];
+            _core.SetException(e);
+        }
+
+        int IValueTaskSource<int>.GetResult(short token) => _core.GetResult(token);
+
+        ValueTaskSourceStatus IValueTaskSource<int>.GetStatus(short token) => _core.GetStatus(token);
+
+        void IValueTaskSource<int>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+            _core.OnCompleted(continuation, state, token, flags);
+    }
+}
