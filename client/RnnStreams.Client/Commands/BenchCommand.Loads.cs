@@ -1,0 +1,124 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using RnnStreams.Core;
+using System.Net.Http.Json;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Configuration;
+using OpenTelemetry.Metrics;
+using RnnStreams.Grains;
+using RnnStreams.Http;
+
+namespace RnnStreams.Client.Commands;
+
+/// <summary>How <c>bench</c> loads a target: closed loops, paced loops, medians, and its parameters.</summary>
+internal static partial class BenchCommand
+{
+    /// <summary>
+    /// C workers, each owning sequences i ≡ w (mod C), call back to back for the measurement time. Besides the rate it
+    /// reports the whole process's CPU time and managed allocation per call (client and in-process silo together): figures
+    /// that a machine whose speed drifts from minute to minute disturbs far less than the rate.
+    /// </summary>
+    internal static async Task<Load> Closed(BenchParameters p, Func<int, Task> call)
+    {
+        long total = 0;
+        var duration = TimeSpan.FromSeconds(p.Seconds);
+        var cpu = Process.GetCurrentProcess().TotalProcessorTime;
+        var allocated = GC.GetTotalAllocatedBytes();
+        var clock = Stopwatch.StartNew();
+        var workers = Enumerable.Range(0, Math.Min(p.Concurrency, p.Sequences)).Select(async w =>
+        {
+            long calls = 0;
+            var i = w;
+            while (clock.Elapsed < duration)
+            {
+                await call(i);
+                calls++;
+                i += p.Concurrency;
+                if (i >= p.Sequences)
+                {
+                    i = w;
+                }
+            }
+
+            Interlocked.Add(ref total, calls);
+        });
+        await Task.WhenAll(workers);
+        var elapsed = clock.Elapsed.TotalSeconds;
+        var cpuUs = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalMicroseconds;
+        var bytes = GC.GetTotalAllocatedBytes() - allocated;
+        return new Load(total / elapsed, cpuUs / total, bytes / (double)total);
+    }
+
+    /// <summary>A closed-loop measurement: calls per second, process CPU µs per call, managed bytes allocated per call.</summary>
+    internal sealed record Load(double Rate, double CpuUs, double Bytes);
+
+    /// <summary>
+    /// C workers (each owning sequences i ≡ w mod C) call at a fixed total rate for the measurement time, each from a
+    /// random phase; returns the send-to-answer quantiles and the rate achieved.
+    /// </summary>
+    internal static async Task<(double P50, double P99, double Offered)> PacedAsync(BenchParameters p, double rate, Func<int, Task> call)
+    {
+        var workers = Math.Min(p.Concurrency, p.Sequences);
+        var interval = TimeSpan.FromSeconds(workers / rate);
+        var duration = TimeSpan.FromSeconds(p.Seconds);
+        var samples = new List<double>[workers];
+        var clock = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, workers).Select(async w =>
+        {
+            var list = samples[w] = [];
+            var i = w;
+            var due = TimeSpan.FromTicks(Random.Shared.NextInt64(interval.Ticks));
+            while (due < duration)
+            {
+                var wait = due - clock.Elapsed;
+                if (wait > TimeSpan.Zero)
+                {
+                    await Task.Delay(wait);
+                }
+
+                var sent = clock.Elapsed;
+                await call(i);
+                list.Add((clock.Elapsed - sent).TotalMilliseconds);
+                due += interval;
+                i += workers;
+                if (i >= p.Sequences)
+                {
+                    i = w;
+                }
+            }
+        }));
+        var all = samples.SelectMany(s => s).Order().ToArray();
+        return (Quantile(all, 0.50), Quantile(all, 0.99), all.Length / clock.Elapsed.TotalSeconds);
+    }
+
+    internal static async Task ForEachAsync<T>(T[] items, int concurrency, Func<T, Task> action)
+    {
+        var index = -1;
+        await Task.WhenAll(Enumerable.Range(0, Math.Min(concurrency, items.Length)).Select(async _ =>
+        {
+            int i;
+            while ((i = Interlocked.Increment(ref index)) < items.Length)
+            {
+                await action(items[i]);
+            }
+        }));
+    }
+
+    internal static double Median(IEnumerable<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
+    }
+
+    private static double Quantile(double[] sorted, double q) =>
+        sorted.Length == 0 ? double.NaN : sorted[Math.Clamp((int)Math.Ceiling(q * sorted.Length) - 1, 0, sorted.Length - 1)];
+
+    internal sealed record BenchParameters(int Hidden, int Input, int Output, int Layers, int Sequences, int Seconds, int Rounds,
+        int Concurrency, int Batch, int StreamSequences, int MemorySequences);
+}
