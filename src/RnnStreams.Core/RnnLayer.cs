@@ -11,6 +11,8 @@ public sealed class RnnLayer
     private readonly double[] _whh;
     private readonly double[] _bh;
     private readonly double[] _bhh = [];
+    private readonly AlignedArray _wxhT;
+    private readonly AlignedArray _whhT;
 
     /// <summary>
     /// Builds a gated (<see cref="CellType.Gru"/> or <see cref="CellType.Lstm"/>) layer from PyTorch's row-major
@@ -37,8 +39,8 @@ public sealed class RnnLayer
         _whh = whh.ToArray();
         _bh = bih.ToArray();
         _bhh = bhh.ToArray();
-        WxhT = Transpose(_wxh, (int)rows, inputSize);
-        WhhT = Transpose(_whh, (int)rows, hiddenSize);
+        _wxhT = Transpose(_wxh, (int)rows, inputSize);
+        _whhT = Transpose(_whh, (int)rows, hiddenSize);
     }
 
     /// <summary>Builds a layer from row-major arrays, copying them. Sizes and finiteness are checked.</summary>
@@ -53,8 +55,8 @@ public sealed class RnnLayer
         _wxh = wxh.ToArray();
         _whh = whh.ToArray();
         _bh = bh.ToArray();
-        WxhT = Transpose(_wxh, hiddenSize, inputSize);
-        WhhT = Transpose(_whh, hiddenSize, hiddenSize);
+        _wxhT = Transpose(_wxh, hiddenSize, inputSize);
+        _whhT = Transpose(_whh, hiddenSize, hiddenSize);
     }
 
     private static void CheckSizes(int inputSize, int hiddenSize, string field)
@@ -72,16 +74,17 @@ public sealed class RnnLayer
 
     /// <summary>
     /// <c>W_xh</c> transposed (D×H: row j is column j): what the kernel reads, so that one input number multiplies a
-    /// contiguous run of H weights and the H sums stay in vector registers.
+    /// contiguous run of H weights and the H sums stay in vector registers. Starts on a 64-byte boundary.
     /// </summary>
-    internal double[] WxhT { get; }
+    internal ReadOnlySpan<double> WxhT => _wxhT.Span;
 
-    /// <summary><c>W_hh</c> transposed (H×H).</summary>
-    internal double[] WhhT { get; }
+    /// <summary><c>W_hh</c> transposed (H×H), on a 64-byte boundary.</summary>
+    internal ReadOnlySpan<double> WhhT => _whhT.Span;
 
-    private static double[] Transpose(double[] matrix, int rows, int columns)
+    private static AlignedArray Transpose(double[] matrix, int rows, int columns)
     {
-        var transposed = new double[matrix.Length];
+        var aligned = new AlignedArray(matrix.Length);
+        var transposed = aligned.Span;
         for (var i = 0; i < rows; i++)
         {
             for (var j = 0; j < columns; j++)
@@ -90,7 +93,7 @@ public sealed class RnnLayer
             }
         }
 
-        return transposed;
+        return aligned;
     }
 
     /// <summary>D for layer 0, H for the layers above it.</summary>

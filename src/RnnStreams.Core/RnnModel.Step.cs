@@ -29,10 +29,13 @@ public sealed partial class RnnModel
     }
 
     /// <summary>
-    /// Scratch numbers one step needs: 2H sums for an Elman layer (H used), 3H + 3H for a GRU, 4H + 4H for an LSTM, and
-    /// D more for the standardised input of a scaled model.
+    /// Scratch numbers one step needs: the layer's sums (<see cref="SumsSize"/>), and D more for the standardised input
+    /// of a scaled model.
     /// </summary>
-    private int RowSize => (2 * Cell.Gates() * HiddenSize) + (Scaling is null ? 0 : InputSize);
+    private int RowSize => SumsSize + (Scaling is null ? 0 : InputSize);
+
+    /// <summary>A layer's sums: H for an Elman layer, 3H + 3H for a GRU, 4H + 4H for an LSTM (see <see cref="LayerSums"/>).</summary>
+    private int SumsSize => (Cell.IsGated() ? 2 : 1) * Cell.Gates() * HiddenSize;
 
     /// <summary>
     /// Advances <c>k = xs.Length / D</c> steps atomically: either every step is applied to <paramref name="state"/>
@@ -80,64 +83,88 @@ public sealed partial class RnnModel
     private void StepCore(ReadOnlySpan<double> x, Span<double> state, Span<double> y, Span<double> row)
     {
         var hiddenSize = HiddenSize;
+        var sums = row[..SumsSize];
         ReadOnlySpan<double> input = x;
-        var scaling = Scaling;
-        if (scaling is not null)
+        if (Scaling is { } scaling)
         {
-            var sums = 2 * Cell.Gates() * hiddenSize;
-            var scaled = row.Slice(sums, InputSize);
+            var scaled = row.Slice(sums.Length, InputSize);
             scaling.ScaleInput(x, scaled);
             input = scaled;
-            row = row[..sums];
         }
 
         for (var k = 0; k < _layers.Length; k++)
         {
-            var layer = _layers[k];
             var h = state.Slice(k * hiddenSize, hiddenSize);
-            switch (Cell)
-            {
-                case CellType.Gru:
-                    GruLayer(layer, input, h, row);
-                    break;
-                case CellType.Lstm:
-                    LstmLayer(layer, input, h, state.Slice(CellStateOffset + (k * hiddenSize), hiddenSize), row);
-                    break;
-                default:
-                    var sums = row[..hiddenSize];
-                    layer.Bh.CopyTo(sums);
-                    Kernels.AccumulateTransposed(layer.WxhT, input, sums);
-                    Kernels.AccumulateTransposed(layer.WhhT, h, sums);
-                    if (Cell == CellType.RnnTanh)
-                    {
-                        TensorPrimitives.Tanh(sums, h);
-                    }
-                    else
-                    {
-                        TensorPrimitives.Max(sums, 0.0, h);
-                    }
-
-                    break;
-            }
-
+            LayerSums(_layers[k], input, h, sums);
+            Activate(k, sums, state);
             input = h;
         }
 
-        ApplyHead(input, y);
-        scaling?.UnscaleOutput(x, y);
+        Finish(x, input, y);
     }
 
     /// <summary>
-    /// One GRU layer in place, as PyTorch computes it: <c>gi = W_ih x + b_ih</c> and <c>gh = W_hh h + b_hh</c> (3H each,
-    /// blocks r, z, n), <c>r = σ(gi_r + gh_r)</c>, <c>z = σ(gi_z + gh_z)</c>, <c>n = tanh(gi_n + r ⊙ gh_n)</c>,
-    /// <c>h' = n + z ⊙ (h − n)</c>. <paramref name="row"/> holds 6H numbers.
+    /// A layer's sums into <paramref name="sums"/> (<see cref="SumsSize"/> numbers): for an Elman layer
+    /// <c>b_h + W_xh in + W_hh h</c>; for a gated layer G·H each, <c>W_ih in + b_ih</c>, then <c>W_hh h + b_hh</c>.
     /// </summary>
-    private static void GruLayer(RnnLayer layer, ReadOnlySpan<double> input, Span<double> h, Span<double> row)
+    private static void LayerSums(RnnLayer layer, ReadOnlySpan<double> input, ReadOnlySpan<double> h, Span<double> sums)
+    {
+        var gates = layer.Gates * h.Length;
+        var fromInput = sums[..gates];
+        layer.Bh.CopyTo(fromInput);
+        Kernels.AccumulateTransposed(layer.WxhT, input, fromInput);
+        var fromH = FromH(layer, sums);
+        layer.Bhh.CopyTo(fromH);
+        Kernels.AccumulateTransposed(layer.WhhT, h, fromH);
+    }
+
+    /// <summary>Where a layer's <c>W_hh h</c> is summed: the second half of a gated layer's sums, an Elman layer's one sum.</summary>
+    private static Span<double> FromH(RnnLayer layer, Span<double> sums)
+    {
+        var gates = layer.Gates * layer.HiddenSize;
+        return layer.Cell.IsGated() ? sums.Slice(gates, gates) : sums[..gates];
+    }
+
+    /// <summary>Layer k's new h (and an LSTM's c) in <paramref name="state"/> from its sums (overwritten).</summary>
+    private void Activate(int k, Span<double> sums, Span<double> state)
+    {
+        var hiddenSize = HiddenSize;
+        var h = state.Slice(k * hiddenSize, hiddenSize);
+        switch (Cell)
+        {
+            case CellType.Gru:
+                GruGates(sums, h);
+                break;
+            case CellType.Lstm:
+                LstmGates(sums, h, state.Slice(CellStateOffset + (k * hiddenSize), hiddenSize));
+                break;
+            case CellType.RnnTanh:
+                TensorPrimitives.Tanh(sums[..hiddenSize], h);
+                break;
+            default:
+                TensorPrimitives.Max(sums[..hiddenSize], 0.0, h);
+                break;
+        }
+    }
+
+    /// <summary>y from the last layer's h: the head, then the output scaling of a scaled model (which reads raw x).</summary>
+    private void Finish(ReadOnlySpan<double> x, ReadOnlySpan<double> last, Span<double> y)
+    {
+        ApplyHead(last, y);
+        Scaling?.UnscaleOutput(x, y);
+    }
+
+    /// <summary>
+    /// A GRU layer's new h in place from its sums, as PyTorch computes it: <c>gi = W_ih x + b_ih</c> and
+    /// <c>gh = W_hh h + b_hh</c> (3H each, blocks r, z, n), <c>r = σ(gi_r + gh_r)</c>, <c>z = σ(gi_z + gh_z)</c>,
+    /// <c>n = tanh(gi_n + r ⊙ gh_n)</c>, <c>h' = n + z ⊙ (h − n)</c>. <paramref name="sums"/> holds gi then gh (6H).
+    /// </summary>
+    private static void GruGates(Span<double> sums, Span<double> h)
     {
         var hiddenSize = h.Length;
-        var gates = GateSums(layer, input, h, row);
-        var gi = row[..gates];
-        var gh = row.Slice(gates, gates);
+        var gates = 3 * hiddenSize;
+        var gi = sums[..gates];
+        var gh = sums.Slice(gates, gates);
 
         var rz = gi[..(2 * hiddenSize)];
         TensorPrimitives.Add(rz, gh[..(2 * hiddenSize)], rz);
@@ -156,31 +183,16 @@ public sealed partial class RnnModel
     }
 
     /// <summary>
-    /// A gated layer's two sums, G·H each, into the two halves of <paramref name="row"/>: <c>W_ih in + b_ih</c>, then
-    /// <c>W_hh h + b_hh</c>. Returns G·H.
+    /// An LSTM layer's new h and c in place from its sums, as PyTorch computes it: <c>g = (W_ih x + b_ih) + (W_hh h + b_hh)</c>
+    /// (4H, blocks i, f, g, o), <c>c' = σ(f) ⊙ c + σ(i) ⊙ tanh(g)</c>, <c>h' = σ(o) ⊙ tanh(c')</c>. <paramref name="sums"/>
+    /// holds the two sums (8H).
     /// </summary>
-    private static int GateSums(RnnLayer layer, ReadOnlySpan<double> input, ReadOnlySpan<double> h, Span<double> row)
-    {
-        var gates = layer.Gates * h.Length;
-        var fromInput = row[..gates];
-        var fromH = row.Slice(gates, gates);
-        layer.Bh.CopyTo(fromInput);
-        Kernels.AccumulateTransposed(layer.WxhT, input, fromInput);
-        layer.Bhh.CopyTo(fromH);
-        Kernels.AccumulateTransposed(layer.WhhT, h, fromH);
-        return gates;
-    }
-
-    /// <summary>
-    /// One LSTM layer in place, as PyTorch computes it: <c>g = (W_ih x + b_ih) + (W_hh h + b_hh)</c> (4H, blocks i, f,
-    /// g, o), <c>c' = σ(f) ⊙ c + σ(i) ⊙ tanh(g)</c>, <c>h' = σ(o) ⊙ tanh(c')</c>. <paramref name="row"/> holds 8H numbers.
-    /// </summary>
-    private static void LstmLayer(RnnLayer layer, ReadOnlySpan<double> input, Span<double> h, Span<double> c, Span<double> row)
+    private static void LstmGates(Span<double> sums, Span<double> h, Span<double> c)
     {
         var hiddenSize = h.Length;
-        var gates = GateSums(layer, input, h, row);
-        var g = row[..gates];
-        var fromH = row.Slice(gates, gates);
+        var gates = 4 * hiddenSize;
+        var g = sums[..gates];
+        var fromH = sums.Slice(gates, gates);
         TensorPrimitives.Add(g, fromH, g);
 
         var inputGate = g[..hiddenSize];

@@ -28,4 +28,32 @@ public class AllocationTests
         var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
         Assert.Equal(0, allocated);
     }
+
+    [Theory]
+    [InlineData(CellType.RnnTanh, false, 37)]
+    [InlineData(CellType.Gru, false, 37)]
+    [InlineData(CellType.Lstm, false, 70)]
+    [InlineData(CellType.Gru, true, 70)]
+    [InlineData(CellType.Lstm, true, 5)]
+    public void StepBatchAndTryStepBatch_AfterWarmUp_AllocateNothing(CellType cell, bool scaled, int batch)
+    {
+        var network = RandomModel.Create("batch", 3, 33, 3, layers: 2, cell, seed: 14);
+        var model = scaled ? TestModels.Scaled(network, seed: 15, residual: true) : network;
+        var xs = TestModels.RandomInputs(16, batch, 3).SelectMany(v => v).ToArray();
+        xs[1] = double.NaN;
+        var states = new double[batch * model.StateSize];
+        var ys = new double[batch * 3];
+        var failed = new bool[batch];
+        model.StepBatch(xs, states, ys);
+        model.TryStepBatch(xs, states, ys, failed);
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < 200; i++)
+        {
+            model.TryStepBatch(xs, states, ys, failed);
+            model.StepBatch(xs, states, ys);
+        }
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
 }

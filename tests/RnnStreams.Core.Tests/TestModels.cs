@@ -25,6 +25,15 @@ internal static class TestModels
         return new RnnModel($"random-{seed}", cell, output, inputSize, hiddenSize, outputSize, list, Fill(outputSize * hiddenSize), Fill(outputSize));
     }
 
+    /// <summary>The same network with a seeded input and output scaling around it (O = D when residual).</summary>
+    public static RnnModel Scaled(RnnModel model, int seed, bool residual)
+    {
+        var random = new Random(seed);
+        double[] Fill(int n, double low, double high) => Enumerable.Range(0, n).Select(_ => low + (random.NextDouble() * (high - low))).ToArray();
+        var scaling = new Scaling(Fill(model.InputSize, -3, 3), Fill(model.InputSize, 0.5, 4), Fill(model.OutputSize, -10, 10), Fill(model.OutputSize, 0.1, 20), residual);
+        return new RnnModel(model.Name, model.Cell, model.Output, model.InputSize, model.HiddenSize, model.OutputSize, [.. model.Layers], model.Why, model.By, scaling);
+    }
+
     public static double[][] RandomInputs(int seed, int count, int size, double scale = 1.0)
     {
         var random = new Random(seed);
