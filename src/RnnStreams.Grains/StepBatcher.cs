@@ -8,7 +8,7 @@ namespace RnnStreams.Grains;
 
 /// <summary>
 /// Steps the elements of different sequences of one model (and version) on this silo together, one
-/// <c>RnnModel.TryStepBatch</c> round at a time, so that a big model's weights are read from memory once per
+/// <see cref="RnnModel.TryStepBatch"/> round at a time, so that a big model's weights are read from memory once per
 /// round instead of once per sequence.
 /// </summary>
 /// <remarks>
