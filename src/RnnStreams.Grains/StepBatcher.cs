@@ -13,9 +13,9 @@ namespace RnnStreams.Grains;
 /// </summary>
 /// <remarks>
 /// <para>
-/// Nothing waits to fill a batch. A sequence that finds its model's queue idle steps at once, on its own turn, with
-/// whatever else arrives meanwhile; elements that arrive while a round runs form the next round, stepped on the thread
-/// pool; rounds go on while elements wait. Under load the rounds grow by themselves; alone, an element pays nothing. A
+/// Nothing waits to fill a batch. An element that finds its model's queue idle starts a round on the thread pool's
+/// global queue, behind the grain turns already waiting to run, whose elements join it; elements that arrive while a
+/// round runs form the next round; rounds go on while elements wait. Under load the rounds grow by themselves; alone, an element pays nothing. A
 /// round takes at most as many sequences as fit in <see cref="RnnStreamsOptions.BatchWindow"/> at the measured cost of
 /// one sequence-step, so an element never waits behind more than one round of about that long.
 /// </para>
@@ -76,19 +76,9 @@ public sealed class StepBatcher(IOptions<RnnStreamsOptions> options)
 
         if (run)
         {
-            // Idle: step now, on this turn, with whatever joined meanwhile; the rest goes on on the thread pool.
-            RunRound(queue);
-            lock (queue)
-            {
-                if (queue.Waiting.Count == 0 && queue.Active.Count == 0)
-                {
-                    queue.Running = false;
-                }
-                else
-                {
-                    ThreadPool.UnsafeQueueUserWorkItem(static s => s.Batcher.RunRounds(s.Queue), (Batcher: this, Queue: queue), preferLocal: false);
-                }
-            }
+            // Idle: the round starts on the thread pool's global queue, behind the grain turns already waiting to run, so
+            // the elements they carry join it instead of each stepping alone; no timer, no waiting beyond that.
+            ThreadPool.UnsafeQueueUserWorkItem(static s => s.Batcher.RunRounds(s.Queue), (Batcher: this, Queue: queue), preferLocal: false);
         }
 
         return new ValueTask<int>(request, request.Version);
