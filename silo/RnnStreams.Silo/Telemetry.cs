@@ -74,7 +74,8 @@ public static class Telemetry
             metrics.AddMeter(Meters);
             if (prometheus)
             {
-                metrics.AddPrometheusExporter();
+                // Every scrape collects (no 300 ms response cache): bench reads counters before and after a measurement.
+                metrics.AddPrometheusExporter(o => o.ScrapeResponseCacheDurationMilliseconds = 0);
             }
 
             if (otlp || metricsEndpoint is not null)

@@ -12,10 +12,7 @@ public sealed class OutputWatch : IAsyncDisposable
     /// <summary>The lease asked for: six renewals, so that a few lost ones do not end it.</summary>
     public static readonly TimeSpan Lease = TimeSpan.FromMinutes(1);
 
-    /// <summary>
-    /// How often the lease is renewed. A sequence reactivated from storage (after its silo died, say) publishes for
-    /// this long and a little more before any lease arrives, so that the next renewal finds nothing missed.
-    /// </summary>
+    /// <summary>How often the lease is renewed (the sequence stores it, so a reactivation keeps it until then).</summary>
     public static readonly TimeSpan RenewEvery = TimeSpan.FromSeconds(10);
 
     private readonly StreamSubscriptionHandle<SequenceOutput> _handle;

@@ -34,6 +34,8 @@ public static class RnnMetrics
 
     private static readonly Histogram<double> StepDuration = Meter.CreateHistogram("rnn.step.duration", "s", "Time a Step or StepMany call spends in its sequence grain", advice: Seconds);
     private static readonly Histogram<long> BatchSize = Meter.CreateHistogram<long>("rnn.batch.size", "{element}", "Elements per StepMany call");
+    private static readonly Histogram<long> RoundSize = Meter.CreateHistogram("rnn.batcher.round_size", "{sequence}", "Sequences stepped together in one round of the step batcher",
+        advice: new InstrumentAdvice<long> { HistogramBucketBoundaries = [.. StepBatcher.SizeBuckets] });
     private static readonly Counter<long> CheckpointWrites = Meter.CreateCounter<long>("rnn.checkpoint.writes", "{write}", "Sequence state writes to grain storage, by outcome");
     private static readonly Histogram<double> CheckpointDuration = Meter.CreateHistogram("rnn.checkpoint.duration", "s", "Time of a sequence state write", advice: Seconds);
     private static readonly Counter<long> Unwritten = Meter.CreateCounter<long>("rnn.unwritten_on_deactivation", "{element}", "Acknowledged elements a sequence could not write before it deactivated (storage failing): lost");
@@ -59,6 +61,8 @@ public static class RnnMetrics
             BatchSize.Record(count);
         }
     }
+
+    internal static void Round(int sequences) => RoundSize.Record(sequences);
 
     internal static void Refused(RnnErrorKind kind) => Errors.Add(1, new KeyValuePair<string, object?>("kind", kind.ToString()));
 

@@ -24,9 +24,6 @@ public sealed partial class SequenceGrain
     /// <summary>The model the sequence is pinned to, loaded on activation; null before it starts (or if it cannot be loaded).</summary>
     private RnnModel? _model;
 
-    /// <summary>Beyond one lease renewal, how long a sequence reactivated from storage publishes before a lease arrives.</summary>
-    private static readonly TimeSpan ReactivationMargin = TimeSpan.FromSeconds(5);
-
     private DateTime _watchedUntil;
 
     /// <summary>This sequence's place in the silo's <see cref="StepBatcher"/>, made at its first batched element and reused.</summary>
@@ -50,9 +47,9 @@ public sealed partial class SequenceGrain
         await _ledger.ReadAsync();
         if (S.Model is not null)
         {
-            // Reactivated from storage: a subscriber's lease, held by the activation before this one, comes back with
-            // its next renewal; publish until then so that it misses nothing.
-            _watchedUntil = DateTime.UtcNow + OutputWatch.RenewEvery + ReactivationMargin;
+            // Reactivated from storage: a watcher's lease, taken by an activation before this one, goes on until it
+            // ends or is renewed here, so the watcher misses nothing.
+            _watchedUntil = S.WatchedUntil;
             try
             {
                 _model = (await _services.Models.GetAsync(S.Model, S.ModelVersion)).Model;
@@ -157,6 +154,10 @@ public sealed partial class SequenceGrain
         if (until > _watchedUntil)
         {
             _watchedUntil = until;
+            if (S.Model is not null)
+            {
+                S.WatchedUntil = until; // written with the state's next write, as the policy says
+            }
         }
 
         return Task.FromResult(S.LastN);

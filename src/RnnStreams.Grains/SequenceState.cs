@@ -43,6 +43,13 @@ public sealed class SequenceState
     [Id(8)]
     public bool Lost { get; set; }
 
+    /// <summary>
+    /// Until when a subscriber's watch lease runs (UTC): stored with the state, so that an activation that follows a lost
+    /// one (its silo died) goes on publishing to the watcher until its next renewal arrives.
+    /// </summary>
+    [Id(9)]
+    public DateTime WatchedUntil { get; set; }
+
     /// <summary>A copy whose arrays the live state can go on changing in place (h_0 is never changed in place).</summary>
     public SequenceState Copy() => new()
     {
@@ -55,6 +62,7 @@ public sealed class SequenceState
         RecentOutputs = RecentOutputs.ToArray(),
         RecentCapacity = RecentCapacity,
         Lost = Lost,
+        WatchedUntil = WatchedUntil,
     };
 }
 

@@ -148,6 +148,7 @@ public sealed class StepBatcher(IOptions<RnnStreamsOptions> options)
 
         queue.Observe(Stopwatch.GetTimestamp() - started, size);
         Interlocked.Increment(ref _rounds[Bucket(size)]);
+        RnnMetrics.Round(size);
 
         // Scatter, and retire the requests that finished (all elements applied, or one failed); the others keep their
         // place at the front, so the next round steps them before anyone who arrived after them.

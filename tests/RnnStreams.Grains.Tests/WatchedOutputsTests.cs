@@ -73,18 +73,33 @@ public class WatchedOutputsTests : IClassFixture<WatchedOutputsFixture>
     }
 
     [Fact]
-    public async Task ASequenceReactivatedFromStorage_PublishesUntilItsWatcherRenews()
+    public async Task AWatchersLease_OutlivesTheActivation_ThatTookIt()
     {
-        // A watcher's lease lives in the activation; when the sequence comes back from storage (its silo died, or it
-        // was deactivated) the watcher's next renewal is up to OutputWatch.RenewEvery away. Until then it publishes.
-        var id = Models.Key("reactivated");
-        var sequence = _client.GetGrain<ISequenceGrain>(id);
-        await using var outputs = await OutputCollector.SubscribeAsync(_client, id, lease: false);
-        await sequence.Step(1, [1]); // not watched: not published
+        // The lease is stored with the state: when the sequence comes back from storage (its silo died, or it was
+        // deactivated) it goes on publishing to its watcher before the watcher's next renewal. A sequence nobody watched
+        // does not start publishing because it was reactivated.
+        var watched = Models.Key("reactivated-watched");
+        var unwatched = Models.Key("reactivated-unwatched");
+        await using var watchedOutputs = await OutputCollector.SubscribeAsync(_client, watched, lease: false);
+        await using var unwatchedOutputs = await OutputCollector.SubscribeAsync(_client, unwatched, lease: false);
+        var w = _client.GetGrain<ISequenceGrain>(watched);
+        var u = _client.GetGrain<ISequenceGrain>(unwatched);
+        await w.Step(1, [1]);
+        await u.Step(1, [1]);
+        await w.Watch(TimeSpan.FromMinutes(1));
+        await w.Step(2, [2]);
+        await u.Step(2, [2]);
         await _client.GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero);
-        Assert.Equal(1, (await sequence.Snapshot()).LastDurableN); // reactivated from what the old activation wrote
-        await sequence.Step(2, [2]);
-        var items = await outputs.WaitUntilAsync(i => i.Count >= 1);
-        Assert.Equal([(OutputKind.Step, 2L)], items.Select(i => (i.Kind, i.N)));
+        Assert.Equal(2, (await w.Snapshot()).LastDurableN); // both reactivated from what their activations wrote
+        Assert.Equal(2, (await u.Snapshot()).LastDurableN);
+        await w.Step(3, [3]);
+        await u.Step(3, [3]);
+        await u.End();
+        await w.End();
+
+        var items = await watchedOutputs.WaitUntilAsync(i => i.Any(e => e.Kind == OutputKind.Ended));
+        Assert.Equal([(OutputKind.Step, 2L), (OutputKind.Step, 3L), (OutputKind.Ended, 3L)], items.Select(i => (i.Kind, i.N)));
+        var others = await unwatchedOutputs.WaitUntilAsync(i => i.Any(e => e.Kind == OutputKind.Ended));
+        Assert.Equal([(OutputKind.Ended, 3L)], others.Select(i => (i.Kind, i.N)));
     }
 }

@@ -21,14 +21,17 @@ internal static partial class BenchCommand
 {
     /// <summary>
     /// C workers, each owning sequences i ≡ w (mod C), call back to back for the measurement time. Besides the rate it
-    /// reports the whole process's CPU time and managed allocation per call (client and in-process silo together): figures
+    /// reports CPU time and managed allocation per call of client and silo together (one process, or with <c>--silo process</c>
+    /// this one plus the silo's, read from outside it): figures
     /// that a machine whose speed drifts from minute to minute disturbs far less than the rate.
     /// </summary>
     internal static async Task<Load> Closed(BenchParameters p, Func<int, Task> call)
     {
         long total = 0;
         var duration = TimeSpan.FromSeconds(p.Seconds);
-        var cpu = Process.GetCurrentProcess().TotalProcessorTime;
+        var silo = p.Silo;
+        var siloBefore = silo is null ? default : await silo.CountersAsync();
+        var cpu = Process.GetCurrentProcess().TotalProcessorTime + (silo?.Cpu() ?? TimeSpan.Zero);
         var allocated = GC.GetTotalAllocatedBytes();
         var clock = Stopwatch.StartNew();
         var workers = Enumerable.Range(0, Math.Min(p.Concurrency, p.Sequences)).Select(async w =>
@@ -50,9 +53,14 @@ internal static partial class BenchCommand
         });
         await Task.WhenAll(workers);
         var elapsed = clock.Elapsed.TotalSeconds;
-        var cpuUs = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalMicroseconds;
-        var bytes = GC.GetTotalAllocatedBytes() - allocated;
-        return new Load(total / elapsed, cpuUs / total, bytes / (double)total);
+        var cpuUs = (Process.GetCurrentProcess().TotalProcessorTime + (silo?.Cpu() ?? TimeSpan.Zero) - cpu).TotalMicroseconds;
+        var bytes = (double)(GC.GetTotalAllocatedBytes() - allocated);
+        if (silo is not null)
+        {
+            bytes += (await silo.CountersAsync()).AllocatedBytes - siloBefore.AllocatedBytes;
+        }
+
+        return new Load(total / elapsed, cpuUs / total, bytes / total);
     }
 
     /// <summary>A closed-loop measurement: calls per second, process CPU µs per call, managed bytes allocated per call.</summary>
@@ -120,5 +128,9 @@ internal static partial class BenchCommand
         sorted.Length == 0 ? double.NaN : sorted[Math.Clamp((int)Math.Ceiling(q * sorted.Length) - 1, 0, sorted.Length - 1)];
 
     internal sealed record BenchParameters(int Hidden, int Input, int Output, int Layers, int Sequences, int Seconds, int Rounds,
-        int Concurrency, int Batch, int StreamSequences, int MemorySequences);
+        int Concurrency, int Batch, int StreamSequences, int MemorySequences)
+    {
+        /// <summary>With <c>--silo process</c>: the silo, whose CPU and allocations count with the client's.</summary>
+        public BenchSilo? Silo { get; init; }
+    }
 }

@@ -11,7 +11,7 @@ internal static partial class BenchCommand
         var command = new Command("bench", "Throughput, latency and memory in one run, against a silo in this process (unless --gateway or --redis is given); prints a table, then one JSON line. With --mqtt: elements through an MQTT broker into a running cluster, against the broker's own floor.")
         {
             o.Cell, o.Hidden, o.Input, o.Output, o.Layers, o.Sequences, o.Seconds, o.Rounds, o.Client, o.Concurrency, o.Batch,
-            o.StreamSequences, o.MemorySequences, o.HttpConnections, o.Outputs, o.Durability, o.BatchWindow, o.BatchMinBytes, o.Mqtt, o.MqttPrefix,
+            o.StreamSequences, o.MemorySequences, o.HttpConnections, o.Outputs, o.Durability, o.BatchWindow, o.BatchMinBytes, o.Silo, o.SiloDll, o.Mqtt, o.MqttPrefix,
         };
         ConnectionOptions.AddTo(command);
         command.SetAction((args, cancellation) => Run(args, o, stdout, cancellation));
@@ -56,6 +56,10 @@ internal static partial class BenchCommand
         public Option<int> BatchWindow { get; } = CliOptions.Int("--batch-window", "The in-process silo's step batcher window in microseconds (RnnStreams:BatchWindow; 0 turns batching off); with --batch-min-bytes 0 every model is batched.", 200, 0, 1_000_000);
 
         public Option<long?> BatchMinBytes { get; } = new("--batch-min-bytes") { Description = "Models with fewer bytes of weights step alone (RnnStreams:BatchMinWeightBytes; default the silo's, 262144)." };
+
+        public Option<string> Silo { get; } = CliOptions.Choice("--silo", "in-process: a silo in this process (reached through its gateway unless --client local); process: the silo executable started as a child process, as deployed (memory figures need in-process).", "in-process", "in-process", "process");
+
+        public Option<string> SiloDll { get; } = CliOptions.Text("--silo-dll", "With --silo process: the silo to start (default: the repository's build beside this client's).", "PATH", fallback: null);
 
         public Option<string> Mqtt { get; } = TransportOptions.MqttOption("Measure elements through this MQTT broker into the cluster given by --gateway or --redis (its silos with Mqtt:Enabled).");
 

@@ -65,8 +65,15 @@ internal static partial class BenchCommand
 
         var durability = args.GetValue(o.Durability)!;
 
+        var siloKind = args.GetValue(o.Silo)!;
+        if (siloKind == "process" && (external || clientKind == "local"))
+        {
+            throw new CliException("--silo process starts a silo of its own and reaches it through its gateway: not with --gateway, --redis or --client local", 2);
+        }
+
         var model = RandomModel.Create($"bench-{cell.ToFileName()}-h{p.Hidden}-d{p.Input}", p.Input, p.Hidden, p.Output, p.Layers, cell, seed: 42);
         IHost? silo = null;
+        BenchSilo? siloProcess = null;
         var httpPort = 0;
         var h2cPort = 0;
         Connection? connection = null;
@@ -75,6 +82,27 @@ internal static partial class BenchCommand
         {
             connection = await Connection.OpenAsync(args);
             client = connection.Client;
+        }
+        else if (siloKind == "process")
+        {
+            var settings = new Dictionary<string, string>
+            {
+                ["RnnStreams:DefaultModel"] = string.Empty,
+                ["RnnStreams:PublishOutputs"] = publishing.ToString(),
+                ["RnnStreams:Durability"] = durability,
+                ["RnnStreams:BatchWindow"] = TimeSpan.FromTicks(args.GetValue(o.BatchWindow) * TimeSpan.TicksPerMicrosecond).ToString("c", CultureInfo.InvariantCulture),
+            };
+            if (args.GetValue(o.BatchMinBytes) is { } minBytes)
+            {
+                settings["RnnStreams:BatchMinWeightBytes"] = minBytes.ToString(CultureInfo.InvariantCulture);
+            }
+
+            siloProcess = await BenchSilo.StartAsync(args.GetValue(o.SiloDll) ?? BenchSilo.DefaultDll(), settings, cancellation);
+            httpPort = siloProcess.HttpPort;
+            h2cPort = siloProcess.H2cPort;
+            connection = await Connection.OpenAsync(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, siloProcess.Gateway), TimeSpan.FromSeconds(30));
+            client = connection.Client;
+            p = p with { Silo = siloProcess };
         }
         else
         {
@@ -139,17 +167,20 @@ internal static partial class BenchCommand
             await Closed(warmUp, Batch);
             var rounds = new List<(Load Ping, Load Echo, Load Rpc, Load Batch)>();
             var batcher = silo?.Services.GetRequiredService<StepBatcher>();
+            Func<Task<long[]>>? readRounds = batcher is not null ? () => Task.FromResult(batcher.RoundSizes())
+                : siloProcess is not null ? async () => (await siloProcess.CountersAsync()).Rounds
+                : null;
             var rpcRounds = new long[StepBatcher.SizeBuckets.Length];
             for (var r = 0; r < p.Rounds; r++)
             {
                 var pingLoad = await Closed(p, Ping);
                 var echoLoad = await Closed(p, Echo);
-                var before = batcher?.RoundSizes();
+                var before = readRounds is null ? null : await readRounds();
                 var rpcLoad = await Closed(p, Rpc);
-                if (batcher is not null)
+                if (readRounds is not null)
                 {
-                    var after = batcher.RoundSizes();
-                    for (var i = 0; i < rpcRounds.Length; i++)
+                    var after = await readRounds();
+                    for (var i = 0; i < Math.Min(rpcRounds.Length, after.Length); i++)
                     {
                         rpcRounds[i] += after[i] - before![i];
                     }
@@ -179,31 +210,37 @@ internal static partial class BenchCommand
             results.Add(("rpc_cpu_us", rpcCpu, "µs", "process CPU time per Step"));
             results.Add(("rpc_alloc_bytes", Median(rounds.Select(r => r.Rpc.Bytes)), "B", "managed bytes allocated per Step (client and silo)"));
             var roundSizes = RoundSizes(rpcRounds);
-            results.Add(("rpc_batched_rounds", rpcRounds.Sum(), "rounds", batcher is null ? "only with the in-process silo" : rpcRounds.Sum() == 0 ? "the step batcher took no element (off, or the model is under --batch-min-bytes)" : $"step batcher rounds during the rpc measurements, by sequences per round: {roundSizes}"));
+            results.Add(("rpc_batched_rounds", rpcRounds.Sum(), "rounds", readRounds is null ? "only with a silo bench started" : rpcRounds.Sum() == 0 ? "the step batcher took no element (off, or the model is under --batch-min-bytes)" : $"step batcher rounds during the rpc measurements, by sequences per round: {roundSizes}"));
 
             var stream = publishOutputs ? await MeasureStreamAsync(client, model, p, run, cancellation) : (Rate: double.NaN, InOrder: true);
             results.Add(("stream_steps_per_s", stream.Rate, "steps/s", $"rnn-in events in, rnn-out events to a subscriber, {p.StreamSequences} sequences, order {(stream.InOrder ? "checked" : "VIOLATED")}"));
 
-            if (silo is not null)
+            if (silo is not null || siloProcess is not null)
             {
                 results.AddRange(await HttpBench.MeasureAsync(client, model, p with { Concurrency = args.GetValue(o.HttpConnections) }, run, httpPort, h2cPort));
             }
 
             var pauseBefore = GC.GetTotalPauseDuration();
+            var siloPauseBefore = siloProcess is null ? 0 : (await siloProcess.CountersAsync()).PausedSeconds;
             var latencyClock = Stopwatch.StartNew();
             var (p50, p99, offered) = await MeasureLatencyAsync(sequences, next, x, rpc / 2, p);
             var paused = (GC.GetTotalPauseDuration() - pauseBefore).TotalMilliseconds / latencyClock.Elapsed.TotalMilliseconds;
+            var siloPaused = siloProcess is null ? double.NaN : ((await siloProcess.CountersAsync()).PausedSeconds - siloPauseBefore) / latencyClock.Elapsed.TotalSeconds;
             results.Add(("p50_ms", p50, "ms", $"Step sent → y_t received, paced at {offered:F0} steps/s (aiming at half of rpc)"));
             results.Add(("p99_ms", p99, "ms", string.Empty));
-            results.Add(("gc_paused_percent", paused * 100, "%", "share of the latency measurement the process spent in GC pauses"));
+            results.Add(("gc_paused_percent", paused * 100, "%", siloProcess is null ? "share of the latency measurement the process spent in GC pauses" : "share of the latency measurement the client process spent in GC pauses"));
+            if (siloProcess is not null)
+            {
+                results.Add(("silo_gc_paused_percent", siloPaused * 100, "%", "… and the silo process"));
+            }
 
             var (bytes, storedBytes) = memoryClient is null ? (double.NaN, double.NaN) : await MeasureMemoryAsync(memoryClient, model, p, run);
-            results.Add(("bytes_per_sequence", bytes, "B", external ? "only with the in-process silo" : $"managed heap per active sequence ({p.MemorySequences} activated from storage), weights shared"));
-            results.Add(("stored_bytes_per_sequence", storedBytes, "B", external ? "only with the in-process silo" : "what stays while it is deactivated: the in-memory storage's copy (in Redis in a deployment) and the silo's grown tables"));
+            results.Add(("bytes_per_sequence", bytes, "B", memoryClient is null ? "only with --silo in-process" : $"managed heap per active sequence ({p.MemorySequences} activated from storage), weights shared"));
+            results.Add(("stored_bytes_per_sequence", storedBytes, "B", memoryClient is null ? "only with --silo in-process" : "what stays while it is deactivated: the in-memory storage's copy (in Redis in a deployment) and the silo's grown tables"));
             var floor = memoryClient is null ? double.NaN : await MeasureActivationFloorAsync(memoryClient, p);
-            results.Add(("bytes_per_activation", floor, "B", external ? "only with the in-process silo" : "managed heap per activation of an empty grain: Orleans' own floor"));
+            results.Add(("bytes_per_activation", floor, "B", memoryClient is null ? "only with --silo in-process" : "managed heap per activation of an empty grain: Orleans' own floor"));
 
-            stdout.WriteLine($"# bench: {model}, {p.Sequences} sequences, concurrency {p.Concurrency}, {p.Seconds} s per measurement, {(external ? "external cluster" : $"in-process silo, {clientKind} client")}, outputs published {(external ? "as the cluster says" : publishing.ToString())}");
+            stdout.WriteLine($"# bench: {model}, {p.Sequences} sequences, concurrency {p.Concurrency}, {p.Seconds} s per measurement, {(external ? "external cluster" : siloProcess is not null ? "silo in its own process, gateway client" : $"in-process silo, {clientKind} client")}, outputs published {(external ? "as the cluster says" : publishing.ToString())}");
             stdout.WriteLine($"{"measure",-20} {"value",14}  {"unit",-8} {"× kernel",9}  note");
             foreach (var (name, value, unit, note) in results)
             {
@@ -235,7 +272,7 @@ internal static partial class BenchCommand
             json["seconds"] = p.Seconds;
             json["rounds"] = p.Rounds;
             json["cores"] = Environment.ProcessorCount;
-            json["silo"] = external ? "external" : "in-process";
+            json["silo"] = external ? "external" : siloKind;
             json["client"] = external ? "gateway" : clientKind;
             json["outputs"] = external ? "as configured on the cluster" : publishing.ToString();
             json["durability"] = external ? "as configured on the cluster" : durability;
@@ -247,6 +284,11 @@ internal static partial class BenchCommand
             if (connection is not null)
             {
                 await connection.DisposeAsync();
+            }
+
+            if (siloProcess is not null)
+            {
+                await siloProcess.DisposeAsync();
             }
 
             if (silo is not null)
