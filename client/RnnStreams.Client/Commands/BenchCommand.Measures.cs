@@ -1,18 +1,7 @@
-using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
-using System.Text.Json;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
 using RnnStreams.Core;
-using System.Net.Http.Json;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Server.Kestrel.Core;
-using Microsoft.Extensions.Configuration;
-using OpenTelemetry.Metrics;
 using RnnStreams.Grains;
-using RnnStreams.Http;
 
 namespace RnnStreams.Client.Commands;
 
