@@ -36,7 +36,24 @@ public enum OutputHead
     Sigmoid,
 }
 
-/// <summary>The names the model file uses for cells and heads.</summary>
+/// <summary>
+/// The number type of a model's weights, of a sequence's state and of the arithmetic of a step (the model file's
+/// <c>dtype</c>). Inputs and outputs are doubles either way: a float32 model converts x to float and y back once per step.
+/// </summary>
+public enum ModelPrecision
+{
+    /// <summary>IEEE 754 double (file name <c>float64</c>, the default): weights, state and every sum in double.</summary>
+    Float64,
+
+    /// <summary>
+    /// IEEE 754 single (file name <c>float32</c>): every weight rounded to the nearest float once, when the model is built;
+    /// the state, the sums, the gate functions and the head in float. Half the bytes of weights and state, twice the
+    /// numbers per vector register.
+    /// </summary>
+    Float32,
+}
+
+/// <summary>The names the model file uses for cells, heads and precisions.</summary>
 public static class ModelNames
 {
     /// <summary>How many gate blocks of H rows a layer's weight matrices stack: 1 (Elman), 3 (GRU) or 4 (LSTM).</summary>
@@ -66,6 +83,23 @@ public static class ModelNames
         OutputHead.Sigmoid => "sigmoid",
         _ => throw new ArgumentOutOfRangeException(nameof(head), head, null),
     };
+
+    public static string ToFileName(this ModelPrecision precision) => precision switch
+    {
+        ModelPrecision.Float64 => "float64",
+        ModelPrecision.Float32 => "float32",
+        _ => throw new ArgumentOutOfRangeException(nameof(precision), precision, null),
+    };
+
+    public static bool TryParsePrecision(string? name, out ModelPrecision precision)
+    {
+        switch (name)
+        {
+            case "float64": precision = ModelPrecision.Float64; return true;
+            case "float32": precision = ModelPrecision.Float32; return true;
+            default: precision = default; return false;
+        }
+    }
 
     public static bool TryParseCell(string? name, out CellType cell)
     {

@@ -7,79 +7,81 @@ namespace RnnStreams.Core;
 internal static partial class Kernels
 {
     /// <summary>The operations the tile needs from a vector type, so one generic body serves 512-bit and
-    /// <see cref="Vector{T}"/> vectors (the JIT compiles it once per struct, with the calls inlined).</summary>
-    private interface IWidth<TVector>
+    /// <see cref="Vector{T}"/> vectors of doubles or floats (the JIT compiles it once per struct, with the calls inlined).</summary>
+    private interface IWidth<T, TVector>
         where TVector : struct
     {
         static abstract int Count { get; }
 
-        static abstract TVector Load(ref double source, nuint index);
+        static abstract TVector Load(ref T source, nuint index);
 
-        static abstract TVector Broadcast(double value);
+        static abstract TVector Broadcast(T value);
 
         static abstract TVector MultiplyAdd(TVector left, TVector right, TVector addend);
 
-        static abstract void Store(TVector value, ref double destination, nuint index);
+        static abstract void Store(TVector value, ref T destination, nuint index);
     }
 
-    /// <summary>Two 512-bit vectors used as one 16-wide vector, so the tile's 12 accumulators are 24 registers: the
+    /// <summary>Two 512-bit vectors used as one vector twice as wide, so the tile's 12 accumulators are 24 registers: the
     /// fused multiply-adds of 12 dependent chains only half fill AVX-512's pipelines, 24 fill them.</summary>
-    private readonly struct Pair512(Vector512<double> low, Vector512<double> high)
+    private readonly struct Pair512<T>(Vector512<T> low, Vector512<T> high)
     {
-        public readonly Vector512<double> Low = low;
-        public readonly Vector512<double> High = high;
+        public readonly Vector512<T> Low = low;
+        public readonly Vector512<T> High = high;
     }
 
-    /// <summary>16 doubles as two 512-bit registers, where <see cref="Vector512.IsHardwareAccelerated"/> (32 registers).</summary>
-    private readonly struct Wide1024 : IWidth<Pair512>
+    /// <summary>16 doubles or 32 floats as two 512-bit registers, where <see cref="Vector512.IsHardwareAccelerated"/>
+    /// (32 registers).</summary>
+    private readonly struct Wide1024<T> : IWidth<T, Pair512<T>>
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
-        public static int Count => 2 * Vector512<double>.Count;
+        public static int Count => 2 * Vector512<T>.Count;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Pair512 Load(ref double source, nuint index) =>
-            new(Vector512.LoadUnsafe(ref source, index), Vector512.LoadUnsafe(ref source, index + (nuint)Vector512<double>.Count));
+        public static Pair512<T> Load(ref T source, nuint index) =>
+            new(Vector512.LoadUnsafe(ref source, index), Vector512.LoadUnsafe(ref source, index + (nuint)Vector512<T>.Count));
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Pair512 Broadcast(double value)
+        public static Pair512<T> Broadcast(T value)
         {
             var v = Vector512.Create(value);
             return new(v, v);
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Pair512 MultiplyAdd(Pair512 left, Pair512 right, Pair512 addend) =>
-            new(Vector512.FusedMultiplyAdd(left.Low, right.Low, addend.Low), Vector512.FusedMultiplyAdd(left.High, right.High, addend.High));
+        public static Pair512<T> MultiplyAdd(Pair512<T> left, Pair512<T> right, Pair512<T> addend) =>
+            new(FusedMultiplyAdd(left.Low, right.Low, addend.Low), FusedMultiplyAdd(left.High, right.High, addend.High));
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static void Store(Pair512 value, ref double destination, nuint index)
+        public static void Store(Pair512<T> value, ref T destination, nuint index)
         {
             value.Low.StoreUnsafe(ref destination, index);
-            value.High.StoreUnsafe(ref destination, index + (nuint)Vector512<double>.Count);
+            value.High.StoreUnsafe(ref destination, index + (nuint)Vector512<T>.Count);
         }
     }
 
     /// <summary><see cref="Vector{T}"/> elsewhere (AVX2: 16 registers, so 12 accumulators).</summary>
-    private readonly struct WideAny : IWidth<Vector<double>>
+    private readonly struct WideAny<T> : IWidth<T, Vector<T>>
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
-        public static int Count => Vector<double>.Count;
+        public static int Count => Vector<T>.Count;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector<double> Load(ref double source, nuint index) => Vector.LoadUnsafe(ref source, index);
+        public static Vector<T> Load(ref T source, nuint index) => Vector.LoadUnsafe(ref source, index);
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector<double> Broadcast(double value) => new(value);
+        public static Vector<T> Broadcast(T value) => new(value);
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector<double> MultiplyAdd(Vector<double> left, Vector<double> right, Vector<double> addend) =>
-            Vector.FusedMultiplyAdd(left, right, addend);
+        public static Vector<T> MultiplyAdd(Vector<T> left, Vector<T> right, Vector<T> addend) => FusedMultiplyAdd(left, right, addend);
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static void Store(Vector<double> value, ref double destination, nuint index) => value.StoreUnsafe(ref destination, index);
+        public static void Store(Vector<T> value, ref T destination, nuint index) => value.StoreUnsafe(ref destination, index);
     }
 
     /// <summary>Three consecutive vectors: one sequence's sums of a register block, or the weights they multiply.</summary>
-    private struct Three<TWidth, TVector>
-        where TWidth : struct, IWidth<TVector>
+    private struct Three<T, TWidth, TVector>
+        where TWidth : struct, IWidth<T, TVector>
         where TVector : struct
     {
         private TVector _a;
@@ -87,7 +89,7 @@ internal static partial class Kernels
         private TVector _c;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Three<TWidth, TVector> Load(ref double source, nuint index)
+        public static Three<T, TWidth, TVector> Load(ref T source, nuint index)
         {
             var width = (nuint)TWidth.Count;
             return new() { _a = TWidth.Load(ref source, index), _b = TWidth.Load(ref source, index + width), _c = TWidth.Load(ref source, index + (2 * width)) };
@@ -95,7 +97,7 @@ internal static partial class Kernels
 
         /// <summary><c>this += weights · x</c>, one fused multiply-add per vector.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public void Add(in Three<TWidth, TVector> weights, double x)
+        public void Add(in Three<T, TWidth, TVector> weights, T x)
         {
             var b = TWidth.Broadcast(x);
             _a = TWidth.MultiplyAdd(weights._a, b, _a);
@@ -104,7 +106,7 @@ internal static partial class Kernels
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public readonly void Store(ref double destination, nuint index)
+        public readonly void Store(ref T destination, nuint index)
         {
             var width = (nuint)TWidth.Count;
             TWidth.Store(_a, ref destination, index);
@@ -113,26 +115,27 @@ internal static partial class Kernels
         }
     }
 
-    /// <summary>One call of <see cref="AccumulateTransposed4"/>: the weights, and where its four sequences' inputs and sums
+    /// <summary>One call of <see cref="AccumulateTransposed4{T}"/>: the weights, and where its four sequences' inputs and sums
     /// are.</summary>
-    private readonly ref struct Tile
+    private readonly ref struct Tile<T>
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
-        private readonly ref double _w;
+        private readonly ref T _w;
         private readonly int _rows;
-        private readonly ref double _x0;
-        private readonly ref double _x1;
-        private readonly ref double _x2;
-        private readonly ref double _x3;
-        private readonly ref double _s0;
-        private readonly ref double _s1;
-        private readonly ref double _s2;
-        private readonly ref double _s3;
+        private readonly ref T _x0;
+        private readonly ref T _x1;
+        private readonly ref T _x2;
+        private readonly ref T _x3;
+        private readonly ref T _s0;
+        private readonly ref T _s1;
+        private readonly ref T _s2;
+        private readonly ref T _s3;
         private readonly int _count;
         private readonly int _stride;
         private readonly int _accStride;
         private readonly int _columns;
 
-        public Tile(ref double w, int rows, int columns, ref double x, int stride, int count, ref double acc, int accStride)
+        public Tile(ref T w, int rows, int columns, ref T x, int stride, int count, ref T acc, int accStride)
         {
             // Lanes past `count` repeat the last sequence: they compute the same sums from the same numbers and store the
             // same values over them, so a batch that is not a multiple of four needs no slower path of its own.
@@ -153,7 +156,7 @@ internal static partial class Kernels
         }
 
         public void Run<TWidth, TVector>(int firstRow, int endRow)
-            where TWidth : struct, IWidth<TVector>
+            where TWidth : struct, IWidth<T, TVector>
             where TVector : struct
         {
             var width = TWidth.Count;
@@ -189,7 +192,7 @@ internal static partial class Kernels
 
         /// <summary>Blocks of three vectors for each of four sequences; returns the first row it left.</summary>
         private int Run3<TWidth, TVector>(int firstRow, int endRow)
-            where TWidth : struct, IWidth<TVector>
+            where TWidth : struct, IWidth<T, TVector>
             where TVector : struct
         {
             // Locals, not fields, in the loops: the JIT keeps them in registers.
@@ -208,14 +211,14 @@ internal static partial class Kernels
             for (; i + (3 * width) <= endRow; i += 3 * width)
             {
                 var o = (nuint)i;
-                var a0 = Three<TWidth, TVector>.Load(ref s0, o);
-                var a1 = Three<TWidth, TVector>.Load(ref s1, o);
-                var a2 = Three<TWidth, TVector>.Load(ref s2, o);
-                var a3 = Three<TWidth, TVector>.Load(ref s3, o);
+                var a0 = Three<T, TWidth, TVector>.Load(ref s0, o);
+                var a1 = Three<T, TWidth, TVector>.Load(ref s1, o);
+                var a2 = Three<T, TWidth, TVector>.Load(ref s2, o);
+                var a3 = Three<T, TWidth, TVector>.Load(ref s3, o);
                 ref var wr = ref Unsafe.Add(ref _w, i);
                 for (var j = 0; j < columns; j++)
                 {
-                    var w = Three<TWidth, TVector>.Load(ref wr, 0);
+                    var w = Three<T, TWidth, TVector>.Load(ref wr, 0);
                     wr = ref Unsafe.Add(ref wr, rows);
                     a0.Add(w, Unsafe.Add(ref x0, j));
                     a1.Add(w, Unsafe.Add(ref x1, j));
@@ -234,7 +237,7 @@ internal static partial class Kernels
 
         /// <summary>The sums of one vector of rows starting at <paramref name="i"/> for the four sequences, not stored.</summary>
         private void RunOneVector<TWidth, TVector>(int i, out TVector a0, out TVector a1, out TVector a2, out TVector a3)
-            where TWidth : struct, IWidth<TVector>
+            where TWidth : struct, IWidth<T, TVector>
             where TVector : struct
         {
             var o = (nuint)i;
@@ -261,7 +264,7 @@ internal static partial class Kernels
         }
 
         private void Store4<TWidth, TVector>(int i, TVector a0, TVector a1, TVector a2, TVector a3)
-            where TWidth : struct, IWidth<TVector>
+            where TWidth : struct, IWidth<T, TVector>
             where TVector : struct
         {
             var o = (nuint)i;
@@ -285,7 +288,7 @@ internal static partial class Kernels
                     var sum = Unsafe.Add(ref sums, k);
                     for (var j = 0; j < _columns; j++)
                     {
-                        sum = Math.FusedMultiplyAdd(Unsafe.Add(ref _w, (j * _rows) + k), Unsafe.Add(ref xs, j), sum);
+                        sum = T.FusedMultiplyAdd(Unsafe.Add(ref _w, (j * _rows) + k), Unsafe.Add(ref xs, j), sum);
                     }
 
                     Unsafe.Add(ref sums, k) = sum;

@@ -10,7 +10,8 @@ namespace RnnStreams.Core;
 /// { "name": "demo", "cell": "rnn_tanh", "inputSize": 1, "hiddenSize": 1, "outputSize": 1, "output": "linear",
 ///   "layers": [ { "W_xh": [[0.5]], "W_hh": [[0.3]], "b_h": [0.1] } ], "W_hy": [[0.4]], "b_y": [0.2] }
 /// </code>
-/// Matrices are lists of rows, rows × columns exactly as in the equations (W_xh is H×D). Layers of a <c>gru</c> or
+/// Matrices are lists of rows, rows × columns exactly as in the equations (W_xh is H×D). <c>"dtype": "float32"</c> makes
+/// a float32 model (every weight read as the nearest float); absent or <c>"float64"</c>, a float64 model. Layers of a <c>gru</c> or
 /// <c>lstm</c> model hold PyTorch's tensors instead, gate blocks stacked in PyTorch's order (GRU r, z, n; LSTM i, f, g, o):
 /// <code>
 ///   "layers": [ { "W_ih": [[…] × 3H or 4H rows of D], "W_hh": [[…] × 3H or 4H rows of H], "b_ih": […], "b_hh": […] } ]
@@ -22,7 +23,7 @@ public static class ModelFile
     public const int MaxBytes = 64 * 1024 * 1024;
 
     private static readonly string[] TopLevelFields =
-        ["name", "cell", "inputSize", "hiddenSize", "outputSize", "output", "layers", "W_hy", "b_y", "scaling", "description"];
+        ["name", "cell", "dtype", "inputSize", "hiddenSize", "outputSize", "output", "layers", "W_hy", "b_y", "scaling", "description"];
 
     private static readonly string[] ScalingFields = ["inputMean", "inputStd", "outputMean", "outputStd", "residual"];
 
@@ -98,7 +99,11 @@ public static class ModelFile
         }
     }
 
-    /// <summary>Writes a model as indented JSON, every number with full round-trip precision.</summary>
+    /// <summary>
+    /// Writes a model as indented JSON, every number with full round-trip precision: a float64 model's doubles, a float32
+    /// model's floats (the shortest text that reads back as the same float) and <c>"dtype": "float32"</c>. A float64 model
+    /// gets no <c>dtype</c>, so its file is what it was before float32 models existed.
+    /// </summary>
     public static string ToJson(RnnModel model, bool indented = true)
     {
         ArgumentNullException.ThrowIfNull(model);
@@ -112,6 +117,12 @@ public static class ModelFile
             writer.WriteNumber("hiddenSize", model.HiddenSize);
             writer.WriteNumber("outputSize", model.OutputSize);
             writer.WriteString("output", model.Output.ToFileName());
+            if (model.Precision != ModelPrecision.Float64)
+            {
+                writer.WriteString("dtype", model.Precision.ToFileName());
+            }
+
+            var precision = model.Precision;
             writer.WriteStartArray("layers");
             foreach (var layer in model.Layers)
             {
@@ -119,31 +130,31 @@ public static class ModelFile
                 if (model.Cell.IsGated())
                 {
                     var rows = layer.Gates * layer.HiddenSize;
-                    WriteMatrix(writer, "W_ih", layer.Wxh, rows, layer.InputSize, depth: 3);
-                    WriteMatrix(writer, "W_hh", layer.Whh, rows, layer.HiddenSize, depth: 3);
-                    WriteVector(writer, "b_ih", layer.Bh);
-                    WriteVector(writer, "b_hh", layer.Bhh);
+                    WriteMatrix(writer, "W_ih", layer.Wxh, rows, layer.InputSize, depth: 3, precision);
+                    WriteMatrix(writer, "W_hh", layer.Whh, rows, layer.HiddenSize, depth: 3, precision);
+                    WriteVector(writer, "b_ih", layer.Bh, precision);
+                    WriteVector(writer, "b_hh", layer.Bhh, precision);
                 }
                 else
                 {
-                    WriteMatrix(writer, "W_xh", layer.Wxh, layer.HiddenSize, layer.InputSize, depth: 3);
-                    WriteMatrix(writer, "W_hh", layer.Whh, layer.HiddenSize, layer.HiddenSize, depth: 3);
-                    WriteVector(writer, "b_h", layer.Bh);
+                    WriteMatrix(writer, "W_xh", layer.Wxh, layer.HiddenSize, layer.InputSize, depth: 3, precision);
+                    WriteMatrix(writer, "W_hh", layer.Whh, layer.HiddenSize, layer.HiddenSize, depth: 3, precision);
+                    WriteVector(writer, "b_h", layer.Bh, precision);
                 }
 
                 writer.WriteEndObject();
             }
 
             writer.WriteEndArray();
-            WriteMatrix(writer, "W_hy", model.Why, model.OutputSize, model.HiddenSize, depth: 1);
-            WriteVector(writer, "b_y", model.By);
+            WriteMatrix(writer, "W_hy", model.Why, model.OutputSize, model.HiddenSize, depth: 1, precision);
+            WriteVector(writer, "b_y", model.By, precision);
             if (model.Scaling is { } scaling)
             {
                 writer.WriteStartObject("scaling");
-                WriteVector(writer, "inputMean", scaling.InputMean);
-                WriteVector(writer, "inputStd", scaling.InputStd);
-                WriteVector(writer, "outputMean", scaling.OutputMean);
-                WriteVector(writer, "outputStd", scaling.OutputStd);
+                WriteVector(writer, "inputMean", scaling.InputMean, ModelPrecision.Float64);
+                WriteVector(writer, "inputStd", scaling.InputStd, ModelPrecision.Float64);
+                WriteVector(writer, "outputMean", scaling.OutputMean, ModelPrecision.Float64);
+                WriteVector(writer, "outputStd", scaling.OutputStd, ModelPrecision.Float64);
                 writer.WriteBoolean("residual", scaling.Residual);
                 writer.WriteEndObject();
             }
@@ -180,6 +191,16 @@ public static class ModelFile
         if (!ModelNames.TryParseCell(cellName, out var cell))
         {
             throw new ModelValidationException("cell", $"unknown cell '{cellName}'; expected rnn_tanh, rnn_relu, gru or lstm");
+        }
+
+        var precision = ModelPrecision.Float64;
+        if (root.TryGetProperty("dtype", out var dtypeElement))
+        {
+            var dtype = ReadString(dtypeElement, "dtype");
+            if (!ModelNames.TryParsePrecision(dtype, out precision))
+            {
+                throw new ModelValidationException("dtype", $"unknown dtype '{dtype}'; expected float32 or float64");
+            }
         }
 
         var output = OutputHead.Linear;
@@ -226,24 +247,24 @@ public static class ModelFile
             {
                 var gates = cell.Gates();
                 var rows = gates * hiddenSize;
-                var wih = ReadMatrix(Required(layerElement, "W_ih", field), $"{field}.W_ih", rows, layerInput, $"{gates}·hiddenSize × {inputName}");
-                var whhGated = ReadMatrix(Required(layerElement, "W_hh", field), $"{field}.W_hh", rows, hiddenSize, $"{gates}·hiddenSize × hiddenSize");
-                var bih = ReadVector(Required(layerElement, "b_ih", field), $"{field}.b_ih", rows, $"{gates}·hiddenSize");
-                var bhh = ReadVector(Required(layerElement, "b_hh", field), $"{field}.b_hh", rows, $"{gates}·hiddenSize");
-                layers.Add(new RnnLayer(cell, layerInput, hiddenSize, wih, whhGated, bih, bhh, field));
+                var wih = ReadMatrix(Required(layerElement, "W_ih", field), $"{field}.W_ih", rows, layerInput, $"{gates}·hiddenSize × {inputName}", precision);
+                var whhGated = ReadMatrix(Required(layerElement, "W_hh", field), $"{field}.W_hh", rows, hiddenSize, $"{gates}·hiddenSize × hiddenSize", precision);
+                var bih = ReadVector(Required(layerElement, "b_ih", field), $"{field}.b_ih", rows, $"{gates}·hiddenSize", precision);
+                var bhh = ReadVector(Required(layerElement, "b_hh", field), $"{field}.b_hh", rows, $"{gates}·hiddenSize", precision);
+                layers.Add(new RnnLayer(cell, layerInput, hiddenSize, wih, whhGated, bih, bhh, field, precision));
                 k++;
                 continue;
             }
 
-            var wxh = ReadMatrix(Required(layerElement, "W_xh", field), $"{field}.W_xh", hiddenSize, layerInput, $"hiddenSize × {inputName}");
-            var whh = ReadMatrix(Required(layerElement, "W_hh", field), $"{field}.W_hh", hiddenSize, hiddenSize, "hiddenSize × hiddenSize");
-            var bh = ReadVector(Required(layerElement, "b_h", field), $"{field}.b_h", hiddenSize, "hiddenSize");
-            layers.Add(new RnnLayer(layerInput, hiddenSize, wxh, whh, bh, field));
+            var wxh = ReadMatrix(Required(layerElement, "W_xh", field), $"{field}.W_xh", hiddenSize, layerInput, $"hiddenSize × {inputName}", precision);
+            var whh = ReadMatrix(Required(layerElement, "W_hh", field), $"{field}.W_hh", hiddenSize, hiddenSize, "hiddenSize × hiddenSize", precision);
+            var bh = ReadVector(Required(layerElement, "b_h", field), $"{field}.b_h", hiddenSize, "hiddenSize", precision);
+            layers.Add(new RnnLayer(layerInput, hiddenSize, wxh, whh, bh, field, precision));
             k++;
         }
 
-        var why = ReadMatrix(Required(root, "W_hy"), "W_hy", outputSize, hiddenSize, "outputSize × hiddenSize");
-        var by = ReadVector(Required(root, "b_y"), "b_y", outputSize, "outputSize");
+        var why = ReadMatrix(Required(root, "W_hy"), "W_hy", outputSize, hiddenSize, "outputSize × hiddenSize", precision);
+        var by = ReadVector(Required(root, "b_y"), "b_y", outputSize, "outputSize", precision);
         var scaling = root.TryGetProperty("scaling", out var scalingElement) ? ReadScaling(scalingElement, inputSize, outputSize) : null;
         return new RnnModel(name, cell, output, inputSize, hiddenSize, outputSize, layers, why, by, scaling);
     }
@@ -268,10 +289,10 @@ public static class ModelFile
         }
 
         return new Scaling(
-            ReadVector(Required(element, "inputMean", "scaling"), "scaling.inputMean", inputSize, "inputSize"),
-            ReadVector(Required(element, "inputStd", "scaling"), "scaling.inputStd", inputSize, "inputSize"),
-            ReadVector(Required(element, "outputMean", "scaling"), "scaling.outputMean", outputSize, "outputSize"),
-            ReadVector(Required(element, "outputStd", "scaling"), "scaling.outputStd", outputSize, "outputSize"),
+            ReadVector(Required(element, "inputMean", "scaling"), "scaling.inputMean", inputSize, "inputSize", ModelPrecision.Float64),
+            ReadVector(Required(element, "inputStd", "scaling"), "scaling.inputStd", inputSize, "inputSize", ModelPrecision.Float64),
+            ReadVector(Required(element, "outputMean", "scaling"), "scaling.outputMean", outputSize, "outputSize", ModelPrecision.Float64),
+            ReadVector(Required(element, "outputStd", "scaling"), "scaling.outputStd", outputSize, "outputSize", ModelPrecision.Float64),
             residual);
     }
 
@@ -323,11 +344,23 @@ public static class ModelFile
         return value;
     }
 
-    private static double ReadNumber(JsonElement element, string field)
+    /// <summary>A number as the model keeps it: the nearest double, or for a float32 model the nearest float (rounded once,
+    /// from the text) held as a double.</summary>
+    private static double ReadNumber(JsonElement element, string field, ModelPrecision precision)
     {
         if (element.ValueKind != JsonValueKind.Number)
         {
             throw new ModelValidationException(field, $"expected a number, got {element.GetRawText()}; NaN and Infinity are not allowed");
+        }
+
+        if (precision == ModelPrecision.Float32)
+        {
+            if (!element.TryGetSingle(out var single) || !float.IsFinite(single))
+            {
+                throw new ModelValidationException(field, $"{element.GetRawText()} is not a finite float32 (the model's dtype)");
+            }
+
+            return single;
         }
 
         if (!element.TryGetDouble(out var value) || !double.IsFinite(value))
@@ -338,7 +371,7 @@ public static class ModelFile
         return value;
     }
 
-    private static double[] ReadVector(JsonElement element, string field, int length, string shape)
+    private static double[] ReadVector(JsonElement element, string field, int length, string shape, ModelPrecision precision)
     {
         if (element.ValueKind != JsonValueKind.Array)
         {
@@ -355,14 +388,14 @@ public static class ModelFile
         var i = 0;
         foreach (var item in element.EnumerateArray())
         {
-            values[i] = ReadNumber(item, $"{field}[{i}]");
+            values[i] = ReadNumber(item, $"{field}[{i}]", precision);
             i++;
         }
 
         return values;
     }
 
-    private static double[] ReadMatrix(JsonElement element, string field, int rows, int columns, string shape)
+    private static double[] ReadMatrix(JsonElement element, string field, int rows, int columns, string shape, ModelPrecision precision)
     {
         if (element.ValueKind != JsonValueKind.Array)
         {
@@ -394,7 +427,7 @@ public static class ModelFile
             var c = 0;
             foreach (var item in row.EnumerateArray())
             {
-                values[(r * columns) + c] = ReadNumber(item, $"{field}[{r}][{c}]");
+                values[(r * columns) + c] = ReadNumber(item, $"{field}[{r}][{c}]", precision);
                 c++;
             }
 
@@ -404,15 +437,15 @@ public static class ModelFile
         return values;
     }
 
-    private static void WriteMatrix(Utf8JsonWriter writer, string name, ReadOnlySpan<double> values, int rows, int columns, int depth)
+    private static void WriteMatrix(Utf8JsonWriter writer, string name, ReadOnlySpan<double> values, int rows, int columns, int depth, ModelPrecision precision)
     {
-        // One row per line: readable for people, exact for programs (shortest round-trip form of each double).
+        // One row per line: readable for people, exact for programs (shortest round-trip form of each double or float).
         var indented = writer.Options.Indented;
         var inner = indented ? "\n" + new string(' ', 2 * (depth + 1)) : string.Empty;
         var text = new StringBuilder("[");
         for (var r = 0; r < rows; r++)
         {
-            text.Append(r > 0 ? "," : string.Empty).Append(inner).Append(Row(values.Slice(r * columns, columns)));
+            text.Append(r > 0 ? "," : string.Empty).Append(inner).Append(Row(values.Slice(r * columns, columns), precision));
         }
 
         text.Append(indented ? "\n" + new string(' ', 2 * depth) : string.Empty).Append(']');
@@ -420,13 +453,13 @@ public static class ModelFile
         writer.WriteRawValue(text.ToString(), skipInputValidation: true);
     }
 
-    private static void WriteVector(Utf8JsonWriter writer, string name, ReadOnlySpan<double> values)
+    private static void WriteVector(Utf8JsonWriter writer, string name, ReadOnlySpan<double> values, ModelPrecision precision)
     {
         writer.WritePropertyName(name);
-        writer.WriteRawValue(Row(values), skipInputValidation: true);
+        writer.WriteRawValue(Row(values, precision), skipInputValidation: true);
     }
 
-    private static string Row(ReadOnlySpan<double> values)
+    private static string Row(ReadOnlySpan<double> values, ModelPrecision precision)
     {
         var text = new StringBuilder("[");
         for (var i = 0; i < values.Length; i++)
@@ -436,7 +469,9 @@ public static class ModelFile
                 text.Append(", ");
             }
 
-            text.Append(values[i].ToString("R", System.Globalization.CultureInfo.InvariantCulture));
+            text.Append(precision == ModelPrecision.Float32
+                ? ((float)values[i]).ToString("R", System.Globalization.CultureInfo.InvariantCulture)
+                : values[i].ToString("R", System.Globalization.CultureInfo.InvariantCulture));
         }
 
         return text.Append(']').ToString();

@@ -1,4 +1,6 @@
+using System.Numerics;
 using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
 
 namespace RnnStreams.Core;
 
@@ -6,6 +8,9 @@ public sealed partial class RnnModel
 {
     [ThreadStatic]
     private static double[]? t_scratch;
+
+    [ThreadStatic]
+    private static float[]? t_scratch32;
 
     /// <summary>
     /// Advances one time step in place: for each layer k, <c>h_k = f(W_xh in + W_hh h_k + b_h)</c> with
@@ -17,24 +22,39 @@ public sealed partial class RnnModel
     /// <param name="y">Receives y_t (<see cref="OutputSize"/> numbers).</param>
     /// <remarks>
     /// No check of finiteness is made here: a NaN in x or the state propagates to the outputs (tanh(±∞) = ±1 and
-    /// ReLU(+∞) = +∞ as IEEE 754 says). Use <see cref="TryAdvance"/> when bad numbers must not reach the state.
+    /// ReLU(+∞) = +∞ as IEEE 754 says). Use <see cref="TryAdvance(ReadOnlySpan{double}, Span{double}, Span{double})"/>
+    /// when bad numbers must not reach the state.
     /// </remarks>
     /// <exception cref="ArgumentException">A span has the wrong length.</exception>
-    public void Step(ReadOnlySpan<double> x, Span<double> state, Span<double> y)
+    /// <exception cref="InvalidOperationException">The model is a float32 model (its state is <c>float</c>).</exception>
+    public void Step(ReadOnlySpan<double> x, Span<double> state, Span<double> y) => Step(Weights64(), x, state, y);
+
+    /// <summary>
+    /// A float32 model's <see cref="Step(ReadOnlySpan{double}, Span{double}, Span{double})"/>: the same step with the state,
+    /// the weights and every sum, gate function and head sum in float. x is rounded to float once on entry (after the
+    /// input scaling of a scaled model, which is done in double), and y is the head's float sums widened to double, then
+    /// the output function and scaling in double. Allocates nothing.
+    /// </summary>
+    /// <exception cref="ArgumentException">A span has the wrong length.</exception>
+    /// <exception cref="InvalidOperationException">The model is a float64 model (its state is <c>double</c>).</exception>
+    public void Step(ReadOnlySpan<double> x, Span<float> state, Span<double> y) => Step(Weights32(), x, state, y);
+
+    private void Step<T>(ModelWeights<T> weights, ReadOnlySpan<double> x, Span<T> state, Span<double> y)
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
         CheckSize(x.Length, InputSize, nameof(x));
         CheckSize(state.Length, StateSize, nameof(state));
         CheckSize(y.Length, OutputSize, nameof(y));
-        StepCore(x, state, y, Scratch(RowSize));
+        StepCore(weights, x, state, y, Scratch<T>(RowSize<T>()));
     }
 
     /// <summary>
-    /// Scratch numbers one step needs: the layer's sums (<see cref="SumsSize"/>), and D more for the standardised input
-    /// of a scaled model.
+    /// Scratch numbers one step needs: the layer's sums (<see cref="SumsSize"/>), and D more for the input as the first
+    /// layer reads it when that is not x itself (standardised for a scaled model, rounded to float for a float32 one).
     /// </summary>
-    private int RowSize => SumsSize + (Scaling is null ? 0 : InputSize);
+    private int RowSize<T>() => SumsSize + (Scaling is null && typeof(T) == typeof(double) ? 0 : InputSize);
 
-    /// <summary>A layer's sums: H for an Elman layer, 3H + 3H for a GRU, 4H + 4H for an LSTM (see <see cref="LayerSums"/>).</summary>
+    /// <summary>A layer's sums: H for an Elman layer, 3H + 3H for a GRU, 4H + 4H for an LSTM (see <see cref="LayerSums{T}"/>).</summary>
     private int SumsSize => (Cell.IsGated() ? 2 : 1) * Cell.Gates() * HiddenSize;
 
     /// <summary>
@@ -44,7 +64,22 @@ public sealed partial class RnnModel
     /// </summary>
     /// <returns>-1 on success, else the 0-based index of the first element whose input or result is not finite.</returns>
     /// <exception cref="ArgumentException">A span has the wrong length.</exception>
-    public int TryAdvance(ReadOnlySpan<double> xs, Span<double> state, Span<double> ys)
+    /// <exception cref="InvalidOperationException">The model is a float32 model (its state is <c>float</c>).</exception>
+    public int TryAdvance(ReadOnlySpan<double> xs, Span<double> state, Span<double> ys) => TryAdvance(Weights64(), xs, state, ys);
+
+    /// <summary>
+    /// A float32 model's <see cref="TryAdvance(ReadOnlySpan{double}, Span{double}, Span{double})"/>: all or nothing over
+    /// k steps of <see cref="Step(ReadOnlySpan{double}, Span{float}, Span{double})"/>. An input beyond float's range
+    /// (|x| over 3.4028235E+38, infinite as a float) counts as non-finite, as does any computed value that overflows float:
+    /// either fails the call and leaves <paramref name="state"/> as it was.
+    /// </summary>
+    /// <returns>-1 on success, else the 0-based index of the first element whose input or result is not finite.</returns>
+    /// <exception cref="ArgumentException">A span has the wrong length.</exception>
+    /// <exception cref="InvalidOperationException">The model is a float64 model (its state is <c>double</c>).</exception>
+    public int TryAdvance(ReadOnlySpan<double> xs, Span<float> state, Span<double> ys) => TryAdvance(Weights32(), xs, state, ys);
+
+    private int TryAdvance<T>(ModelWeights<T> weights, ReadOnlySpan<double> xs, Span<T> state, Span<double> ys)
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (xs.Length == 0 || xs.Length % InputSize != 0)
         {
@@ -55,8 +90,8 @@ public sealed partial class RnnModel
         CheckSize(state.Length, StateSize, nameof(state));
         CheckSize(ys.Length, count * OutputSize, nameof(ys));
 
-        var rowSize = RowSize;
-        var scratch = Scratch(rowSize + StateSize);
+        var rowSize = RowSize<T>();
+        var scratch = Scratch<T>(rowSize + StateSize);
         var row = scratch[..rowSize];
         var work = scratch.Slice(rowSize, StateSize);
         state.CopyTo(work);
@@ -64,13 +99,13 @@ public sealed partial class RnnModel
         {
             var x = xs.Slice(t * InputSize, InputSize);
             var y = ys.Slice(t * OutputSize, OutputSize);
-            if (Vectors.IndexOfNonFinite(x) >= 0)
+            if (IndexOfNonFiniteInput<T>(x) >= 0)
             {
                 return t;
             }
 
-            StepCore(x, work, y, row);
-            if (Vectors.IndexOfNonFinite(work) >= 0 || Vectors.IndexOfNonFinite(y) >= 0)
+            StepCore(weights, x, work, y, row);
+            if (Vectors.IndexOfNonFinite<T>(work) >= 0 || Vectors.IndexOfNonFinite(y) >= 0)
             {
                 return t;
             }
@@ -80,37 +115,81 @@ public sealed partial class RnnModel
         return -1;
     }
 
-    private void StepCore(ReadOnlySpan<double> x, Span<double> state, Span<double> y, Span<double> row)
+    /// <summary>
+    /// The index of the first input that is not finite as the model reads it (NaN or infinite, or for a float32 model
+    /// infinite once rounded to float), or -1.
+    /// </summary>
+    private static int IndexOfNonFiniteInput<T>(ReadOnlySpan<double> x)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        for (var i = 0; i < x.Length; i++)
+        {
+            if (!T.IsFinite(T.CreateTruncating(x[i])))
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
+
+    private void StepCore<T>(ModelWeights<T> weights, ReadOnlySpan<double> x, Span<T> state, Span<double> y, Span<T> row)
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
         var hiddenSize = HiddenSize;
         var sums = row[..SumsSize];
-        ReadOnlySpan<double> input = x;
-        if (Scaling is { } scaling)
-        {
-            var scaled = row.Slice(sums.Length, InputSize);
-            scaling.ScaleInput(x, scaled);
-            input = scaled;
-        }
-
-        for (var k = 0; k < _layers.Length; k++)
+        var input = Inputs(x, row[sums.Length..]);
+        for (var k = 0; k < weights.Layers.Length; k++)
         {
             var h = state.Slice(k * hiddenSize, hiddenSize);
-            LayerSums(_layers[k], input, h, sums);
-            Activate(k, sums, state);
+            LayerSums(weights.Layers[k], input, h, sums);
+            Activate<T>(k, sums, state);
             input = h;
         }
 
-        Finish(x, input, y);
+        Finish(weights, x, input, y);
+    }
+
+    /// <summary>
+    /// The inputs (one or more rows of D numbers) as the first layer reads them: <paramref name="xs"/> itself for an
+    /// unscaled float64 model, else written into <paramref name="scratch"/> standardised (a scaled model, in double) and
+    /// as T (rounded once for a float32 model).
+    /// </summary>
+    private ReadOnlySpan<T> Inputs<T>(ReadOnlySpan<double> xs, Span<T> scratch)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (Scaling is null && typeof(T) == typeof(double))
+        {
+            return MemoryMarshal.Cast<double, T>(xs);
+        }
+
+        var converted = scratch[..xs.Length];
+        if (Scaling is { } scaling)
+        {
+            for (var i = 0; i < xs.Length; i += InputSize)
+            {
+                scaling.ScaleInput(xs.Slice(i, InputSize), converted.Slice(i, InputSize));
+            }
+        }
+        else
+        {
+            for (var i = 0; i < xs.Length; i++)
+            {
+                converted[i] = T.CreateTruncating(xs[i]);
+            }
+        }
+
+        return converted;
     }
 
     /// <summary>
     /// A layer's sums into <paramref name="sums"/> (<see cref="SumsSize"/> numbers): for an Elman layer
     /// <c>b_h + W_xh in + W_hh h</c>; for a gated layer G·H each, <c>W_ih in + b_ih</c>, then <c>W_hh h + b_hh</c>.
     /// </summary>
-    private static void LayerSums(RnnLayer layer, ReadOnlySpan<double> input, ReadOnlySpan<double> h, Span<double> sums)
+    private static void LayerSums<T>(LayerWeights<T> layer, ReadOnlySpan<T> input, ReadOnlySpan<T> h, Span<T> sums)
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var gates = layer.Gates * h.Length;
-        var fromInput = sums[..gates];
+        var fromInput = sums[..layer.Bh.Length];
         layer.Bh.CopyTo(fromInput);
         Kernels.AccumulateTransposed(layer.WxhT, input, fromInput);
         var fromH = FromH(layer, sums);
@@ -119,38 +198,44 @@ public sealed partial class RnnModel
     }
 
     /// <summary>Where a layer's <c>W_hh h</c> is summed: the second half of a gated layer's sums, an Elman layer's one sum.</summary>
-    private static Span<double> FromH(RnnLayer layer, Span<double> sums)
+    private static Span<T> FromH<T>(LayerWeights<T> layer, Span<T> sums)
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var gates = layer.Gates * layer.HiddenSize;
-        return layer.Cell.IsGated() ? sums.Slice(gates, gates) : sums[..gates];
+        var gates = layer.Bh.Length;
+        return layer.Bhh.IsEmpty ? sums[..gates] : sums.Slice(gates, gates);
     }
 
     /// <summary>Layer k's new h (and an LSTM's c) in <paramref name="state"/> from its sums (overwritten).</summary>
-    private void Activate(int k, Span<double> sums, Span<double> state)
+    private void Activate<T>(int k, Span<T> sums, Span<T> state)
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
         var hiddenSize = HiddenSize;
         var h = state.Slice(k * hiddenSize, hiddenSize);
         switch (Cell)
         {
             case CellType.Gru:
-                GruGates(sums, h);
+                GruGates<T>(sums, h);
                 break;
             case CellType.Lstm:
-                LstmGates(sums, h, state.Slice(CellStateOffset + (k * hiddenSize), hiddenSize));
+                LstmGates<T>(sums, h, state.Slice(CellStateOffset + (k * hiddenSize), hiddenSize));
                 break;
             case CellType.RnnTanh:
-                TensorPrimitives.Tanh(sums[..hiddenSize], h);
+                TensorPrimitives.Tanh<T>(sums[..hiddenSize], h);
                 break;
             default:
-                TensorPrimitives.Max(sums[..hiddenSize], 0.0, h);
+                TensorPrimitives.Max<T>(sums[..hiddenSize], T.Zero, h);
                 break;
         }
     }
 
-    /// <summary>y from the last layer's h: the head, then the output scaling of a scaled model (which reads raw x).</summary>
-    private void Finish(ReadOnlySpan<double> x, ReadOnlySpan<double> last, Span<double> y)
+    /// <summary>
+    /// y from the last layer's h: the head's sums <c>W_hy h + b_y</c> in T, widened to double, then the output function
+    /// and the output scaling of a scaled model (which reads raw x) in double.
+    /// </summary>
+    private void Finish<T>(ModelWeights<T> weights, ReadOnlySpan<double> x, ReadOnlySpan<T> last, Span<double> y)
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
-        ApplyHead(last, y);
+        ApplyHead(weights, last, y);
         Scaling?.UnscaleOutput(x, y);
     }
 
@@ -159,7 +244,8 @@ public sealed partial class RnnModel
     /// <c>gh = W_hh h + b_hh</c> (3H each, blocks r, z, n), <c>r = σ(gi_r + gh_r)</c>, <c>z = σ(gi_z + gh_z)</c>,
     /// <c>n = tanh(gi_n + r ⊙ gh_n)</c>, <c>h' = n + z ⊙ (h − n)</c>. <paramref name="sums"/> holds gi then gh (6H).
     /// </summary>
-    private static void GruGates(Span<double> sums, Span<double> h)
+    private static void GruGates<T>(Span<T> sums, Span<T> h)
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
         var hiddenSize = h.Length;
         var gates = 3 * hiddenSize;
@@ -167,19 +253,19 @@ public sealed partial class RnnModel
         var gh = sums.Slice(gates, gates);
 
         var rz = gi[..(2 * hiddenSize)];
-        TensorPrimitives.Add(rz, gh[..(2 * hiddenSize)], rz);
-        TensorPrimitives.Sigmoid(rz, rz);
+        TensorPrimitives.Add<T>(rz, gh[..(2 * hiddenSize)], rz);
+        TensorPrimitives.Sigmoid<T>(rz, rz);
         var r = gi[..hiddenSize];
         var z = gi.Slice(hiddenSize, hiddenSize);
         var n = gi.Slice(2 * hiddenSize, hiddenSize);
         var hn = gh.Slice(2 * hiddenSize, hiddenSize);
-        TensorPrimitives.Multiply(r, hn, hn);
-        TensorPrimitives.Add(n, hn, n);
-        TensorPrimitives.Tanh(n, n);
+        TensorPrimitives.Multiply<T>(r, hn, hn);
+        TensorPrimitives.Add<T>(n, hn, n);
+        TensorPrimitives.Tanh<T>(n, n);
         var difference = gh[..hiddenSize];
-        TensorPrimitives.Subtract(h, n, difference);
-        TensorPrimitives.Multiply(z, difference, difference);
-        TensorPrimitives.Add(n, difference, h);
+        TensorPrimitives.Subtract<T>(h, n, difference);
+        TensorPrimitives.Multiply<T>(z, difference, difference);
+        TensorPrimitives.Add<T>(n, difference, h);
     }
 
     /// <summary>
@@ -187,38 +273,40 @@ public sealed partial class RnnModel
     /// (4H, blocks i, f, g, o), <c>c' = σ(f) ⊙ c + σ(i) ⊙ tanh(g)</c>, <c>h' = σ(o) ⊙ tanh(c')</c>. <paramref name="sums"/>
     /// holds the two sums (8H).
     /// </summary>
-    private static void LstmGates(Span<double> sums, Span<double> h, Span<double> c)
+    private static void LstmGates<T>(Span<T> sums, Span<T> h, Span<T> c)
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
         var hiddenSize = h.Length;
         var gates = 4 * hiddenSize;
         var g = sums[..gates];
         var fromH = sums.Slice(gates, gates);
-        TensorPrimitives.Add(g, fromH, g);
+        TensorPrimitives.Add<T>(g, fromH, g);
 
         var inputGate = g[..hiddenSize];
         var forget = g.Slice(hiddenSize, hiddenSize);
         var candidate = g.Slice(2 * hiddenSize, hiddenSize);
         var outputGate = g.Slice(3 * hiddenSize, hiddenSize);
-        TensorPrimitives.Sigmoid(g[..(2 * hiddenSize)], g[..(2 * hiddenSize)]);
-        TensorPrimitives.Tanh(candidate, candidate);
-        TensorPrimitives.Sigmoid(outputGate, outputGate);
+        TensorPrimitives.Sigmoid<T>(g[..(2 * hiddenSize)], g[..(2 * hiddenSize)]);
+        TensorPrimitives.Tanh<T>(candidate, candidate);
+        TensorPrimitives.Sigmoid<T>(outputGate, outputGate);
 
         var kept = fromH[..hiddenSize];
-        TensorPrimitives.Multiply(forget, c, kept);
-        TensorPrimitives.Multiply(inputGate, candidate, candidate);
-        TensorPrimitives.Add(kept, candidate, c);
-        TensorPrimitives.Tanh(c, h);
-        TensorPrimitives.Multiply(outputGate, h, h);
+        TensorPrimitives.Multiply<T>(forget, c, kept);
+        TensorPrimitives.Multiply<T>(inputGate, candidate, candidate);
+        TensorPrimitives.Add<T>(kept, candidate, c);
+        TensorPrimitives.Tanh<T>(c, h);
+        TensorPrimitives.Multiply<T>(outputGate, h, h);
     }
 
-    private void ApplyHead(ReadOnlySpan<double> h, Span<double> y)
+    private void ApplyHead<T>(ModelWeights<T> weights, ReadOnlySpan<T> h, Span<double> y)
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
         var hiddenSize = HiddenSize;
-        var why = Why;
-        var by = By;
+        var why = weights.Why;
+        var by = weights.By;
         for (var o = 0; o < y.Length; o++)
         {
-            y[o] = by[o] + TensorPrimitives.Dot(why.Slice(o * hiddenSize, hiddenSize), h);
+            y[o] = double.CreateTruncating(by[o] + TensorPrimitives.Dot(why.Slice(o * hiddenSize, hiddenSize), h));
         }
 
         switch (Output)
@@ -245,16 +333,38 @@ public sealed partial class RnnModel
         TensorPrimitives.Divide(values, sum, values);
     }
 
-    private static Span<double> Scratch(int size)
-    {
-        var scratch = t_scratch;
-        if (scratch is null || scratch.Length < size)
-        {
-            scratch = new double[Math.Max(size, 64)];
-            t_scratch = scratch;
-        }
+    /// <summary>The kernel's weights of a float64 model.</summary>
+    /// <exception cref="InvalidOperationException">The model is a float32 model.</exception>
+    private ModelWeights<double> Weights64() => _weights64 ?? throw WrongState("double");
 
-        return scratch.AsSpan(0, size);
+    /// <summary>The kernel's weights of a float32 model.</summary>
+    /// <exception cref="InvalidOperationException">The model is a float64 model.</exception>
+    private ModelWeights<float> Weights32() => _weights32 ?? throw WrongState("float");
+
+    private InvalidOperationException WrongState(string given)
+    {
+        var type = Precision == ModelPrecision.Float32 ? "float" : "double";
+        return new InvalidOperationException(
+            $"{Name} is a {Precision.ToFileName()} model: its state is {type} (Span<{type}>), not {given}; call the overload that takes a Span<{type}> state");
+    }
+
+    /// <summary>This thread's scratch of <paramref name="size"/> numbers of T (one array per number type, grown as needed).</summary>
+    private static Span<T> Scratch<T>(int size)
+        where T : unmanaged
+    {
+        return typeof(T) == typeof(double)
+            ? MemoryMarshal.Cast<double, T>(Grow(ref t_scratch, size))
+            : MemoryMarshal.Cast<float, T>(Grow(ref t_scratch32, size));
+
+        static Span<TNumber> Grow<TNumber>(ref TNumber[]? scratch, int size)
+        {
+            if (scratch is null || scratch.Length < size)
+            {
+                scratch = new TNumber[Math.Max(size, 64)];
+            }
+
+            return scratch.AsSpan(0, size);
+        }
     }
 
     private static void CheckSize(int actual, int expected, string name)

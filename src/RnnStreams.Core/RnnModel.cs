@@ -1,3 +1,5 @@
+using System.Numerics;
+
 namespace RnnStreams.Core;
 
 /// <summary>
@@ -8,6 +10,8 @@ namespace RnnStreams.Core;
 /// <remarks>
 /// The state of a sequence is one flat array of <see cref="StateSize"/> numbers: the h of layer 0, then layer 1, …;
 /// an LSTM's cell states follow, c of layer 0 at <see cref="CellStateOffset"/>, then layer 1, …
+/// A <see cref="ModelPrecision.Float64"/> model's state is doubles, a <see cref="ModelPrecision.Float32"/> model's floats:
+/// each has its overloads of the stepping methods, and the other's throw <see cref="InvalidOperationException"/>.
 /// </remarks>
 public sealed partial class RnnModel
 {
@@ -15,7 +19,17 @@ public sealed partial class RnnModel
     private readonly double[] _why;
     private readonly double[] _by;
 
-    /// <summary>Builds and validates a model. Arrays are copied; the model never changes afterwards.</summary>
+    /// <summary>The kernel's copy of the weights of a float64 model; null for a float32 one.</summary>
+    private readonly ModelWeights<double>? _weights64;
+
+    /// <summary>The kernel's copy of the weights of a float32 model; null for a float64 one.</summary>
+    private readonly ModelWeights<float>? _weights32;
+
+    /// <summary>
+    /// Builds and validates a model. Arrays are copied; the model never changes afterwards. Its precision is its layers'
+    /// (<see cref="RnnLayer.Precision"/>, the same for all); a float32 model rounds <paramref name="why"/> and
+    /// <paramref name="by"/> to float too. <paramref name="scaling"/> stays double: it applies to x and y, which are doubles.
+    /// </summary>
     /// <exception cref="ModelValidationException">A size, a shape or a number is wrong; the message names the field.</exception>
     public RnnModel(
         string name,
@@ -65,9 +79,15 @@ public sealed partial class RnnModel
             throw new ModelValidationException("layers", "a model needs at least one layer");
         }
 
+        var precision = layers[0]?.Precision ?? ModelPrecision.Float64;
         for (var k = 0; k < layers.Count; k++)
         {
             var layer = layers[k] ?? throw new ModelValidationException($"layers[{k}]", "missing layer");
+            if (layer.Precision != precision)
+            {
+                throw new ModelValidationException($"layers[{k}]", $"a {layer.Precision.ToFileName()} layer in a {precision.ToFileName()} model");
+            }
+
             var weights = cell.IsGated() ? "W_ih" : "W_xh";
             if (layer.Cell.IsGated() != cell.IsGated() || (cell.IsGated() && layer.Cell != cell))
             {
@@ -117,9 +137,18 @@ public sealed partial class RnnModel
         HiddenSize = hiddenSize;
         OutputSize = outputSize;
         Scaling = scaling;
+        Precision = precision;
         _layers = [.. layers];
-        _why = why.ToArray();
-        _by = by.ToArray();
+        _why = RnnLayer.Copy(why, precision, "W_hy");
+        _by = RnnLayer.Copy(by, precision, "b_y");
+        if (precision == ModelPrecision.Float32)
+        {
+            _weights32 = KernelCopy<float>();
+        }
+        else
+        {
+            _weights64 = KernelCopy<double>();
+        }
     }
 
     private RnnModel(RnnModel source, string name)
@@ -131,9 +160,12 @@ public sealed partial class RnnModel
         HiddenSize = source.HiddenSize;
         OutputSize = source.OutputSize;
         Scaling = source.Scaling;
+        Precision = source.Precision;
         _layers = source._layers;
         _why = source._why;
         _by = source._by;
+        _weights64 = source._weights64;
+        _weights32 = source._weights32;
     }
 
     /// <summary>The model's name (also the key of its model grain).</summary>
@@ -154,6 +186,12 @@ public sealed partial class RnnModel
     /// <summary>O, the size of y_t.</summary>
     public int OutputSize { get; }
 
+    /// <summary>
+    /// The number type of the weights, of a sequence's state and of a step's arithmetic: <see cref="ModelPrecision.Float64"/>
+    /// (the state is <c>double</c>) or <see cref="ModelPrecision.Float32"/> (the state is <c>float</c>).
+    /// </summary>
+    public ModelPrecision Precision { get; }
+
     /// <summary>Standardisation of inputs and outputs around the network (from training), or null.</summary>
     public Scaling? Scaling { get; }
 
@@ -163,7 +201,7 @@ public sealed partial class RnnModel
     /// <summary>Number of layers.</summary>
     public int LayerCount => _layers.Length;
 
-    /// <summary><c>W_hy</c>, O×H row-major.</summary>
+    /// <summary><c>W_hy</c>, O×H row-major (a float32 model's floats, widened exactly).</summary>
     public ReadOnlySpan<double> Why => _why;
 
     /// <summary><c>b_y</c>.</summary>
@@ -193,6 +231,23 @@ public sealed partial class RnnModel
         }
     }
 
+    /// <summary>
+    /// The same network as a model of <paramref name="precision"/>: every weight rounded to the nearest float for
+    /// <see cref="ModelPrecision.Float32"/>, or widened back exactly for <see cref="ModelPrecision.Float64"/> (so a float32
+    /// model's float64 twin computes in double from the very same numbers). This model when it is that precision already.
+    /// </summary>
+    /// <exception cref="ModelValidationException">A weight is beyond the range of float32.</exception>
+    public RnnModel WithPrecision(ModelPrecision precision)
+    {
+        if (precision == Precision)
+        {
+            return this;
+        }
+
+        var layers = _layers.Select((layer, k) => layer.WithPrecision(precision, $"layers[{k}]")).ToArray();
+        return new RnnModel(Name, Cell, Output, InputSize, HiddenSize, OutputSize, layers, _why, _by, Scaling);
+    }
+
     /// <summary>The same weights under another name (shares the arrays).</summary>
     public RnnModel WithName(string name)
     {
@@ -204,7 +259,12 @@ public sealed partial class RnnModel
         return name == Name ? this : new RnnModel(this, name);
     }
 
-    /// <summary>A one-line description such as <c>rnn_tanh 1→64×2→1 linear</c>.</summary>
+    /// <summary>A one-line description such as <c>rnn_tanh 1→64×2→1 linear</c>, with <c> float32</c> after it for a float32 model.</summary>
     public override string ToString() =>
-        $"{Name}: {Cell.ToFileName()} {InputSize}→{HiddenSize}×{LayerCount}→{OutputSize} {Output.ToFileName()}";
+        $"{Name}: {Cell.ToFileName()} {InputSize}→{HiddenSize}×{LayerCount}→{OutputSize} {Output.ToFileName()}"
+        + (Precision == ModelPrecision.Float32 ? " float32" : string.Empty);
+
+    private ModelWeights<T> KernelCopy<T>()
+        where T : unmanaged, IFloatingPointIeee754<T> =>
+        new([.. _layers.Select(layer => layer.Weights<T>())], LayerWeights<T>.Convert(_why), LayerWeights<T>.Convert(_by));
 }

@@ -1,3 +1,5 @@
+using System.Numerics;
+
 namespace RnnStreams.Core;
 
 /// <summary>
@@ -53,11 +55,15 @@ public sealed class Scaling
     public bool Residual { get; }
 
     /// <summary>Writes the standardised input.</summary>
-    public void ScaleInput(ReadOnlySpan<double> x, Span<double> scaled)
+    public void ScaleInput(ReadOnlySpan<double> x, Span<double> scaled) => ScaleInput<double>(x, scaled);
+
+    /// <summary>Writes the standardised input, computed in double and then rounded to T once (a float32 model's input).</summary>
+    internal void ScaleInput<T>(ReadOnlySpan<double> x, Span<T> scaled)
+        where T : INumberBase<T>
     {
         for (var i = 0; i < x.Length; i++)
         {
-            scaled[i] = (x[i] - _inputMean[i]) / _inputStd[i];
+            scaled[i] = T.CreateTruncating((x[i] - _inputMean[i]) / _inputStd[i]);
         }
     }
 

@@ -8,7 +8,7 @@ namespace RnnStreams.Grains;
 
 /// <summary>
 /// Steps the elements of different sequences of one model (and version) on this silo together, one
-/// <see cref="RnnModel.TryStepBatch"/> round at a time, so that a big model's weights are read from memory once per
+/// <see cref="RnnModel.TryStepBatch(ReadOnlySpan{double}, Span{double}, Span{double}, Span{bool})"/> round at a time, so that a big model's weights are read from memory once per
 /// round instead of once per sequence.
 /// </summary>
 /// <remarks>
@@ -23,7 +23,7 @@ namespace RnnStreams.Grains;
 /// Each sequence hands over at most one request at a time (a grain turn awaits it) and keeps its own
 /// <see cref="Request"/>, reused for every element: the path allocates nothing per element. A request of k elements
 /// (StepMany) takes part in k consecutive rounds on a working copy of its state, copied back only when all k applied:
-/// as <see cref="RnnModel.TryAdvance"/>, all or nothing. A non-finite input or result fails only its own sequence.
+/// as <see cref="RnnModel.TryAdvance(ReadOnlySpan{double}, Span{double}, Span{double})"/>, all or nothing. A non-finite input or result fails only its own sequence.
 /// </para>
 /// </remarks>
 public sealed class StepBatcher(IOptions<RnnStreamsOptions> options)

@@ -4,9 +4,9 @@ using RnnStreams.Core;
 namespace RnnStreams.Benchmarks;
 
 /// <summary>
-/// 64 sequences of one model advanced by one step: one <see cref="RnnModel.Step"/> per sequence (the baseline) against
-/// <see cref="RnnModel.StepBatch"/> on batches of B of them (each weight loaded once per four sequences), and
-/// <see cref="RnnModel.TryStepBatch"/> (what the grain layer calls: the same plus a copy of the states and finiteness
+/// 64 sequences of one model advanced by one step: one <see cref="RnnModel.Step(ReadOnlySpan{double}, Span{double}, Span{double})"/> per sequence (the baseline) against
+/// <see cref="RnnModel.StepBatch(ReadOnlySpan{double}, Span{double}, Span{double})"/> on batches of B of them (each weight loaded once per four sequences), and
+/// <see cref="RnnModel.TryStepBatch(ReadOnlySpan{double}, Span{double}, Span{double}, Span{bool})"/> (what the grain layer calls: the same plus a copy of the states and finiteness
 /// checks), for each cell. Every row is time per sequence-step (OperationsPerInvoke = 64). D = 8, one layer, O = 1.
 /// </summary>
 [MemoryDiagnoser]

@@ -8,7 +8,7 @@ namespace RnnStreams.Benchmarks;
 
 /// <summary>
 /// One Elman tanh step (D = 8, one layer, linear head) three ways: the allocating MathNet reference (the baseline),
-/// the span kernel <see cref="RnnModel.Step"/>, and <see cref="RnnModel.TryAdvance"/> over 64 steps per call.
+/// the span kernel <see cref="RnnModel.Step(ReadOnlySpan{double}, Span{double}, Span{double})"/>, and <see cref="RnnModel.TryAdvance(ReadOnlySpan{double}, Span{double}, Span{double})"/> over 64 steps per call.
 /// Every row reports time per step, so the Ratio column compares like with like.
 /// </summary>
 [MemoryDiagnoser]

@@ -1,8 +1,8 @@
 namespace RnnStreams.Core.Tests;
 
 /// <summary>
-/// <see cref="RnnModel.StepBatch"/> and <see cref="RnnModel.TryStepBatch"/> against one <see cref="RnnModel.Step"/> (or
-/// <see cref="RnnModel.TryAdvance"/>) per sequence: every cell, 1 to 3 layers, odd sizes, batches that are not a
+/// <see cref="RnnModel.StepBatch(ReadOnlySpan{double}, Span{double}, Span{double})"/> and <see cref="RnnModel.TryStepBatch(ReadOnlySpan{double}, Span{double}, Span{double}, Span{bool})"/> against one <see cref="RnnModel.Step(ReadOnlySpan{double}, Span{double}, Span{double})"/> (or
+/// <see cref="RnnModel.TryAdvance(ReadOnlySpan{double}, Span{double}, Span{double})"/>) per sequence: every cell, 1 to 3 layers, odd sizes, batches that are not a
 /// multiple of the 4-sequence tile or span several 64-sequence passes, given h_0/c_0, scaled models, bad inputs.
 /// Tolerance 1e-12 relative, with an absolute floor of 1e-12 near zero.
 /// </summary>

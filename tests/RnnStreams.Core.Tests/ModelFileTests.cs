@@ -143,4 +143,51 @@ public class ModelFileTests
         var model = ModelFile.Parse(Demo.Replace("\"name\": \"demo\", ", string.Empty), "from-file");
         Assert.Equal("from-file", model.Name);
     }
+
+    [Fact]
+    public void Parse_DtypeFloat32_ReadsEachNumberAsTheNearestFloat()
+    {
+        // 1.00000017881393432617187499 is just under the midpoint between two floats: the nearest float is 1 + 2^-23, but
+        // rounding it to the nearest double first lands on the midpoint, which then rounds (to even) to 1 + 2^-22.
+        var model = ModelFile.Parse(Gru.Replace("\"output\": \"linear\"", "\"output\": \"linear\", \"dtype\": \"float32\"")
+            .Replace("[[0.3], [0.2], [0.6]]", "[[0.3], [1.00000017881393432617187499], [0.6]]"));
+        Assert.Equal(ModelPrecision.Float32, model.Precision);
+        Assert.Equal([0.5, 0.25, 1], model.Layers[0].Wxh.ToArray());
+        Assert.Equal(new[] { (double)0.3f, 1 + Math.Pow(2, -23), (double)0.6f }, model.Layers[0].Whh.ToArray());
+        Assert.Equal([(double)0.4f], model.Why.ToArray());
+        Assert.Equal(ModelPrecision.Float64, ModelFile.Parse(Demo.Replace("\"output\": \"linear\"", "\"output\": \"linear\", \"dtype\": \"float64\"")).Precision);
+    }
+
+    [Fact]
+    public void ToJson_Float32_WritesTheDtypeAndShortestFloats_AndRoundTrips()
+    {
+        var model = ModelFile.Parse(Scaled("[0.1]", "[3]", "false").Replace("\"linear\"", "\"linear\", \"dtype\": \"float32\""));
+        var json = ModelFile.ToJson(model);
+        Assert.Contains("\"dtype\": \"float32\"", json);
+        Assert.Contains("\"W_hh\": [\n        [0.3]\n      ]", json); // 0.3f, not 0.30000001192092896
+        Assert.Contains("\"inputMean\": [0.1]", json); // scaling stays double
+        var again = ModelFile.Parse(json);
+        Assert.Equal((ModelPrecision.Float32, model.ToString()), (again.Precision, again.ToString()));
+        Assert.Equal(model.Layers[0].Whh.ToArray(), again.Layers[0].Whh.ToArray());
+        Assert.Equal(json, ModelFile.ToJson(again));
+    }
+
+    [Fact]
+    public void ToJson_Float64_WritesNoDtype_SoExistingFilesStayTheSame()
+    {
+        var json = ModelFile.ToJson(ModelFile.Parse(Demo.Replace("\"output\": \"linear\"", "\"output\": \"linear\", \"dtype\": \"float64\"")));
+        Assert.DoesNotContain("dtype", json);
+        Assert.Equal(ModelFile.ToJson(ModelFile.Parse(Demo)), json);
+    }
+
+    [Theory]
+    [InlineData("\"float16\"", "[[0.4]]", "dtype: unknown dtype 'float16'; expected float32 or float64")]
+    [InlineData("\"Float32\"", "[[0.4]]", "dtype: unknown dtype 'Float32'; expected float32 or float64")]
+    [InlineData("32", "[[0.4]]", "dtype: expected a string, got a number")]
+    [InlineData("\"float32\"", "[[1e39]]", "W_hy[0][0]: 1e39 is not a finite float32 (the model's dtype)")]
+    public void Parse_BadDtype_ThrowsNamingTheField(string dtype, string why, string expected)
+    {
+        var json = Demo.Replace("\"output\": \"linear\"", $"\"output\": \"linear\", \"dtype\": {dtype}").Replace("[[0.4]]", why);
+        Assert.Equal(expected, Assert.Throws<ModelValidationException>(() => ModelFile.Parse(json)).Message);
+    }
 }

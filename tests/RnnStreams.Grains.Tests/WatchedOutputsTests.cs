@@ -89,6 +89,7 @@ public class WatchedOutputsTests : IClassFixture<WatchedOutputsFixture>
         await w.Watch(TimeSpan.FromMinutes(1));
         await w.Step(2, [2]);
         await u.Step(2, [2]);
+        await watchedOutputs.WaitUntilAsync(i => i.Any(e => e.N == 2)); // published (off the step's path) before the collection
         await _client.GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero);
         Assert.Equal(2, (await w.Snapshot()).LastDurableN); // both reactivated from what their activations wrote
         Assert.Equal(2, (await u.Snapshot()).LastDurableN);

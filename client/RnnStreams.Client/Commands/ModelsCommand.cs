@@ -115,10 +115,11 @@ internal static class ModelsCommand
         var headPrefix = CliOptions.Text("--head-prefix", "The output layer's key prefix.", "PREFIX", fallback: "fc");
         var head = CliOptions.Choice("--head", "The output head applied after the linear layer.", "linear", Heads);
         var output = CliOptions.Text("--out", "Write the model file here.", "M.json");
+        var dtype = CliOptions.Choice("--dtype", "The model's precision (default: as the file's tensors, float32 when every tensor read is F32, else float64).", null, "float32", "float64");
         var publish = CliOptions.Flag("--publish", "Publish the model to the cluster as its next version (otherwise offline).");
         var command = new Command("import", "Convert a PyTorch state_dict saved as safetensors into a model file (offline unless --publish; printed when neither --out nor --publish).")
         {
-            file, cell, name, rnnPrefix, headPrefix, head, output, publish,
+            file, cell, name, rnnPrefix, headPrefix, head, dtype, output, publish,
         };
         ConnectionOptions.AddTo(command);
         command.SetAction(async args =>
@@ -126,10 +127,11 @@ internal static class ModelsCommand
             var path = args.GetValue(file)!;
             var parsedCell = ParseCell(args.GetValue(cell)!, "gru, lstm, rnn_tanh or rnn_relu");
             var parsedHead = ParseHead(args.GetValue(head)!);
+            ModelPrecision? precision = args.GetValue(dtype) is { } text ? ParsePrecision(text) : null;
             RnnModel model;
             try
             {
-                model = TorchImport.ToModel(Safetensors.Read(path), parsedCell, args.GetValue(name)!, args.GetValue(rnnPrefix), args.GetValue(headPrefix)!, parsedHead);
+                model = TorchImport.ToModel(Safetensors.Read(path), parsedCell, args.GetValue(name)!, args.GetValue(rnnPrefix), args.GetValue(headPrefix)!, parsedHead, precision);
             }
             catch (ModelValidationException e)
             {
@@ -186,6 +188,9 @@ internal static class ModelsCommand
 
     private static CellType ParseCell(string text, string choices) =>
         ModelNames.TryParseCell(text, out var cell) ? cell : throw new CliException($"--cell is {choices}, got '{text}'", 2);
+
+    private static ModelPrecision ParsePrecision(string text) =>
+        ModelNames.TryParsePrecision(text, out var precision) ? precision : throw new CliException($"--dtype is float32 or float64, got '{text}'", 2);
 
     private static OutputHead ParseHead(string text) =>
         ModelNames.TryParseHead(text, out var head) ? head : throw new CliException($"--head is linear, softmax or sigmoid, got '{text}'", 2);

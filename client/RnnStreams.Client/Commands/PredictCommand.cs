@@ -69,13 +69,16 @@ internal static class PredictCommand
             ReadInitialState(c0Path, model).CopyTo(state, model.CellStateOffset);
         }
 
+        // A float32 model steps a float state: h_0 and c_0 are rounded to float once.
+        var state32 = model.Precision == ModelPrecision.Float32 ? Array.ConvertAll(state, v => (float)v) : null;
         using var file = outputPath is null ? null : new StreamWriter(outputPath);
         var writer = file ?? stdout;
         Output.WriteHeader(writer, model.OutputSize);
         var y = new double[model.OutputSize];
         for (var t = 0; t < inputs.Length; t++)
         {
-            if (model.TryAdvance(inputs[t], state, y) >= 0)
+            var failed = state32 is null ? model.TryAdvance(inputs[t], state, y) : model.TryAdvance(inputs[t], state32, y);
+            if (failed >= 0)
             {
                 throw new CliException($"{inputPath}: element {t + 1} makes the state or output non-finite (overflow)");
             }

@@ -9,6 +9,11 @@ namespace RnnStreams.Core.Formats;
 /// read from the shapes and checked against each other; PyTorch's gate order is ours, so rows are taken as they are
 /// (an Elman layer's two biases are added into b_h).
 /// </summary>
+/// <remarks>
+/// The model's precision follows the tensors it is built from unless one is asked for: all of them F32 gives a float32
+/// model (the very floats PyTorch saved); any F64 among them a float64 model (the F32 ones widened exactly). An Elman
+/// layer's <c>b_h</c> is <c>bias_ih + bias_hh</c> added in double and, in a float32 model, rounded to float once.
+/// </remarks>
 public static class TorchImport
 {
     /// <param name="tensors">The tensors by name.</param>
@@ -17,8 +22,10 @@ public static class TorchImport
     /// <param name="rnnPrefix">The recurrent module's key prefix (e.g. <c>rnn</c>), or null to find the one key ending in <c>weight_ih_l0</c>.</param>
     /// <param name="headPrefix">The head's key prefix (e.g. <c>fc</c>).</param>
     /// <param name="output">The function after the head.</param>
+    /// <param name="precision">The model's precision, or null for the tensors' (float32 when every tensor read is F32, else float64).</param>
     /// <exception cref="ModelValidationException">A tensor is missing, has the wrong shape, or is of a kind not served (bidirectional, projections).</exception>
-    public static RnnModel ToModel(IReadOnlyDictionary<string, SafetensorsTensor> tensors, CellType cell, string name, string? rnnPrefix = null, string headPrefix = "fc", OutputHead output = OutputHead.Linear)
+    public static RnnModel ToModel(IReadOnlyDictionary<string, SafetensorsTensor> tensors, CellType cell, string name, string? rnnPrefix = null, string headPrefix = "fc",
+        OutputHead output = OutputHead.Linear, ModelPrecision? precision = null)
     {
         ArgumentNullException.ThrowIfNull(tensors);
         var prefix = rnnPrefix is null ? FindPrefix(tensors) : Join(rnnPrefix, string.Empty);
@@ -49,19 +56,28 @@ public static class TorchImport
         }
 
         var hasBias = tensors.ContainsKey(prefix + "bias_ih_l0") || tensors.ContainsKey(prefix + "bias_hh_l0");
-        var layers = new List<RnnLayer>();
+        var dtypes = new HashSet<string>(StringComparer.Ordinal);
+        double[] Take(string key, params int[] shape)
+        {
+            var tensor = Expect(tensors, key, shape);
+            dtypes.Add(tensor.DType);
+            return tensor.Values;
+        }
+
+        // The layers are built once every tensor is read and the precision known.
+        var layers = new List<Func<ModelPrecision, RnnLayer>>();
         for (var k = 0; tensors.ContainsKey($"{prefix}weight_ih_l{k}"); k++)
         {
             var layerInput = k == 0 ? input : hidden;
             var rows = gates * hidden;
-            var wih = Expect(tensors, $"{prefix}weight_ih_l{k}", rows, layerInput);
-            var whh = Expect(tensors, $"{prefix}weight_hh_l{k}", rows, hidden);
-            var bih = hasBias ? Expect(tensors, $"{prefix}bias_ih_l{k}", rows) : new double[rows];
-            var bhh = hasBias ? Expect(tensors, $"{prefix}bias_hh_l{k}", rows) : new double[rows];
+            var wih = Take($"{prefix}weight_ih_l{k}", rows, layerInput);
+            var whh = Take($"{prefix}weight_hh_l{k}", rows, hidden);
+            var bih = hasBias ? Take($"{prefix}bias_ih_l{k}", rows) : new double[rows];
+            var bhh = hasBias ? Take($"{prefix}bias_hh_l{k}", rows) : new double[rows];
             var field = string.Create(CultureInfo.InvariantCulture, $"layers[{k}]");
             if (cell.IsGated())
             {
-                layers.Add(new RnnLayer(cell, layerInput, hidden, wih, whh, bih, bhh, field));
+                layers.Add(p => new RnnLayer(cell, layerInput, hidden, wih, whh, bih, bhh, field, p));
             }
             else
             {
@@ -71,15 +87,16 @@ public static class TorchImport
                     bh[i] = bih[i] + bhh[i];
                 }
 
-                layers.Add(new RnnLayer(layerInput, hidden, wih, whh, bh, field));
+                layers.Add(p => new RnnLayer(layerInput, hidden, wih, whh, bh, field, p));
             }
         }
 
         var headWeight = Require(tensors, Join(headPrefix, "weight"), 2);
         var outputSize = headWeight.Shape[0];
-        var why = Expect(tensors, Join(headPrefix, "weight"), outputSize, hidden);
-        var by = tensors.ContainsKey(Join(headPrefix, "bias")) ? Expect(tensors, Join(headPrefix, "bias"), outputSize) : new double[outputSize];
-        return new RnnModel(name, cell, output, input, hidden, outputSize, layers, why, by);
+        var why = Take(Join(headPrefix, "weight"), outputSize, hidden);
+        var by = tensors.ContainsKey(Join(headPrefix, "bias")) ? Take(Join(headPrefix, "bias"), outputSize) : new double[outputSize];
+        var chosen = precision ?? (dtypes.All(d => d == "F32") ? ModelPrecision.Float32 : ModelPrecision.Float64);
+        return new RnnModel(name, cell, output, input, hidden, outputSize, [.. layers.Select(layer => layer(chosen))], why, by);
     }
 
     private static string Join(string prefix, string key) => prefix.Length == 0 ? key : $"{prefix.TrimEnd('.')}.{key}";
@@ -110,7 +127,7 @@ public static class TorchImport
         return tensor;
     }
 
-    private static double[] Expect(IReadOnlyDictionary<string, SafetensorsTensor> tensors, string key, params int[] shape)
+    private static SafetensorsTensor Expect(IReadOnlyDictionary<string, SafetensorsTensor> tensors, string key, params int[] shape)
     {
         var tensor = Require(tensors, key, shape.Length);
         if (!tensor.Shape.SequenceEqual(shape))
@@ -118,7 +135,7 @@ public static class TorchImport
             throw new ModelValidationException(key, $"expected [{string.Join(", ", shape)}], got {Shape(tensor)}");
         }
 
-        return tensor.Values;
+        return tensor;
     }
 
     private static string Shape(SafetensorsTensor tensor) => $"[{string.Join(", ", tensor.Shape)}]";

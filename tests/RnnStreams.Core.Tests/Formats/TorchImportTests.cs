@@ -14,8 +14,10 @@ public class TorchImportTests
     [InlineData("rnn_tanh_f64", CellType.RnnTanh, 2, 3, 1, 2)]
     public void Import_GivesPyTorchsOutputs(string fixture, CellType cell, int input, int hidden, int layers, int output)
     {
+        // Float64 asked for: the fixtures' reference runs are float64 (the F32 fixture's from its floats widened), and so is
+        // the comparison; an F32 file left to itself gives a float32 model (below).
         using var expected = JsonDocument.Parse(File.ReadAllText(Fixture(fixture + ".json")));
-        var model = TorchImport.ToModel(Safetensors.Read(Fixture(fixture + ".safetensors")), cell, fixture);
+        var model = TorchImport.ToModel(Safetensors.Read(Fixture(fixture + ".safetensors")), cell, fixture, precision: ModelPrecision.Float64);
         Assert.Equal((cell, input, hidden, layers, output), (model.Cell, model.InputSize, model.HiddenSize, model.LayerCount, model.OutputSize));
 
         var state = new double[model.StateSize];
@@ -36,6 +38,49 @@ public class TorchImportTests
         // The model file written from the import reads back to the same weights.
         var again = ModelFile.Parse(ModelFile.ToJson(model));
         Assert.Equal(model.Layers[0].Whh.ToArray(), again.Layers[0].Whh.ToArray());
+    }
+
+    [Fact]
+    public void Import_F32Tensors_GiveAFloat32Model_WithPyTorchsFloats()
+    {
+        var tensors = Safetensors.Read(Fixture("lstm_f32.safetensors"));
+        var model = TorchImport.ToModel(tensors, CellType.Lstm, "f32");
+        Assert.Equal(ModelPrecision.Float32, model.Precision);
+        Assert.Equal(tensors["rnn.weight_hh_l1"].Values, model.Layers[1].Whh.ToArray()); // the same floats, exactly
+        Assert.Contains("\"dtype\": \"float32\"", ModelFile.ToJson(model));
+
+        // Against PyTorch's float64 run of the same floats: float32 arithmetic (and the inputs rounded to float) alone.
+        using var expected = JsonDocument.Parse(File.ReadAllText(Fixture("lstm_f32.json")));
+        var state = new float[model.StateSize];
+        var y = new double[model.OutputSize];
+        var outputs = expected.RootElement.GetProperty("outputs").EnumerateArray().ToArray();
+        var t = 0;
+        foreach (var x in expected.RootElement.GetProperty("inputs").EnumerateArray())
+        {
+            model.Step(x.EnumerateArray().Select(v => v.GetDouble()).ToArray(), state, y);
+            var torch = outputs[t++].EnumerateArray().Select(v => v.GetDouble()).ToArray();
+            Assert.True(Float32KernelTests.Error(torch, y) < 1e-6, $"y[{t}]: torch {torch[0]:R}, ours {y[0]:R}");
+        }
+    }
+
+    [Fact]
+    public void Import_F64OrMixedTensors_GiveAFloat64Model_UnlessFloat32IsAskedFor()
+    {
+        var f64 = Safetensors.Read(Fixture("gru_f64.safetensors"));
+        Assert.Equal(ModelPrecision.Float64, TorchImport.ToModel(f64, CellType.Gru, "g").Precision);
+        var asked = TorchImport.ToModel(f64, CellType.Gru, "g", precision: ModelPrecision.Float32);
+        Assert.Equal(ModelPrecision.Float32, asked.Precision);
+        Assert.Equal(f64["rnn.weight_ih_l0"].Values.Select(v => (double)(float)v), asked.Layers[0].Wxh.ToArray());
+
+        // An F32 LSTM with an F64 head (and an F64 tensor the import does not read, which does not count).
+        var mixed = Safetensors.Read(Fixture("lstm_f32.safetensors")).ToDictionary(p => p.Key, p => p.Value);
+        Assert.Equal(ModelPrecision.Float32, TorchImport.ToModel(Extra(mixed), CellType.Lstm, "m").Precision);
+        var head = mixed["fc.bias"];
+        mixed["fc.bias"] = new SafetensorsTensor(head.Name, "F64", [.. head.Shape], head.Values);
+        Assert.Equal(ModelPrecision.Float64, TorchImport.ToModel(mixed, CellType.Lstm, "m").Precision);
+
+        static Dictionary<string, SafetensorsTensor> Extra(Dictionary<string, SafetensorsTensor> tensors) =>
+            new(tensors) { ["embedding.weight"] = new SafetensorsTensor("embedding.weight", "F64", [1, 2], [0.5, 0.25]) };
     }
 
     [Fact]
