@@ -21,6 +21,7 @@ public struct RnnModelSurrogate
     [Id(11)] public double[][]? LayerBhh;
     [Id(12)] public double[][]? Scaling;
     [Id(13)] public bool Residual;
+    [Id(14)] public ModelPrecision Precision; // 0, Float64, in payloads written before it
 }
 
 /// <summary>Converts <see cref="RnnModel"/> to and from its wire form; the receiving side validates it again.</summary>
@@ -34,8 +35,8 @@ public sealed class RnnModelConverter : IConverter<RnnModel, RnnModelSurrogate>
         {
             var input = k == 0 ? surrogate.InputSize : surrogate.HiddenSize;
             layers[k] = surrogate.Cell.IsGated()
-                ? new RnnLayer(surrogate.Cell, input, surrogate.HiddenSize, surrogate.LayerWxh[k], surrogate.LayerWhh[k], surrogate.LayerBh[k], surrogate.LayerBhh?[k] ?? [], $"layers[{k}]")
-                : new RnnLayer(input, surrogate.HiddenSize, surrogate.LayerWxh[k], surrogate.LayerWhh[k], surrogate.LayerBh[k], $"layers[{k}]");
+                ? new RnnLayer(surrogate.Cell, input, surrogate.HiddenSize, surrogate.LayerWxh[k], surrogate.LayerWhh[k], surrogate.LayerBh[k], surrogate.LayerBhh?[k] ?? [], $"layers[{k}]", surrogate.Precision)
+                : new RnnLayer(input, surrogate.HiddenSize, surrogate.LayerWxh[k], surrogate.LayerWhh[k], surrogate.LayerBh[k], $"layers[{k}]", surrogate.Precision);
         }
 
         var scaling = surrogate.Scaling is { Length: 4 } s ? new Scaling(s[0], s[1], s[2], s[3], surrogate.Residual) : null;
@@ -59,6 +60,7 @@ public sealed class RnnModelConverter : IConverter<RnnModel, RnnModelSurrogate>
         Scaling = value.Scaling is { } s ? [s.InputMean.ToArray(), s.InputStd.ToArray(), s.OutputMean.ToArray(), s.OutputStd.ToArray()] : null,
         Residual = value.Scaling?.Residual ?? false,
         By = value.By.ToArray(),
+        Precision = value.Precision,
     };
 }
 

@@ -29,13 +29,6 @@ public sealed class ModelGrain(
             throw new InvalidModelException(e.Field, e.Detail);
         }
 
-        if (model.Precision != ModelPrecision.Float64)
-        {
-            // The kernel runs float32 models (predict, import), but sequences keep float64 state: refused by name
-            // rather than accepted and failing every element.
-            throw new InvalidModelException("dtype", "float32 models are not served by sequences yet; publish it as float64 (models import --dtype float64, or drop \"dtype\" from the file)");
-        }
-
         var versions = state.State.Versions;
         var stored = new StoredModelVersion
         {

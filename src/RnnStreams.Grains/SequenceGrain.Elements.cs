@@ -170,9 +170,10 @@ public sealed partial class SequenceGrain
         var count = xs.Length / model.InputSize;
         var isNew = S.Model is null;
         var next = isNew ? NewState(name, version, model, new double[model.StateSize], null) : await _ledger.DraftAsync(count);
-        var failed = _services.Batcher.Batches(model) // all or nothing, either way
-            ? await _services.Batcher.AdvanceAsync(model, _batchRequest ??= new StepBatcher.Request(), xs, next.Hidden, ys)
-            : model.TryAdvance(xs.Span, next.Hidden, ys.Span);
+        var batched = _services.Batcher.Batches(model);
+        var failed = next.Hidden32 is { } floats // all or nothing, every way
+            ? batched ? await _services.Batcher.AdvanceAsync(model, _batchRequest ??= new StepBatcher.Request(), xs, floats, ys) : model.TryAdvance(xs.Span, floats, ys.Span)
+            : batched ? await _services.Batcher.AdvanceAsync(model, _batchRequest ??= new StepBatcher.Request(), xs, next.Hidden, ys) : model.TryAdvance(xs.Span, next.Hidden, ys.Span);
         if (failed >= 0)
         {
             throw new NonFiniteResultException(Id, firstN + failed);

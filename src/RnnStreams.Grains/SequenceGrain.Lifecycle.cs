@@ -172,15 +172,20 @@ public sealed partial class SequenceGrain
         }
     }
 
-    /// <summary>A new sequence's first state, pinned to a model version.</summary>
+    /// <summary>
+    /// A new sequence's first state, pinned to a model version: <paramref name="hidden"/> as it is for a float64 model,
+    /// rounded once to floats for a float32 one.
+    /// </summary>
     private SequenceState NewState(string name, int version, RnnModel model, double[] hidden, double[]? initial, int capacity = 0)
     {
         capacity = capacity > 0 ? capacity : Math.Max(1, _services.Options.KeepOutputs);
+        var float32 = model.Precision == ModelPrecision.Float32;
         return new SequenceState
         {
             Model = string.Intern(name), // one copy of a model's name for all its sequences
             ModelVersion = version,
-            Hidden = hidden,
+            Hidden = float32 ? [] : hidden,
+            Hidden32 = float32 ? Array.ConvertAll(hidden, v => (float)v) : null,
             InitialState = initial,
             LastN = 0,
             UpdatedAt = DateTimeOffset.UtcNow,
@@ -308,6 +313,11 @@ public sealed partial class SequenceGrain
         if (from.StateSize != to.StateSize || from.HiddenSize != to.HiddenSize)
         {
             problems.Add($"state {from.LayerCount}×{from.HiddenSize} → {to.LayerCount}×{to.HiddenSize}");
+        }
+
+        if (from.Precision != to.Precision)
+        {
+            problems.Add($"dtype {from.Precision.ToFileName()} → {to.Precision.ToFileName()}");
         }
 
         if (from.OutputSize != to.OutputSize)

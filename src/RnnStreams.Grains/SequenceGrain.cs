@@ -233,7 +233,7 @@ public sealed partial class SequenceGrain
         var hidden = new double[model.LayerCount][];
         for (var k = 0; k < hidden.Length; k++)
         {
-            hidden[k] = S.Hidden.AsSpan(k * model.HiddenSize, model.HiddenSize).ToArray();
+            hidden[k] = S.StateSlice(k * model.HiddenSize, model.HiddenSize);
         }
 
         double[][]? cell = null;
@@ -242,7 +242,7 @@ public sealed partial class SequenceGrain
             cell = new double[model.LayerCount][];
             for (var k = 0; k < cell.Length; k++)
             {
-                cell[k] = S.Hidden.AsSpan(model.CellStateOffset + (k * model.HiddenSize), model.HiddenSize).ToArray();
+                cell[k] = S.StateSlice(model.CellStateOffset + (k * model.HiddenSize), model.HiddenSize);
             }
         }
 

@@ -12,9 +12,30 @@ public sealed class SequenceState
     [Id(1)]
     public int ModelVersion { get; set; }
 
-    /// <summary>h_t of every layer, flat (layer 0 first).</summary>
+    /// <summary>h_t of every layer, flat (layer 0 first), then c_t for an LSTM; empty for a float32 model (<see cref="Hidden32"/>).</summary>
     [Id(2)]
     public double[] Hidden { get; set; } = [];
+
+    /// <summary>The same for a float32 model: its state in floats, as its kernel keeps it; null for a float64 model.</summary>
+    [Id(10)]
+    public float[]? Hidden32 { get; set; }
+
+    /// <summary>State numbers <paramref name="start"/> … start + count − 1, as doubles (a float widens exactly).</summary>
+    public double[] StateSlice(int start, int count)
+    {
+        if (Hidden32 is { } floats)
+        {
+            var values = new double[count];
+            for (var i = 0; i < count; i++)
+            {
+                values[i] = floats[start + i];
+            }
+
+            return values;
+        }
+
+        return Hidden.AsSpan(start, count).ToArray();
+    }
 
     /// <summary>The last applied element number (0 before the first).</summary>
     [Id(3)]
@@ -56,6 +77,7 @@ public sealed class SequenceState
         Model = Model,
         ModelVersion = ModelVersion,
         Hidden = Hidden.ToArray(),
+        Hidden32 = Hidden32?.ToArray(),
         LastN = LastN,
         UpdatedAt = UpdatedAt,
         InitialState = InitialState,

@@ -65,6 +65,18 @@ public sealed class StepBatcher(IOptions<RnnStreamsOptions> options)
     public ValueTask<int> AdvanceAsync(RnnModel model, Request request, ReadOnlyMemory<double> xs, double[] state, Memory<double> ys)
     {
         request.Prepare(model, xs, state, ys);
+        return Enqueue(model, request);
+    }
+
+    /// <summary>The same for a float32 model, whose state is floats.</summary>
+    public ValueTask<int> AdvanceAsync(RnnModel model, Request request, ReadOnlyMemory<double> xs, float[] state, Memory<double> ys)
+    {
+        request.Prepare(model, xs, state, ys);
+        return Enqueue(model, request);
+    }
+
+    private ValueTask<int> Enqueue(RnnModel model, Request request)
+    {
         var queue = _queues.GetValue(model, static m => new ModelQueue(m));
         bool run;
         lock (queue)
@@ -118,21 +130,30 @@ public sealed class StepBatcher(IOptions<RnnStreamsOptions> options)
         var s = model.StateSize;
         var o = model.OutputSize;
         queue.Ensure(size);
+        var float32 = model.Precision == ModelPrecision.Float32;
         var xs = queue.Xs.AsSpan(0, size * d);
-        var states = queue.States.AsSpan(0, size * s);
+        var states = queue.States.AsSpan(0, float32 ? 0 : size * s);
+        var states32 = queue.States32.AsSpan(0, float32 ? size * s : 0);
         var ys = queue.Ys.AsSpan(0, size * o);
         var failed = queue.Failed.AsSpan(0, size);
         for (var b = 0; b < size; b++)
         {
             var r = active[b];
             r.Inputs.Span.Slice(r.Next * d, d).CopyTo(xs.Slice(b * d, d));
-            r.Work.AsSpan(0, s).CopyTo(states.Slice(b * s, s));
+            if (float32)
+            {
+                r.Work32.AsSpan(0, s).CopyTo(states32.Slice(b * s, s));
+            }
+            else
+            {
+                r.Work.AsSpan(0, s).CopyTo(states.Slice(b * s, s));
+            }
         }
 
         var started = Stopwatch.GetTimestamp();
         try
         {
-            model.TryStepBatch(xs, states, ys, failed);
+            _ = float32 ? model.TryStepBatch(xs, states32, ys, failed) : model.TryStepBatch(xs, states, ys, failed);
         }
         catch (Exception e)
         {
@@ -168,11 +189,19 @@ public sealed class StepBatcher(IOptions<RnnStreamsOptions> options)
                 continue;
             }
 
-            states.Slice(b * s, s).CopyTo(r.Work);
+            if (float32)
+            {
+                states32.Slice(b * s, s).CopyTo(r.Work32);
+            }
+            else
+            {
+                states.Slice(b * s, s).CopyTo(r.Work);
+            }
+
             ys.Slice(b * o, o).CopyTo(r.Outputs.Span.Slice(r.Next * o, o));
             if (++r.Next == r.Count)
             {
-                r.Work.AsSpan(0, s).CopyTo(r.State);
+                r.Commit(s);
                 r.Finish(-1);
             }
             else
@@ -207,7 +236,7 @@ public sealed class StepBatcher(IOptions<RnnStreamsOptions> options)
         var gates = model.Cell.Gates();
         var h = (long)model.HiddenSize;
         var inputs = model.InputSize + ((model.Layers.Count - 1) * h);
-        return gates * h * (inputs + (model.Layers.Count * h)) * sizeof(double);
+        return gates * h * (inputs + (model.Layers.Count * h)) * (model.Precision == ModelPrecision.Float32 ? sizeof(float) : sizeof(double));
     }
 
     /// <summary>The elements of one model waiting or in progress, and the round's buffers.</summary>
@@ -219,6 +248,7 @@ public sealed class StepBatcher(IOptions<RnnStreamsOptions> options)
         public bool Running;
         public double[] Xs = [];
         public double[] States = [];
+        public float[] States32 = [];
         public double[] Ys = [];
         public bool[] Failed = [];
 
@@ -234,7 +264,15 @@ public sealed class StepBatcher(IOptions<RnnStreamsOptions> options)
 
             var capacity = Math.Max(size, 2 * Failed.Length);
             Xs = new double[capacity * Model.InputSize];
-            States = new double[capacity * Model.StateSize];
+            if (Model.Precision == ModelPrecision.Float32)
+            {
+                States32 = new float[capacity * Model.StateSize];
+            }
+            else
+            {
+                States = new double[capacity * Model.StateSize];
+            }
+
             Ys = new double[capacity * Model.OutputSize];
             Failed = new bool[capacity];
         }
@@ -256,8 +294,10 @@ public sealed class StepBatcher(IOptions<RnnStreamsOptions> options)
 
         internal ReadOnlyMemory<double> Inputs;
         internal Memory<double> Outputs;
-        internal double[] State = [];
+        internal double[]? State;
         internal double[] Work = [];
+        internal float[]? State32;
+        internal float[] Work32 = [];
         internal int Count;
         internal int Next;
 
@@ -265,12 +305,8 @@ public sealed class StepBatcher(IOptions<RnnStreamsOptions> options)
 
         internal void Prepare(RnnModel model, ReadOnlyMemory<double> xs, double[] state, Memory<double> ys)
         {
-            _core.Reset();
-            Inputs = xs;
-            Outputs = ys;
+            Begin(model, xs, ys);
             State = state;
-            Count = xs.Length / model.InputSize;
-            Next = 0;
             if (Work.Length < model.StateSize)
             {
                 Work = new double[model.StateSize];
@@ -279,20 +315,58 @@ public sealed class StepBatcher(IOptions<RnnStreamsOptions> options)
             state.AsSpan(0, model.StateSize).CopyTo(Work);
         }
 
+        internal void Prepare(RnnModel model, ReadOnlyMemory<double> xs, float[] state, Memory<double> ys)
+        {
+            Begin(model, xs, ys);
+            State32 = state;
+            if (Work32.Length < model.StateSize)
+            {
+                Work32 = new float[model.StateSize];
+            }
+
+            state.AsSpan(0, model.StateSize).CopyTo(Work32);
+        }
+
+        private void Begin(RnnModel model, ReadOnlyMemory<double> xs, Memory<double> ys)
+        {
+            _core.Reset();
+            Inputs = xs;
+            Outputs = ys;
+            Count = xs.Length / model.InputSize;
+            Next = 0;
+        }
+
+        /// <summary>All elements applied: the working state becomes the sequence's.</summary>
+        internal void Commit(int size)
+        {
+            if (State32 is { } floats)
+            {
+                Work32.AsSpan(0, size).CopyTo(floats);
+            }
+            else
+            {
+                Work.AsSpan(0, size).CopyTo(State);
+            }
+        }
+
         internal void Finish(int failedAt)
         {
-            Inputs = default;
-            Outputs = default;
-            State = [];
+            Release();
             _core.SetResult(failedAt);
         }
 
         internal void Fail(Exception e)
         {
+            Release();
+            _core.SetException(e);
+        }
+
+        private void Release()
+        {
             Inputs = default;
             Outputs = default;
-            State = [];
-            _core.SetException(e);
+            State = null;
+            State32 = null;
         }
 
         int IValueTaskSource<int>.GetResult(short token) => _core.GetResult(token);

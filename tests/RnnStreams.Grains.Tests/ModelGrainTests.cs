@@ -45,21 +45,6 @@ public class ModelGrainTests(ClusterFixture fixture)
     }
 
     [Fact]
-    public async Task Publish_RefusesFloat32Models_UntilSequencesServeThem()
-    {
-        var name = Models.Key("f32");
-        var grain = _client.GetGrain<IModelGrain>(name);
-        var json = ModelFile.ToJson(Models.Random(3, 2, 3, 1)).Replace("\"cell\":", "\"dtype\": \"float32\",\n  \"cell\":");
-        Assert.Equal(ModelPrecision.Float32, ModelFile.Parse(json).Precision); // a valid float32 model file
-
-        var e = await Assert.ThrowsAsync<InvalidModelException>(() => grain.Publish(json));
-
-        Assert.Equal((RnnErrorKind.InvalidModel, "dtype"), (e.Kind, e.Field));
-        Assert.Contains("float32 models are not served by sequences yet", e.Message);
-        Assert.Empty(await grain.ListVersions());
-    }
-
-    [Fact]
     public async Task PublishIfNone_Concurrently_SeedsOneVersion()
     {
         var name = Models.Key("seed");

@@ -37,7 +37,9 @@ internal static partial class BenchCommand
         var duration = TimeSpan.FromSeconds(p.Seconds);
         Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, _ =>
         {
-            var states = new double[perThread * model.StateSize];
+            var float32 = model.Precision == ModelPrecision.Float32;
+            var states = new double[float32 ? 0 : perThread * model.StateSize];
+            var states32 = new float[float32 ? perThread * model.StateSize : 0];
             var x = Enumerable.Range(0, model.InputSize).Select(i => Math.Sin(i)).ToArray();
             var y = new double[model.OutputSize];
             long steps = 0;
@@ -45,7 +47,14 @@ internal static partial class BenchCommand
             {
                 for (var s = 0; s < perThread; s++)
                 {
-                    model.Step(x, states.AsSpan(s * model.StateSize, model.StateSize), y);
+                    if (float32)
+                    {
+                        model.Step(x, states32.AsSpan(s * model.StateSize, model.StateSize), y);
+                    }
+                    else
+                    {
+                        model.Step(x, states.AsSpan(s * model.StateSize, model.StateSize), y);
+                    }
                 }
 
                 steps += perThread;

@@ -10,7 +10,7 @@ internal static partial class BenchCommand
         var o = new Options();
         var command = new Command("bench", "Throughput, latency and memory in one run, against a silo in this process (unless --gateway or --redis is given); prints a table, then one JSON line. With --mqtt: elements through an MQTT broker into a running cluster, against the broker's own floor.")
         {
-            o.Cell, o.Hidden, o.Input, o.Output, o.Layers, o.Sequences, o.Seconds, o.Rounds, o.Client, o.Concurrency, o.Batch,
+            o.Cell, o.Dtype, o.Hidden, o.Input, o.Output, o.Layers, o.Sequences, o.Seconds, o.Rounds, o.Client, o.Concurrency, o.Batch,
             o.StreamSequences, o.MemorySequences, o.HttpConnections, o.Outputs, o.Durability, o.BatchWindow, o.BatchMinBytes, o.Silo, o.SiloDll, o.Mqtt, o.MqttPrefix,
         };
         ConnectionOptions.AddTo(command);
@@ -22,6 +22,8 @@ internal static partial class BenchCommand
     internal sealed class Options
     {
         public Option<string> Cell { get; } = CliOptions.Choice("--cell", "The benchmark model's recurrent cell.", "rnn_tanh", "rnn_tanh", "rnn_relu", "gru", "lstm");
+
+        public Option<string> Dtype { get; } = CliOptions.Choice("--dtype", "The benchmark model's number type: float64, or float32 (weights, state and arithmetic in float).", "float64", "float64", "float32");
 
         public Option<int> Hidden { get; } = CliOptions.Int("--hidden", "The benchmark model's hidden size H.", 64);
 

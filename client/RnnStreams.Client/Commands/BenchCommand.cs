@@ -64,7 +64,12 @@ internal static partial class BenchCommand
             throw new CliException("--silo process starts a silo of its own and reaches it through its gateway: not with --gateway, --redis or --client local", 2);
         }
 
-        var model = RandomModel.Create($"bench-{cell.ToFileName()}-h{p.Hidden}-d{p.Input}", p.Input, p.Hidden, p.Output, p.Layers, cell, seed: 42);
+        var float32 = args.GetValue(o.Dtype) == "float32";
+        var model = RandomModel.Create($"bench-{cell.ToFileName()}-h{p.Hidden}-d{p.Input}{(float32 ? "-f32" : "")}", p.Input, p.Hidden, p.Output, p.Layers, cell, seed: 42);
+        if (float32)
+        {
+            model = model.WithPrecision(ModelPrecision.Float32);
+        }
         IHost? silo = null;
         BenchSilo? siloProcess = null;
         var httpPort = 0;
@@ -259,6 +264,7 @@ internal static partial class BenchCommand
             json["output"] = p.Output;
             json["layers"] = p.Layers;
             json["cell"] = cell.ToFileName();
+            json["dtype"] = model.Precision.ToFileName();
             json["sequences"] = p.Sequences;
             json["concurrency"] = p.Concurrency;
             json["batch"] = p.Batch;
