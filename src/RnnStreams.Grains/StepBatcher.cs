@@ -307,24 +307,26 @@ public sealed class StepBatcher(IOptions<RnnStreamsOptions> options)
         {
             Begin(model, xs, ys);
             State = state;
-            if (Work.Length < model.StateSize)
-            {
-                Work = new double[model.StateSize];
-            }
-
-            state.AsSpan(0, model.StateSize).CopyTo(Work);
+            Work = CopyIn(Work, state, model.StateSize);
         }
 
         internal void Prepare(RnnModel model, ReadOnlyMemory<double> xs, float[] state, Memory<double> ys)
         {
             Begin(model, xs, ys);
             State32 = state;
-            if (Work32.Length < model.StateSize)
+            Work32 = CopyIn(Work32, state, model.StateSize);
+        }
+
+        /// <summary>The sequence's state copied into the working array (grown once if it is too small).</summary>
+        private static T[] CopyIn<T>(T[] work, T[] state, int size)
+        {
+            if (work.Length < size)
             {
-                Work32 = new float[model.StateSize];
+                work = new T[size];
             }
 
-            state.AsSpan(0, model.StateSize).CopyTo(Work32);
+            state.AsSpan(0, size).CopyTo(work);
+            return work;
         }
 
         private void Begin(RnnModel model, ReadOnlyMemory<double> xs, Memory<double> ys)
