@@ -48,8 +48,14 @@ public sealed class HttpTransportTests
 
         // HTTP/1.1 to an h2c-only port is refused by Kestrel (400, connection closed); probes and scrapers keep
         // HTTP/1.1 on the management port.
+        await AssertHttp1RefusedThere_AndManagementHttp1(silo, silo.Http);
+    }
+
+    /// <summary>HTTP/1.1 to an h2c-only address is refused (400, naming HTTP/2); the management port answers in HTTP/1.1.</summary>
+    private static async Task AssertHttp1RefusedThere_AndManagementHttp1(SiloProcess silo, Uri h2cOnly)
+    {
         using var http1 = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
-        var refused = await http1.GetAsync(new Uri(silo.Http, "/v1/models"));
+        var refused = await http1.GetAsync(new Uri(h2cOnly, "/v1/models"));
         Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
         Assert.Contains("HTTP/2", await refused.Content.ReadAsStringAsync(), StringComparison.OrdinalIgnoreCase);
         var ready = await http1.GetAsync(new Uri(silo.Management, "/ready"));
@@ -82,11 +88,7 @@ public sealed class HttpTransportTests
             Assert.Equal(WorkedY[n - 1], y, 5);
         }
 
-        using var plain = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
-        Assert.Equal(HttpStatusCode.BadRequest, (await plain.GetAsync($"http://127.0.0.1:{h2cPort}/v1/models")).StatusCode);
-        var ready = await plain.GetAsync(new Uri(silo.Management, "/ready"));
-        Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
-        Assert.Equal(HttpVersion.Version11, ready.Version);
+        await AssertHttp1RefusedThere_AndManagementHttp1(silo, new Uri($"http://127.0.0.1:{h2cPort}"));
     }
 
     [Fact]
