@@ -75,6 +75,9 @@ public sealed class HostConfigurationTests
     [InlineData("RnnStreams__KeepOutputs", "many")]
     [InlineData("RnnStreams__ExpireAfter", "-00:01:00")]
     [InlineData("RnnStreams__PublishOutputs", "Sometimes")]
+    [InlineData("RnnStreams__BatchWindow", "-00:00:00.001")]
+    [InlineData("RnnStreams__BatchWindow", "00:00:02")]
+    [InlineData("RnnStreams__BatchMinWeightBytes", "-1")]
     public async Task RnnStreamsSettingFromTheEnvironment_Refused_StopsTheSilo_WithOneLine(string variable, string value)
     {
         var result = await SiloProcess.RunToExitAsync([], TimeSpan.FromMinutes(1), new Dictionary<string, string> { [variable] = value });
