@@ -15,8 +15,8 @@ namespace RnnStreams.Silo;
 /// Where the silo listens for HTTP. The device API (when on) listens where ASP.NET Core's own settings say —
 /// <c>ASPNETCORE_URLS</c> / <c>--urls</c>, else <c>ASPNETCORE_HTTP_PORTS</c>, else <c>http://127.0.0.1:8080</c> — and
 /// the management endpoint at <c>Management:Urls</c> (default <c>http://127.0.0.1:8081</c>, empty for none): probes,
-/// metrics, the dashboard and the OpenAPI document, with no key, and nothing else. Every silo has it, also with the
-/// API off. Expose it only where operators and scrapers are (a port published on the host's loopback, a pod port
+/// metrics, the dashboard, the OpenAPI document and, when <c>Management:HeapEndpoint</c> is on, the heap measurement
+/// (<see cref="HeapEndpoint"/>), with no key, and nothing else. Every silo has it, also with the API off. Expose it only where operators and scrapers are (a port published on the host's loopback, a pod port
 /// no Service routes to).
 /// </summary>
 public static class SiloEndpoints
@@ -75,14 +75,16 @@ public static class SiloEndpoints
     public static WebApplication UseManagementPort(this WebApplication app)
     {
         var ports = app.Services.GetRequiredService<ManagementPorts>();
+        string[] paths = HeapEndpoint.IsEnabled(app.Configuration) ? [.. ManagementPaths, HeapEndpoint.Path] : ManagementPaths;
+        var served = $"{string.Join(", ", paths[..^1])} and {paths[^1]}";
         app.Use(async (context, next) =>
         {
             if (ports.Contains(context.Connection.LocalPort))
             {
-                if (!ManagementPaths.Any(p => context.Request.Path.StartsWithSegments(p)))
+                if (!paths.Any(p => context.Request.Path.StartsWithSegments(p)))
                 {
                     await Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "NotFound",
-                        detail: "the management endpoint serves /healthz, /ready, /metrics, /dashboard and /openapi only; the API is on its own port",
+                        detail: $"the management endpoint serves {served} only; the API is on its own port",
                         extensions: new Dictionary<string, object?> { ["kind"] = "NotFound" }).ExecuteAsync(context);
                     return;
                 }
@@ -95,7 +97,7 @@ public static class SiloEndpoints
         return app;
     }
 
-    /// <summary>Maps <c>/healthz</c>, <c>/ready</c>, <c>/metrics</c> and (when on) <c>/dashboard</c>.</summary>
+    /// <summary>Maps <c>/healthz</c>, <c>/ready</c>, <c>/metrics</c> and (when on) <c>/dashboard</c> and <c>/debug/heap</c>.</summary>
     public static WebApplication MapManagementEndpoints(this WebApplication app)
     {
         app.MapHealthChecks("/healthz", new HealthCheckOptions { Predicate = _ => false, ResponseWriter = HealthResponses.Alive });
@@ -104,6 +106,11 @@ public static class SiloEndpoints
         if (app.Configuration.GetValue("Dashboard:Enabled", false))
         {
             app.MapOrleansDashboard("/dashboard");
+        }
+
+        if (HeapEndpoint.IsEnabled(app.Configuration))
+        {
+            HeapEndpoint.Map(app);
         }
 
         return app;

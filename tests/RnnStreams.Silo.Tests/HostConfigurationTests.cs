@@ -1,4 +1,5 @@
 using System.Net;
+using System.Text.Json;
 using RnnStreams.TestSupport;
 
 namespace RnnStreams.Silo.Tests;
@@ -16,6 +17,18 @@ public sealed class HostConfigurationTests
         Assert.Equal(HttpStatusCode.NotFound, (await _http.GetAsync(new Uri(silo.Management, "/v1/models"))).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await _http.GetAsync(new Uri(silo.Management, "/ready"))).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await _http.GetAsync(new Uri(silo.Management, "/dashboard/"))).StatusCode); // off by default
+        Assert.Equal(HttpStatusCode.NotFound, (await _http.PostAsync(new Uri(silo.Management, "/debug/heap"), content: null)).StatusCode); // off by default
+    }
+
+    [Fact]
+    public async Task HeapEndpoint_On_AnswersTheManagedHeap_OnTheManagementPortOnly()
+    {
+        await using var silo = await SiloProcess.StartAsync(["--Management:HeapEndpoint", "true"]);
+        using var answer = await _http.PostAsync(new Uri(silo.Management, "/debug/heap"), content: null);
+        Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
+        using var body = JsonDocument.Parse(await answer.Content.ReadAsStringAsync());
+        Assert.True(body.RootElement.GetProperty("heapBytes").GetInt64() > 0, body.RootElement.ToString());
+        Assert.Equal(HttpStatusCode.NotFound, (await _http.PostAsync(new Uri(silo.Http, "/debug/heap"), content: null)).StatusCode); // never on the API's port
     }
 
     [Fact]
@@ -41,6 +54,7 @@ public sealed class HostConfigurationTests
     [InlineData("--Management:Urls", "not a url")]
     [InlineData("--Kubernetes:Enabled", "maybe")]
     [InlineData("--Http:Enabled", "sometimes")]
+    [InlineData("--Management:HeapEndpoint", "maybe")]
     public async Task UnusableSetting_StopsTheSilo_WithOneLineNamingIt(string key, string value)
     {
         var result = await SiloProcess.RunToExitAsync([key, value], TimeSpan.FromMinutes(1));
