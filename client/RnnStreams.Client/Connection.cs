@@ -35,7 +35,7 @@ internal sealed class Connection : IAsyncDisposable
         return await OpenAsync(endpoints, redis, where, wait, responseTimeout, args.GetValue<bool>(ConnectionOptions.Verbose));
     }
 
-    /// <summary>A client of the gateway at <paramref name="gateway"/> (the bench's client of its own in-process silo).</summary>
+    /// <summary>A client of the gateway at <paramref name="gateway"/> (bench's client of the silo it starts).</summary>
     public static Task<Connection> OpenAsync(IPEndPoint gateway, TimeSpan wait) =>
         OpenAsync([gateway], redis: null, gateway.ToString(), wait, TimeSpan.FromSeconds(30), verbose: false);
 

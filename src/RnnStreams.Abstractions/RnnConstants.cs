@@ -38,6 +38,13 @@ public static class RnnConstants
     /// <summary>The default silo-to-silo port of the embedded silo.</summary>
     public const int DefaultSiloPort = 11111;
 
+    /// <summary>
+    /// Upper bounds of the step batcher's round sizes, in sequences per round: the buckets of the silo's
+    /// <c>rnn.batcher.round_size</c> histogram and of <c>bench</c>'s <c>rpc_round_sizes</c>. Bucket i counts rounds of more
+    /// than entry i-1 and at most entry i sequences; the last entry is the most sequences a round takes.
+    /// </summary>
+    public static readonly int[] BatcherRoundSizeBuckets = [1, 2, 4, 8, 16, 32, 64, 128, 256];
+
     /// <summary>The stream id of a sequence's outputs.</summary>
     public static StreamId OutputStream(string sequence) => StreamId.Create(OutputNamespace, sequence);
 

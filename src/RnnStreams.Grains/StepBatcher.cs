@@ -31,16 +31,16 @@ public sealed class StepBatcher(IOptions<RnnStreamsOptions> options)
     /// <summary>Rounds take at least this many sequences when enough wait (the kernel's tile is four sequences).</summary>
     private const int MinRound = 4;
 
-    /// <summary>Rounds take at most this many sequences, whatever the window.</summary>
-    private const int MaxRound = 256;
+    /// <summary>Rounds take at most this many sequences, whatever the window: the last round-size bucket.</summary>
+    private static readonly int MaxRound = RnnConstants.BatcherRoundSizeBuckets[^1];
 
     private readonly long _windowTicks = (long)(options.Value.BatchWindow.TotalSeconds * Stopwatch.Frequency);
     private readonly long _minWeightBytes = options.Value.BatchMinWeightBytes;
     private readonly ConditionalWeakTable<RnnModel, ModelQueue> _queues = [];
     private readonly long[] _rounds = new long[SizeBuckets.Length];
 
-    /// <summary>Upper bounds of the round-size buckets <see cref="RoundSizes"/> counts.</summary>
-    public static readonly int[] SizeBuckets = [1, 2, 4, 8, 16, 32, 64, 128, MaxRound];
+    /// <summary>Upper bounds of the round-size buckets <see cref="RoundSizes"/> counts: <see cref="RnnConstants.BatcherRoundSizeBuckets"/>.</summary>
+    public static readonly int[] SizeBuckets = RnnConstants.BatcherRoundSizeBuckets;
 
     /// <summary>Whether elements of <paramref name="model"/> go through the batcher (it is on, and the model is big enough to gain).</summary>
     public bool Batches(RnnModel model) => _windowTicks > 0 && WeightBytes(model) >= _minWeightBytes;

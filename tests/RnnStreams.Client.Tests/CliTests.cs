@@ -139,8 +139,10 @@ public sealed class CliTests : IDisposable
     [InlineData("stream --sequence s --input {x} --url http://127.0.0.1:1 --via stream", "error: --via stream sends events on the cluster's input stream: only through the gateway")]
     [InlineData("stream --sequence s --input {x} --batch 0", "error: --batch must be a whole number from 1 to 100000, got '0'")]
     [InlineData("watch --count 3", "error: Option '--sequence' is required.")]
-    [InlineData("bench --silo process --client local", "error: --silo process starts a silo of its own and reaches it through its gateway: not with --gateway, --redis or --client local")]
-    [InlineData("bench --silo process --silo-dll /nonexistent/RnnStreams.Silo.dll", "error: --silo process: no silo at /nonexistent/RnnStreams.Silo.dll; build it (dotnet build -c Release silo/RnnStreams.Silo) or give --silo-dll")]
+    [InlineData("bench --silo-dll /nonexistent/RnnStreams.Silo.dll --gateway 127.0.0.1:1", "error: --silo-dll names the silo bench starts: not with --gateway or --redis, which measure a running cluster")]
+    [InlineData("bench --silo-dll /nonexistent/RnnStreams.Silo.dll", "error: bench: no silo at /nonexistent/RnnStreams.Silo.dll; build it (dotnet build -c Release silo/RnnStreams.Silo) or give --silo-dll")]
+    [InlineData("bench --silo in-process", "error: Unrecognized command or argument '--silo'")]
+    [InlineData("bench --client local", "error: Unrecognized command or argument '--client'")]
     public async Task Transports_UsageErrors_Exit2(string commandLine, string expected)
     {
         var x = Path.Combine(_dir, "x.csv");

@@ -7,9 +7,9 @@ internal static partial class BenchCommand
 {
     /// <summary>
     /// C workers, each owning sequences i ≡ w (mod C), call back to back for the measurement time. Besides the rate it
-    /// reports CPU time and managed allocation per call of client and silo together (one process, or with <c>--silo process</c>
-    /// this one plus the silo's, read from outside it): figures
-    /// that a machine whose speed drifts from minute to minute disturbs far less than the rate.
+    /// reports CPU time and managed allocation per call of client and silo together (this process plus, when bench started
+    /// the silo, the silo's, read from outside it): figures that a machine whose speed drifts from minute to minute
+    /// disturbs far less than the rate.
     /// </summary>
     internal static async Task<Load> Closed(BenchParameters p, Func<int, Task> call)
     {
@@ -116,7 +116,7 @@ internal static partial class BenchCommand
     internal sealed record BenchParameters(int Hidden, int Input, int Output, int Layers, int Sequences, int Seconds, int Rounds,
         int Concurrency, int Batch, int StreamSequences, int MemorySequences)
     {
-        /// <summary>With <c>--silo process</c>: the silo, whose CPU and allocations count with the client's.</summary>
+        /// <summary>The silo bench started (none against --gateway or --redis), whose CPU and allocations count with the client's.</summary>
         public BenchSilo? Silo { get; init; }
     }
 }

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
 using RnnStreams.Core;
-using RnnStreams.Grains;
 
 namespace RnnStreams.Client.Commands;
 
@@ -19,8 +18,8 @@ internal static partial class BenchCommand
                 continue;
             }
 
-            var low = i == 0 ? 1 : StepBatcher.SizeBuckets[i - 1] + 1;
-            var high = StepBatcher.SizeBuckets[i];
+            var low = i == 0 ? 1 : RnnConstants.BatcherRoundSizeBuckets[i - 1] + 1;
+            var high = RnnConstants.BatcherRoundSizeBuckets[i];
             parts.Add(string.Create(CultureInfo.InvariantCulture, $"{(low == high ? $"{high}" : $"{low}-{high}")}:{counts[i]}"));
         }
 

@@ -8,10 +8,10 @@ internal static partial class BenchCommand
     public static Command Create(TextWriter stdout)
     {
         var o = new Options();
-        var command = new Command("bench", "Throughput, latency and memory in one run, against a silo in this process (unless --gateway or --redis is given); prints a table, then one JSON line. With --mqtt: elements through an MQTT broker into a running cluster, against the broker's own floor.")
+        var command = new Command("bench", "Throughput, latency and memory in one run, against the silo executable started as a child process (unless --gateway or --redis is given); prints a table, then one JSON line. With --mqtt: elements through an MQTT broker into a running cluster, against the broker's own floor.")
         {
-            o.Cell, o.Dtype, o.Hidden, o.Input, o.Output, o.Layers, o.Sequences, o.Seconds, o.Rounds, o.Client, o.Concurrency, o.Batch,
-            o.StreamSequences, o.MemorySequences, o.HttpConnections, o.Outputs, o.Durability, o.BatchWindow, o.BatchMinBytes, o.Silo, o.SiloDll, o.Mqtt, o.MqttPrefix,
+            o.Cell, o.Dtype, o.Hidden, o.Input, o.Output, o.Layers, o.Sequences, o.Seconds, o.Rounds, o.Concurrency, o.Batch,
+            o.StreamSequences, o.MemorySequences, o.HttpConnections, o.Outputs, o.Durability, o.BatchWindow, o.BatchMinBytes, o.SiloDll, o.Mqtt, o.MqttPrefix,
         };
         ConnectionOptions.AddTo(command);
         command.SetAction((args, cancellation) => Run(args, o, stdout, cancellation));
@@ -39,8 +39,6 @@ internal static partial class BenchCommand
 
         public Option<int> Rounds { get; } = CliOptions.Int("--rounds", "Interleaved rounds of the closed-loop measurements; each figure is the median over them.", 3, 1, 100);
 
-        public Option<string> Client { get; } = CliOptions.Choice("--client", "gateway: an Orleans client over loopback TCP, as a real producer; local: the in-process silo's own client, no network.", "gateway", "gateway", "local");
-
         public Option<int> Concurrency { get; } = CliOptions.Int("--concurrency", "Calls in flight in the closed loops.", 256);
 
         public Option<int> Batch { get; } = CliOptions.Int("--batch", "Elements per StepMany call in the batch measurement.", 64);
@@ -51,17 +49,15 @@ internal static partial class BenchCommand
 
         public Option<int> MemorySequences { get; } = CliOptions.Int("--memory-sequences", "Sequences activated to measure the memory one takes.", 20_000);
 
-        public Option<string> Outputs { get; } = CliOptions.Choice("--outputs", "When the in-process silo publishes outputs (RnnStreams:PublishOutputs; the silo's default, WhenWatched, publishes only to subscribers holding a lease).", "WhenWatched", "Always", "WhenWatched", "Never");
+        public Option<string> Outputs { get; } = CliOptions.Choice("--outputs", "When bench's silo publishes outputs (RnnStreams:PublishOutputs; the silo's default, WhenWatched, publishes only to subscribers holding a lease).", "WhenWatched", "Always", "WhenWatched", "Never");
 
-        public Option<string> Durability { get; } = CliOptions.Text("--durability", "The in-process silo's durability policy (RnnStreams:Durability).", "POLICY", fallback: "Checkpoint(100, 1000)");
+        public Option<string> Durability { get; } = CliOptions.Text("--durability", "The durability policy of bench's silo (RnnStreams:Durability).", "POLICY", fallback: "Checkpoint(100, 1000)");
 
-        public Option<int> BatchWindow { get; } = CliOptions.Int("--batch-window", "The in-process silo's step batcher window in microseconds (RnnStreams:BatchWindow; 0 turns batching off); with --batch-min-bytes 0 every model is batched.", 200, 0, 1_000_000);
+        public Option<int> BatchWindow { get; } = CliOptions.Int("--batch-window", "The step batcher window of bench's silo in microseconds (RnnStreams:BatchWindow; 0 turns batching off); with --batch-min-bytes 0 every model is batched.", 200, 0, 1_000_000);
 
         public Option<long?> BatchMinBytes { get; } = new("--batch-min-bytes") { Description = "Models with fewer bytes of weights step alone (RnnStreams:BatchMinWeightBytes; default the silo's, 262144)." };
 
-        public Option<string> Silo { get; } = CliOptions.Choice("--silo", "in-process: a silo in this process (reached through its gateway unless --client local); process: the silo executable started as a child process, as deployed (memory figures need in-process).", "in-process", "in-process", "process");
-
-        public Option<string> SiloDll { get; } = CliOptions.Text("--silo-dll", "With --silo process: the silo to start (default: the repository's build beside this client's).", "PATH", fallback: null);
+        public Option<string> SiloDll { get; } = CliOptions.Text("--silo-dll", "The silo bench starts, as its RnnStreams.Silo.dll (default: the repository's build beside this client's); not with --gateway or --redis.", "PATH", fallback: null);
 
         public Option<string> Mqtt { get; } = TransportOptions.MqttOption("Measure elements through this MQTT broker into the cluster given by --gateway or --redis (its silos with Mqtt:Enabled).");
 

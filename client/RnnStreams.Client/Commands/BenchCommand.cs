@@ -2,18 +2,15 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 using RnnStreams.Core;
-using RnnStreams.Grains;
 
 namespace RnnStreams.Client.Commands;
 
 /// <summary>
-/// <c>bench [--cell rnn_tanh|rnn_relu|gru|lstm] [--hidden 64] [--input 8] [--output 1] [--sequences 10000] [--seconds 3] [--rounds 3] [--client gateway|local]
-/// [--concurrency 256] [--batch 64] [--stream-sequences 100] [--gateway …|--redis …]</c>: everything in one run, against a
-/// silo in this process by default (reached through its gateway by an Orleans client, as a producer would, or with
-/// <c>--client local</c> through the silo's own client), or a running cluster when --gateway or --redis is given.
+/// <c>bench [--cell rnn_tanh|rnn_relu|gru|lstm] [--hidden 64] [--input 8] [--output 1] [--sequences 10000] [--seconds 3] [--rounds 3]
+/// [--concurrency 256] [--batch 64] [--stream-sequences 100] [--silo-dll PATH | --gateway … | --redis …]</c>: everything in
+/// one run, against the silo executable started as a child process (<see cref="BenchSilo"/>) and reached through its
+/// gateway by an Orleans client, as a producer would, or against a running cluster when --gateway or --redis is given.
 /// Prints a table, then one JSON line.
 /// </summary>
 internal static partial class BenchCommand
@@ -38,18 +35,11 @@ internal static partial class BenchCommand
             StreamSequences: args.GetValue(o.StreamSequences),
             MemorySequences: args.GetValue(o.MemorySequences));
         var external = args.GetValue<string>(ConnectionOptions.Gateway) is not null || args.GetValue<string>(ConnectionOptions.Redis) is not null;
-        var clientKind = args.GetValue(o.Client)!;
-        if (clientKind is not ("gateway" or "local"))
-        {
-            throw new CliException($"--client is gateway (an Orleans client over loopback TCP, as a real producer) or local (the silo's own client, no network), got '{clientKind}'", 2);
-        }
         var publishText = args.GetValue(o.Outputs)!;
-        if (!Enum.TryParse<OutputPublishing>(publishText, ignoreCase: true, out var publishing))
-        {
-            throw new CliException($"--outputs is Always, WhenWatched or Never, got '{publishText}'", 2);
-        }
-
-        var publishOutputs = publishing != OutputPublishing.Never;
+        // The silo reads the value as RnnStreams:PublishOutputs; its spelling here is the one the report prints.
+        var publishing = Array.Find(["Always", "WhenWatched", "Never"], v => string.Equals(v, publishText, StringComparison.OrdinalIgnoreCase))
+            ?? throw new CliException($"--outputs is Always, WhenWatched or Never, got '{publishText}'", 2);
+        var publishOutputs = publishing != "Never";
         var cellName = args.GetValue(o.Cell)!;
         if (!ModelNames.TryParseCell(cellName, out var cell))
         {
@@ -58,10 +48,10 @@ internal static partial class BenchCommand
 
         var durability = args.GetValue(o.Durability)!;
 
-        var siloKind = args.GetValue(o.Silo)!;
-        if (siloKind == "process" && (external || clientKind == "local"))
+        var siloDll = args.GetValue(o.SiloDll);
+        if (siloDll is not null && external)
         {
-            throw new CliException("--silo process starts a silo of its own and reaches it through its gateway: not with --gateway, --redis or --client local", 2);
+            throw new CliException("--silo-dll names the silo bench starts: not with --gateway or --redis, which measure a running cluster", 2);
         }
 
         var float32 = args.GetValue(o.Dtype) == "float32";
@@ -70,23 +60,18 @@ internal static partial class BenchCommand
         {
             model = model.WithPrecision(ModelPrecision.Float32);
         }
-        IHost? silo = null;
-        BenchSilo? siloProcess = null;
-        var httpPort = 0;
-        var h2cPort = 0;
-        Connection? connection = null;
-        IClusterClient client;
+        BenchSilo? silo = null;
+        Connection connection;
         if (external)
         {
             connection = await Connection.OpenAsync(args);
-            client = connection.Client;
         }
-        else if (siloKind == "process")
+        else
         {
             var settings = new Dictionary<string, string>
             {
                 ["RnnStreams:DefaultModel"] = string.Empty,
-                ["RnnStreams:PublishOutputs"] = publishing.ToString(),
+                ["RnnStreams:PublishOutputs"] = publishing,
                 ["RnnStreams:Durability"] = durability,
                 ["RnnStreams:BatchWindow"] = TimeSpan.FromTicks(args.GetValue(o.BatchWindow) * TimeSpan.TicksPerMicrosecond).ToString("c", CultureInfo.InvariantCulture),
             };
@@ -95,34 +80,21 @@ internal static partial class BenchCommand
                 settings["RnnStreams:BatchMinWeightBytes"] = minBytes.ToString(CultureInfo.InvariantCulture);
             }
 
-            siloProcess = await BenchSilo.StartAsync(args.GetValue(o.SiloDll) ?? BenchSilo.DefaultDll(), settings, cancellation);
-            httpPort = siloProcess.HttpPort;
-            h2cPort = siloProcess.H2cPort;
-            connection = await Connection.OpenAsync(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, siloProcess.Gateway), TimeSpan.FromSeconds(30));
-            client = connection.Client;
-            p = p with { Silo = siloProcess };
-        }
-        else
-        {
-            var gatewayPort = PortFinder.Free();
-            httpPort = PortFinder.Free();
-            h2cPort = PortFinder.Free();
-            silo = await StartInProcessSiloAsync(publishing, durability, gatewayPort, httpPort, h2cPort, args.GetValue(o.BatchWindow), args.GetValue(o.BatchMinBytes));
-            if (clientKind == "gateway")
+            silo = await BenchSilo.StartAsync(siloDll ?? BenchSilo.DefaultDll(), settings, cancellation);
+            try
             {
-                connection = await Connection.OpenAsync(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, gatewayPort), TimeSpan.FromSeconds(30));
-                client = connection.Client;
+                connection = await Connection.OpenAsync(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, silo.Gateway), TimeSpan.FromSeconds(30));
             }
-            else
+            catch
             {
-                client = silo.Services.GetRequiredService<IClusterClient>();
+                await silo.DisposeAsync();
+                throw;
             }
+
+            p = p with { Silo = silo };
         }
 
-        // Memory is read from this process's heap, so it needs the silo here; it is measured through the silo's own client
-        // so that a gateway client's buffers do not count as the sequences' memory.
-        var memoryClient = silo?.Services.GetRequiredService<IClusterClient>();
-
+        var client = connection.Client;
         try
         {
             await client.GetGrain<IModelGrain>(model.Name).PublishIfNone(ModelFile.ToJson(model));
@@ -164,11 +136,8 @@ internal static partial class BenchCommand
             await Closed(warmUp, Rpc);
             await Closed(warmUp, Batch);
             var rounds = new List<(Load Ping, Load Echo, Load Rpc, Load Batch)>();
-            var batcher = silo?.Services.GetRequiredService<StepBatcher>();
-            Func<Task<long[]>>? readRounds = batcher is not null ? () => Task.FromResult(batcher.RoundSizes())
-                : siloProcess is not null ? async () => (await siloProcess.CountersAsync()).Rounds
-                : null;
-            var rpcRounds = new long[StepBatcher.SizeBuckets.Length];
+            Func<Task<long[]>>? readRounds = silo is null ? null : async () => (await silo.CountersAsync()).Rounds;
+            var rpcRounds = new long[RnnConstants.BatcherRoundSizeBuckets.Length];
             for (var r = 0; r < p.Rounds; r++)
             {
                 var pingLoad = await Closed(p, Ping);
@@ -213,32 +182,34 @@ internal static partial class BenchCommand
             var stream = publishOutputs ? await MeasureStreamAsync(client, model, p, run, cancellation) : (Rate: double.NaN, InOrder: true);
             results.Add(("stream_steps_per_s", stream.Rate, "steps/s", $"rnn-in events in, rnn-out events to a subscriber, {p.StreamSequences} sequences, order {(stream.InOrder ? "checked" : "VIOLATED")}"));
 
-            if (silo is not null || siloProcess is not null)
+            if (silo is not null)
             {
-                results.AddRange(await HttpBench.MeasureAsync(client, model, p with { Concurrency = args.GetValue(o.HttpConnections) }, run, httpPort, h2cPort));
+                results.AddRange(await HttpBench.MeasureAsync(client, model, p with { Concurrency = args.GetValue(o.HttpConnections) }, run, silo.HttpPort, silo.H2cPort));
             }
 
             var pauseBefore = GC.GetTotalPauseDuration();
-            var siloPauseBefore = siloProcess is null ? 0 : (await siloProcess.CountersAsync()).PausedSeconds;
+            var siloPauseBefore = silo is null ? 0 : (await silo.CountersAsync()).PausedSeconds;
             var latencyClock = Stopwatch.StartNew();
             var (p50, p99, offered) = await MeasureLatencyAsync(sequences, next, x, rpc / 2, p);
             var paused = (GC.GetTotalPauseDuration() - pauseBefore).TotalMilliseconds / latencyClock.Elapsed.TotalMilliseconds;
-            var siloPaused = siloProcess is null ? double.NaN : ((await siloProcess.CountersAsync()).PausedSeconds - siloPauseBefore) / latencyClock.Elapsed.TotalSeconds;
+            var siloPaused = silo is null ? double.NaN : ((await silo.CountersAsync()).PausedSeconds - siloPauseBefore) / latencyClock.Elapsed.TotalSeconds;
             results.Add(("p50_ms", p50, "ms", $"Step sent → y_t received, paced at {offered:F0} steps/s (aiming at half of rpc)"));
             results.Add(("p99_ms", p99, "ms", string.Empty));
-            results.Add(("gc_paused_percent", paused * 100, "%", siloProcess is null ? "share of the latency measurement the process spent in GC pauses" : "share of the latency measurement the client process spent in GC pauses"));
-            if (siloProcess is not null)
+            results.Add(("gc_paused_percent", paused * 100, "%", "share of the latency measurement the client process spent in GC pauses"));
+            if (silo is not null)
             {
                 results.Add(("silo_gc_paused_percent", siloPaused * 100, "%", "… and the silo process"));
             }
 
-            var (bytes, storedBytes) = memoryClient is null ? (double.NaN, double.NaN) : await MeasureMemoryAsync(memoryClient, model, p, run);
-            results.Add(("bytes_per_sequence", bytes, "B", memoryClient is null ? "only with --silo in-process" : $"managed heap per active sequence ({p.MemorySequences} activated from storage), weights shared"));
-            results.Add(("stored_bytes_per_sequence", storedBytes, "B", memoryClient is null ? "only with --silo in-process" : "what stays while it is deactivated: the in-memory storage's copy (in Redis in a deployment) and the silo's grown tables"));
-            var floor = memoryClient is null ? double.NaN : await MeasureActivationFloorAsync(memoryClient, p);
-            results.Add(("bytes_per_activation", floor, "B", memoryClient is null ? "only with --silo in-process" : "managed heap per activation of an empty grain: Orleans' own floor"));
+            // The silo's heap is read through its /debug/heap, which only the silo bench starts serves.
+            const string NoHeap = "not measured against --gateway or --redis: it is read from the heap of the silo bench starts";
+            var (bytes, storedBytes) = silo is null ? (double.NaN, double.NaN) : await MeasureMemoryAsync(client, silo, model, p, run);
+            results.Add(("bytes_per_sequence", bytes, "B", silo is null ? NoHeap : $"the silo's managed heap per active sequence ({p.MemorySequences} activated from storage), weights shared"));
+            results.Add(("stored_bytes_per_sequence", storedBytes, "B", silo is null ? NoHeap : "what stays while it is deactivated: the in-memory storage's copy (in Redis in a deployment) and the silo's grown tables"));
+            var floor = silo is null ? double.NaN : await MeasureActivationFloorAsync(client, silo, p);
+            results.Add(("bytes_per_activation", floor, "B", silo is null ? NoHeap : "the silo's managed heap per activation of an empty grain: Orleans' own floor"));
 
-            stdout.WriteLine($"# bench: {model}, {p.Sequences} sequences, concurrency {p.Concurrency}, {p.Seconds} s per measurement, {(external ? "external cluster" : siloProcess is not null ? "silo in its own process, gateway client" : $"in-process silo, {clientKind} client")}, outputs published {(external ? "as the cluster says" : publishing.ToString())}");
+            stdout.WriteLine($"# bench: {model}, {p.Sequences} sequences, concurrency {p.Concurrency}, {p.Seconds} s per measurement, {(external ? "external cluster" : "silo in its own process")}, gateway client, outputs published {(external ? "as the cluster says" : publishing)}");
             stdout.WriteLine($"{"measure",-20} {"value",14}  {"unit",-8} {"× kernel",9}  note");
             foreach (var (name, value, unit, note) in results)
             {
@@ -271,29 +242,19 @@ internal static partial class BenchCommand
             json["seconds"] = p.Seconds;
             json["rounds"] = p.Rounds;
             json["cores"] = Environment.ProcessorCount;
-            json["silo"] = external ? "external" : siloKind;
-            json["client"] = external ? "gateway" : clientKind;
-            json["outputs"] = external ? "as configured on the cluster" : publishing.ToString();
+            json["silo"] = external ? "external" : "process";
+            json["client"] = "gateway";
+            json["outputs"] = external ? "as configured on the cluster" : publishing;
             json["durability"] = external ? "as configured on the cluster" : durability;
             stdout.WriteLine(JsonSerializer.Serialize(json));
             return stream.InOrder ? 0 : 1;
         }
         finally
         {
-            if (connection is not null)
-            {
-                await connection.DisposeAsync();
-            }
-
-            if (siloProcess is not null)
-            {
-                await siloProcess.DisposeAsync();
-            }
-
+            await connection.DisposeAsync();
             if (silo is not null)
             {
-                await silo.StopAsync();
-                silo.Dispose();
+                await silo.DisposeAsync();
             }
         }
     }

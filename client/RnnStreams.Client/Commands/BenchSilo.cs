@@ -1,19 +1,21 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Net.Http.Json;
 
 namespace RnnStreams.Client.Commands;
 
 /// <summary>
-/// The silo <c>bench --silo process</c> measures: the real silo executable (its own host set-up, as deployed) started as
-/// a child process on free loopback ports, and read from outside — its CPU time from <c>/proc</c>, its managed
-/// allocations, GC pauses and batcher rounds from its <c>/metrics</c> — so that per-call figures count client and silo
-/// together, as they do with the silo in this process.
+/// The silo <c>bench</c> measures: the real silo executable (its own host set-up, as deployed) started as a child process
+/// on free loopback ports, and read from outside — its CPU time from <c>/proc</c>, its managed allocations, GC pauses
+/// and batcher rounds from its <c>/metrics</c>, its managed heap from its <c>POST /debug/heap</c> — so that per-call
+/// figures count client and silo together, and memory figures count the silo alone.
 /// </summary>
 internal sealed class BenchSilo : IAsyncDisposable
 {
     private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(10) };
     private readonly Process _process;
     private readonly Uri _metrics;
+    private readonly Uri _heap;
 
     private BenchSilo(Process process, int gateway, int http, int h2c, int management)
     {
@@ -22,6 +24,7 @@ internal sealed class BenchSilo : IAsyncDisposable
         HttpPort = http;
         H2cPort = h2c;
         _metrics = new Uri($"http://127.0.0.1:{management}/metrics");
+        _heap = new Uri($"http://127.0.0.1:{management}/debug/heap");
     }
 
     public int Gateway { get; }
@@ -32,14 +35,14 @@ internal sealed class BenchSilo : IAsyncDisposable
 
     /// <summary>
     /// Starts <paramref name="dll"/> with the embedded configuration (no Redis), the HTTP API on HTTP/1.1 and h2c with the
-    /// floor endpoint and no rate limit, and <paramref name="settings"/> (configuration keys and values); waits until it
-    /// has published its seed model.
+    /// floor endpoint and no rate limit, the heap endpoint on its management port, and <paramref name="settings"/>
+    /// (configuration keys and values); waits until it has published its seed model.
     /// </summary>
     public static async Task<BenchSilo> StartAsync(string dll, IReadOnlyDictionary<string, string> settings, CancellationToken cancellation)
     {
         if (!File.Exists(dll))
         {
-            throw new CliException($"--silo process: no silo at {dll}; build it (dotnet build -c Release silo/RnnStreams.Silo) or give --silo-dll", 2);
+            throw new CliException($"bench: no silo at {dll}; build it (dotnet build -c Release silo/RnnStreams.Silo) or give --silo-dll", 2);
         }
 
         int gateway = PortFinder.Free(), http = PortFinder.Free(), h2c = PortFinder.Free(), management = PortFinder.Free();
@@ -53,6 +56,7 @@ internal sealed class BenchSilo : IAsyncDisposable
             ["urls"] = $"http://127.0.0.1:{http}",
             ["Http:H2cUrls"] = $"http://127.0.0.1:{h2c}",
             ["Management:Urls"] = $"http://127.0.0.1:{management}",
+            ["Management:HeapEndpoint"] = "true",
             ["Http:Enabled"] = "true",
             ["Http:Floor"] = "true",
             ["Http:RequestsPerSecond"] = "100000000",
@@ -65,7 +69,7 @@ internal sealed class BenchSilo : IAsyncDisposable
         }
 
         start.Environment.Remove("ConnectionStrings__Redis");
-        var process = Process.Start(start) ?? throw new CliException("--silo process: the silo did not start", 1);
+        var process = Process.Start(start) ?? throw new CliException("bench: the silo did not start", 1);
         var ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var log = new System.Collections.Concurrent.ConcurrentQueue<string>();
         void Read(string? line)
@@ -97,7 +101,7 @@ internal sealed class BenchSilo : IAsyncDisposable
         if (first != ready.Task)
         {
             await silo.DisposeAsync();
-            throw new CliException($"--silo process: the silo was not ready{(process.HasExited ? $" (exit code {process.ExitCode})" : " within 2 minutes")}:{Environment.NewLine}{string.Join(Environment.NewLine, log)}", 1);
+            throw new CliException($"bench: the silo was not ready{(process.HasExited ? $" (exit code {process.ExitCode})" : " within 2 minutes")}:{Environment.NewLine}{string.Join(Environment.NewLine, log)}", 1);
         }
 
         return silo;
@@ -132,7 +136,7 @@ internal sealed class BenchSilo : IAsyncDisposable
             }
         }
 
-        // Cumulative Prometheus buckets → rounds per bucket of StepBatcher.SizeBuckets (the same boundaries).
+        // Cumulative Prometheus buckets → rounds per bucket of RnnConstants.BatcherRoundSizeBuckets (the same boundaries).
         var perBucket = new long[rounds.Count(r => !double.IsPositiveInfinity(r.Le))];
         for (var i = 0; i < perBucket.Length; i++)
         {
@@ -140,6 +144,14 @@ internal sealed class BenchSilo : IAsyncDisposable
         }
 
         return (allocated, paused, perBucket);
+    }
+
+    /// <summary>The silo's managed heap in bytes, after a forced, blocking, compacting full collection in the silo.</summary>
+    public async Task<long> HeapAsync()
+    {
+        using var answer = await Http.PostAsync(_heap, content: null);
+        answer.EnsureSuccessStatusCode();
+        return (await answer.Content.ReadFromJsonAsync<HeapAnswer>())?.HeapBytes ?? throw new CliException("bench: the silo's /debug/heap answered no heapBytes", 1);
     }
 
     private static double Value(string line) => double.Parse(line[(line.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture);
@@ -195,5 +207,19 @@ internal sealed class BenchSilo : IAsyncDisposable
         }
 
         return Path.Combine(dir, "RnnStreams.Silo.dll");
+    }
+
+    /// <summary>The answer of the silo's <c>POST /debug/heap</c>.</summary>
+    private sealed record HeapAnswer(long HeapBytes);
+}
+
+/// <summary>Free loopback ports: for the silo bench starts and for HTTP bench's bare endpoint.</summary>
+internal static class PortFinder
+{
+    public static int Free()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

@@ -5,7 +5,6 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using RnnStreams.Core;
-using RnnStreams.Http;
 
 namespace RnnStreams.Client.Commands;
 
@@ -120,11 +119,14 @@ internal static class HttpBench
         builder.Logging.ClearProviders();
         builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
         var app = builder.Build();
-        app.MapPost("/bare/{id}/elements", (string id, ElementBody body) =>
+        app.MapPost("/bare/{id}/elements", (string id, BareElement body) =>
             Results.Ok(new StepResult(body.N, BareOutput, ModelVersion: 1, Duplicate: false, DurableN: body.N)));
         await app.StartAsync();
         return new BareEndpoint(app, port);
     }
+
+    /// <summary>The body the bare endpoint binds: the JSON shape of the API's <c>POST /v1/sequences/{id}/elements</c> body, <c>{"n": …, "x": […]}</c>.</summary>
+    private sealed record BareElement(long N, double[]? X);
 
     private sealed record BareEndpoint(WebApplication App, int Port) : IAsyncDisposable
     {
