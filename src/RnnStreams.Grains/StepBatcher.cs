@@ -15,9 +15,11 @@ namespace RnnStreams.Grains;
 /// <para>
 /// Nothing waits to fill a batch. An element that finds its model's queue idle starts a round on the thread pool's
 /// global queue, behind the grain turns already waiting to run, whose elements join it; elements that arrive while a
-/// round runs form the next round; rounds go on while elements wait. Under load the rounds grow by themselves; alone, an element pays nothing. A
-/// round takes at most as many sequences as fit in <see cref="RnnStreamsOptions.BatchWindow"/> at the measured cost of
-/// one sequence-step, so an element never waits behind more than one round of about that long.
+/// round runs form the next round, queued in the same way once the round ends, so the batcher holds a thread for one
+/// round at a time and the grain turns that round released run before the next one starts. Under load the rounds grow
+/// by themselves; alone, an element pays nothing. A round takes at most as many sequences as fit in
+/// <see cref="RnnStreamsOptions.BatchWindow"/> at the measured cost of one sequence-step, so an element never waits
+/// behind more than one round of about that long (and the work queued ahead of it).
 /// </para>
 /// <para>
 /// Each sequence hands over at most one request at a time (a grain turn awaits it) and keeps its own
@@ -77,7 +79,10 @@ public sealed class StepBatcher(IOptions<RnnStreamsOptions> options)
 
     private ValueTask<int> Enqueue(RnnModel model, Request request)
     {
-        var queue = _queues.GetValue(model, static m => new ModelQueue(m));
+        if (!_queues.TryGetValue(model, out var queue))
+        {
+            queue = _queues.GetValue(model, m => new ModelQueue(this, m));
+        }
         bool run;
         lock (queue)
         {
@@ -90,29 +95,34 @@ public sealed class StepBatcher(IOptions<RnnStreamsOptions> options)
         {
             // Idle: the round starts on the thread pool's global queue, behind the grain turns already waiting to run, so
             // the elements they carry join it instead of each stepping alone; no timer, no waiting beyond that.
-            ThreadPool.UnsafeQueueUserWorkItem(static s => s.Batcher.RunRounds(s.Queue), (Batcher: this, Queue: queue), preferLocal: false);
+            Schedule(queue);
         }
 
         return new ValueTask<int>(request, request.Version);
     }
 
-    /// <summary>Steps rounds until no element waits.</summary>
+    /// <summary>
+    /// Steps one round, then, if elements still wait, queues the next round behind the work that arrived meanwhile
+    /// instead of stepping it at once: the grain turns released by this round and the calls arriving during it run first
+    /// and their elements join the next round, and the batcher never holds a thread pool thread for more than a round.
+    /// </summary>
     private void RunRounds(ModelQueue queue)
     {
-        while (true)
+        RunRound(queue);
+        lock (queue)
         {
-            lock (queue)
+            if (queue.Waiting.Count == 0 && queue.Active.Count == 0)
             {
-                if (queue.Waiting.Count == 0 && queue.Active.Count == 0)
-                {
-                    queue.Running = false;
-                    return;
-                }
+                queue.Running = false;
+                return;
             }
-
-            RunRound(queue);
         }
+
+        Schedule(queue);
     }
+
+    /// <summary>Queues the model's next round on the thread pool's global queue (the queue is its own work item: nothing allocated).</summary>
+    private static void Schedule(ModelQueue queue) => ThreadPool.UnsafeQueueUserWorkItem(queue, preferLocal: false);
 
     /// <summary>One round: up to the window's worth of sequences, each advanced by its next element.</summary>
     private void RunRound(ModelQueue queue)
@@ -240,7 +250,7 @@ public sealed class StepBatcher(IOptions<RnnStreamsOptions> options)
     }
 
     /// <summary>The elements of one model waiting or in progress, and the round's buffers.</summary>
-    private sealed class ModelQueue(RnnModel model)
+    private sealed class ModelQueue(StepBatcher batcher, RnnModel model) : IThreadPoolWorkItem
     {
         public readonly RnnModel Model = model;
         public readonly List<Request> Waiting = [];
@@ -254,6 +264,8 @@ public sealed class StepBatcher(IOptions<RnnStreamsOptions> options)
 
         /// <summary>Measured cost of one sequence-step in a round (exponentially averaged), in stopwatch ticks; 0 before the first.</summary>
         public long TicksPerSequence;
+
+        void IThreadPoolWorkItem.Execute() => batcher.RunRounds(this);
 
         public void Ensure(int size)
         {
