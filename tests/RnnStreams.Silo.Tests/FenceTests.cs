@@ -160,22 +160,36 @@ public sealed class FenceTests : IAsyncLifetime
     [Fact]
     public async Task GrainCallToAnUnreachableSilo_Is503Unavailable_WithinTheCallTimeout()
     {
-        // The fence is off on the silo that answers, so only the HTTP API's own mapping and call timeout are at work.
-        var front = await StartSiloAsync("--Fence:Enabled", "false", "--Http:CallTimeout", "00:00:03");
-        var back = await StartSiloAsync();
-        var sequences = Enumerable.Range(0, 8).Select(i => $"unreachable-{Guid.NewGuid():N}-{i}").ToArray();
+        // The fence is off on both silos, so only the HTTP API's own mapping and call timeout are at work.
+        string[] settings = ["--Fence:Enabled", "false", "--Http:CallTimeout", "00:00:03"];
+        var one = await StartSiloAsync(settings);
+        var other = await StartSiloAsync(settings);
+        var sequences = Enumerable.Range(0, 16).Select(i => $"unreachable-{Guid.NewGuid():N}-{i}").ToArray();
         foreach (var sequence in sequences)
         {
-            await StartSequenceAsync(back, sequence); // placed where the first call enters, mostly on the back silo
-            Assert.Equal(HttpStatusCode.OK, (await StepAsync(back, sequence, 1)).Status);
+            await StartSequenceAsync(one, sequence);
+            Assert.Equal(HttpStatusCode.OK, (await StepAsync(one, sequence, 1)).Status);
         }
 
-        Freeze(back.ProcessId);
-        var answers = await Task.WhenAll(sequences.Select(s => StepAsync(front, s, 2)));
-        foreach (var answer in answers)
+        // Placement (resource-optimised) decides which silo holds each sequence. The other silo is frozen and every
+        // sequence is stepped through the first: those it holds answer, the rest are refused. When it holds them all,
+        // the roles swap, so that some sequences always live on the frozen silo.
+        (HttpStatusCode Status, JsonElement Body, string? RetryAfter, TimeSpan Took)[] answers = [];
+        foreach (var (frozen, answering, n) in new[] { (other, one, 2L), (one, other, 3L) })
         {
-            Assert.True(answer.Status is HttpStatusCode.OK or HttpStatusCode.ServiceUnavailable, $"{answer.Status} {answer.Body}");
-            Assert.True(answer.Took < TimeSpan.FromSeconds(6), $"an answer took {answer.Took}");
+            Freeze(frozen.ProcessId);
+            answers = await Task.WhenAll(sequences.Select(s => StepAsync(answering, s, n)));
+            foreach (var answer in answers)
+            {
+                Assert.True(answer.Status is HttpStatusCode.OK or HttpStatusCode.ServiceUnavailable, $"{answer.Status} {answer.Body}");
+                Assert.True(answer.Took < TimeSpan.FromSeconds(6), $"an answer took {answer.Took}");
+            }
+
+            Thaw(frozen.ProcessId);
+            if (answers.Any(a => a.Status == HttpStatusCode.ServiceUnavailable))
+            {
+                break;
+            }
         }
 
         var refused = answers.Where(a => a.Status == HttpStatusCode.ServiceUnavailable).ToArray();
@@ -186,7 +200,5 @@ public sealed class FenceTests : IAsyncLifetime
             Assert.Equal(503, answer.Body.GetProperty("status").GetInt32());
             Assert.NotNull(answer.RetryAfter);
         }
-
-        Thaw(back.ProcessId);
     }
 }

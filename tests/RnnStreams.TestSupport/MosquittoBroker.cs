@@ -87,7 +87,7 @@ public sealed class MosquittoBroker : IAsyncDisposable
     public async Task<Task<string[]>> SubscribeAsync(string filter, int count, TimeSpan timeout)
     {
         var marker = $"{filter.TrimEnd('#', '/')}/ready-{Guid.NewGuid():N}";
-        var args = new[] { "-V", "5", "-q", "1", "-h", "127.0.0.1", "-p", Port.ToString(), "-v", "-t", filter, "-t", marker, "-C", (count + 1).ToString(), "-W", ((int)Math.Ceiling(timeout.TotalSeconds)).ToString() };
+        var args = new[] { "-V", "5", "-q", "1", "-h", "127.0.0.1", "-p", Port.ToString(), "-v", "-t", filter, "-t", marker, "-W", ((int)Math.Ceiling(timeout.TotalSeconds)).ToString() };
         var info = new ProcessStartInfo("mosquitto_sub") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var a in args)
         {
@@ -119,6 +119,12 @@ public sealed class MosquittoBroker : IAsyncDisposable
             lock (lines)
             {
                 lines.Add(e.Data);
+                if (lines.Count == count)
+                {
+                    // Counted here, not with mosquitto_sub's -C: that would count the ready markers too, and more than
+                    // one arrives when subscribing takes longer than a marker's 200 ms.
+                    done.TrySetResult([.. lines]);
+                }
             }
         };
         process.ErrorDataReceived += (_, _) => { };
@@ -143,8 +149,13 @@ public sealed class MosquittoBroker : IAsyncDisposable
 
         async Task<string[]> WaitAsync()
         {
+            var result = await done.Task; // count lines, or the end of its output (its -W timeout)
+            if (!process.HasExited)
+            {
+                process.Kill();
+            }
+
             await process.WaitForExitAsync();
-            var result = await done.Task;
             process.Dispose();
             return result;
         }
