@@ -24,8 +24,11 @@ namespace RnnStreams.Grains;
 /// <para>
 /// Each sequence hands over at most one request at a time (a grain turn awaits it) and keeps its own
 /// <see cref="Request"/>, reused for every element: the path allocates nothing per element. A request of k elements
-/// (StepMany) takes part in k consecutive rounds on a working copy of its state, copied back only when all k applied:
-/// as <see cref="RnnModel.TryAdvance(ReadOnlySpan{double}, Span{double}, Span{double})"/>, all or nothing. A non-finite input or result fails only its own sequence.
+/// (StepMany) takes part in k consecutive rounds on a working copy of its state (rented from the shared array pool and
+/// returned when it is done), copied back only when all k applied: as
+/// <see cref="RnnModel.TryAdvance(ReadOnlySpan{double}, Span{double}, Span{double})"/>, all or nothing. A single element
+/// is stepped from and into the sequence's own state, which a failed round does not touch, so a sequence between
+/// elements holds no second copy of its state. A non-finite input or result fails only its own sequence.
 /// </para>
 /// </remarks>
 public sealed class StepBatcher(IOptions<RnnStreamsOptions> options)
@@ -307,8 +310,14 @@ public sealed class StepBatcher(IOptions<RnnStreamsOptions> options)
         internal ReadOnlyMemory<double> Inputs;
         internal Memory<double> Outputs;
         internal double[]? State;
-        internal double[] Work = [];
         internal float[]? State32;
+
+        /// <summary>
+        /// The state the rounds step: the sequence's own for one element (a failed round leaves it untouched), a copy
+        /// rented from the shared pool for k elements (copied back only when all k applied, returned when done), so an
+        /// idle sequence holds no second state.
+        /// </summary>
+        internal double[] Work = [];
         internal float[] Work32 = [];
         internal int Count;
         internal int Next;
@@ -319,24 +328,20 @@ public sealed class StepBatcher(IOptions<RnnStreamsOptions> options)
         {
             Begin(model, xs, ys);
             State = state;
-            Work = CopyIn(Work, state, model.StateSize);
+            Work = Count == 1 ? state : Rent(state, model.StateSize);
         }
 
         internal void Prepare(RnnModel model, ReadOnlyMemory<double> xs, float[] state, Memory<double> ys)
         {
             Begin(model, xs, ys);
             State32 = state;
-            Work32 = CopyIn(Work32, state, model.StateSize);
+            Work32 = Count == 1 ? state : Rent(state, model.StateSize);
         }
 
-        /// <summary>The sequence's state copied into the working array (grown once if it is too small).</summary>
-        private static T[] CopyIn<T>(T[] work, T[] state, int size)
+        /// <summary>A pooled copy of the sequence's state (at least <paramref name="size"/> long).</summary>
+        private static T[] Rent<T>(T[] state, int size)
         {
-            if (work.Length < size)
-            {
-                work = new T[size];
-            }
-
+            var work = System.Buffers.ArrayPool<T>.Shared.Rent(size);
             state.AsSpan(0, size).CopyTo(work);
             return work;
         }
@@ -355,9 +360,12 @@ public sealed class StepBatcher(IOptions<RnnStreamsOptions> options)
         {
             if (State32 is { } floats)
             {
-                Work32.AsSpan(0, size).CopyTo(floats);
+                if (!ReferenceEquals(Work32, floats))
+                {
+                    Work32.AsSpan(0, size).CopyTo(floats);
+                }
             }
-            else
+            else if (!ReferenceEquals(Work, State))
             {
                 Work.AsSpan(0, size).CopyTo(State);
             }
@@ -377,10 +385,22 @@ public sealed class StepBatcher(IOptions<RnnStreamsOptions> options)
 
         private void Release()
         {
+            if (State is not null && !ReferenceEquals(Work, State))
+            {
+                System.Buffers.ArrayPool<double>.Shared.Return(Work);
+            }
+
+            if (State32 is not null && !ReferenceEquals(Work32, State32))
+            {
+                System.Buffers.ArrayPool<float>.Shared.Return(Work32);
+            }
+
             Inputs = default;
             Outputs = default;
             State = null;
             State32 = null;
+            Work = [];
+            Work32 = [];
         }
 
         int IValueTaskSource<int>.GetResult(short token) => _core.GetResult(token);
