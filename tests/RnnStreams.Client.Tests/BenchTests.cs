@@ -37,5 +37,12 @@ public class BenchTests
         Assert.InRange(root.GetProperty("silo_gc_paused_percent").GetDouble(), 0, 100);
         Assert.Equal((17, 3, 300, 8), (root.GetProperty("hidden").GetInt32(), root.GetProperty("input").GetInt32(), root.GetProperty("sequences").GetInt32(), root.GetProperty("batch").GetInt32()));
         Assert.Contains(result.OutputLines, l => l.StartsWith("rpc_steps_per_s", StringComparison.Ordinal));
+
+        // A batched model's target (×2 of the kernel) with its figure; the default shape's targets only for that shape.
+        var targets = Assert.Single(result.OutputLines, l => l.StartsWith("# targets:", StringComparison.Ordinal));
+        var ratio = root.GetProperty("rpc_steps_per_s").GetDouble() / root.GetProperty("kernel_steps_per_s").GetDouble();
+        Assert.Matches(@"^# targets: rpc_over_kernel [0-9.,]+ ≥ 2 (met|NOT met)$", targets);
+        Assert.EndsWith(ratio >= 2 ? "≥ 2 met" : "≥ 2 NOT met", targets);
+        Assert.DoesNotContain("rpc_over_ping", targets);
     }
 }

@@ -218,6 +218,10 @@ internal static partial class BenchCommand
             }
 
             stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"# rpc/ping={rpcOverPing:F3} (median of {p.Rounds} rounds: {string.Join(", ", rounds.Select(r => (r.Rpc.Rate / r.Ping.Rate).ToString("F3", CultureInfo.InvariantCulture)))}) ping_cpu/rpc_cpu={pingCpu / rpcCpu:F3} batch/kernel={batch / kernel:F3}"));
+            var pingAlloc = Median(rounds.Select(r => r.Ping.Bytes));
+            var rpcAlloc = Median(rounds.Select(r => r.Rpc.Bytes));
+            var defaultShape = p.Hidden == 64 && p.Input == 8 && p.Output == 1 && p.Layers == 1 && cell == CellType.RnnTanh && !float32;
+            stdout.WriteLine(Targets(new BenchFigures(defaultShape, rpcRounds.Sum() > 0, rpcOverPing, batch, stream.Rate, stream.InOrder, p99, rpcAlloc, pingAlloc, rpc / kernel)));
             var json = new Dictionary<string, object>();
             foreach (var (name, value, _, _) in results)
             {
