@@ -162,7 +162,7 @@ public sealed class PredictTests : IDisposable
     [InlineData("models", "error: Required command was not provided.\nsee: RnnStreams.Client models --help")]
     [InlineData("demo --devices zero", "--devices must be a whole number")]
     [InlineData("stream --sequence s --input x.csv --rate 0", "--rate must be a whole number from 1")]
-    [InlineData("bench --client remote", "--client is gateway")]
+    [InlineData("bench --outputs Sometimes", "--outputs is Always, WhenWatched or Never, got 'Sometimes'")]
     [InlineData("predict --model {demo} --input {x} --c0 {x}", "--c0: an initial cell state is only for lstm models")]
     public async Task Cli_UsageErrors_ExitWithCode2(string commandLine, string expected)
     {

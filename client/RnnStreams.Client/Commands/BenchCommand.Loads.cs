@@ -17,7 +17,7 @@ internal static partial class BenchCommand
         var duration = TimeSpan.FromSeconds(p.Seconds);
         var silo = p.Silo;
         var siloBefore = silo is null ? default : await silo.CountersAsync();
-        var cpu = Process.GetCurrentProcess().TotalProcessorTime + (silo?.Cpu() ?? TimeSpan.Zero);
+        var cpu = Cpu(silo);
         var allocated = GC.GetTotalAllocatedBytes();
         var clock = Stopwatch.StartNew();
         var workers = Enumerable.Range(0, Math.Min(p.Concurrency, p.Sequences)).Select(async w =>
@@ -39,7 +39,7 @@ internal static partial class BenchCommand
         });
         await Task.WhenAll(workers);
         var elapsed = clock.Elapsed.TotalSeconds;
-        var cpuUs = (Process.GetCurrentProcess().TotalProcessorTime + (silo?.Cpu() ?? TimeSpan.Zero) - cpu).TotalMicroseconds;
+        var cpuUs = (Cpu(silo) - cpu).TotalMicroseconds;
         var bytes = (double)(GC.GetTotalAllocatedBytes() - allocated);
         if (silo is not null)
         {
@@ -48,6 +48,9 @@ internal static partial class BenchCommand
 
         return new Load(total / elapsed, cpuUs / total, bytes / total);
     }
+
+    /// <summary>CPU time used so far by this process and, with a silo bench started, the silo's.</summary>
+    internal static TimeSpan Cpu(BenchSilo? silo) => Process.GetCurrentProcess().TotalProcessorTime + (silo?.Cpu() ?? TimeSpan.Zero);
 
     /// <summary>A closed-loop measurement: calls per second, process CPU µs per call, managed bytes allocated per call.</summary>
     internal sealed record Load(double Rate, double CpuUs, double Bytes);

@@ -76,7 +76,7 @@ internal static partial class BenchCommand
         });
 
     /// <summary>Inputs as batched rnn-in events, outputs counted and order-checked by one subscriber per sequence.</summary>
-    private static async Task<(double Rate, bool InOrder)> MeasureStreamAsync(IClusterClient client, RnnModel model, BenchParameters p, string run, CancellationToken cancellation)
+    private static async Task<(double Rate, bool InOrder, double CpuUs)> MeasureStreamAsync(IClusterClient client, RnnModel model, BenchParameters p, string run, CancellationToken cancellation)
     {
         var count = Math.Min(p.StreamSequences, p.Sequences);
         var ids = Enumerable.Range(0, count).Select(i => $"{run}-stream-{i}").ToArray();
@@ -110,6 +110,7 @@ internal static partial class BenchCommand
         var x = Enumerable.Range(0, model.InputSize).Select(i => Math.Cos(i)).ToArray();
         var sent = new long[count];
         var duration = TimeSpan.FromSeconds(p.Seconds);
+        var cpu = Cpu(p.Silo);
         var clock = Stopwatch.StartNew();
         await Task.WhenAll(Enumerable.Range(0, count).Select(async s =>
         {
@@ -133,11 +134,12 @@ internal static partial class BenchCommand
         }
 
         var rate = Interlocked.Read(ref total) / clock.Elapsed.TotalSeconds;
+        var cpuUs = (Cpu(p.Silo) - cpu).TotalMicroseconds / Math.Max(1, Interlocked.Read(ref total));
         foreach (var subscription in subscriptions)
         {
             await subscription.DisposeAsync();
         }
 
-        return (rate, Interlocked.Read(ref outOfOrder) == 0 && Interlocked.Read(ref total) == sent.Sum());
+        return (rate, Interlocked.Read(ref outOfOrder) == 0 && Interlocked.Read(ref total) == sent.Sum(), cpuUs);
     }
 }

@@ -179,8 +179,9 @@ internal static partial class BenchCommand
             var roundSizes = RoundSizes(rpcRounds);
             results.Add(("rpc_batched_rounds", rpcRounds.Sum(), "rounds", readRounds is null ? "only with a silo bench started" : rpcRounds.Sum() == 0 ? "the step batcher took no element (off, or the model is under --batch-min-bytes)" : $"step batcher rounds during the rpc measurements, by sequences per round: {roundSizes}"));
 
-            var stream = publishOutputs ? await MeasureStreamAsync(client, model, p, run, cancellation) : (Rate: double.NaN, InOrder: true);
+            var stream = publishOutputs ? await MeasureStreamAsync(client, model, p, run, cancellation) : (Rate: double.NaN, InOrder: true, CpuUs: double.NaN);
             results.Add(("stream_steps_per_s", stream.Rate, "steps/s", $"rnn-in events in, rnn-out events to a subscriber, {p.StreamSequences} sequences, order {(stream.InOrder ? "checked" : "VIOLATED")}"));
+            results.Add(("stream_cpu_us", stream.CpuUs, "µs", "process CPU time per element through the streams (client and silo), against rpc_cpu_us per Step"));
 
             if (silo is not null)
             {
