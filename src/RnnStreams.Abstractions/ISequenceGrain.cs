@@ -60,6 +60,18 @@ public interface ISequenceGrain : IGrainWithStringKey
     /// <exception cref="SequenceNotStartedException">The sequence has not started.</exception>
     Task<SequenceHistory> History();
 
+    /// <summary>
+    /// Forecasts the sequence's next <paramref name="steps"/> inputs from where it stands, changing nothing (not its state,
+    /// element count or outputs): row 1 is y_n of the last applied element n (the model's forecast of x_(n+1)); each
+    /// further row feeds the previous one back as the next input and steps a copy of the state. More than one step needs
+    /// a model whose output is its whole input (O = D).
+    /// </summary>
+    /// <param name="steps">How many inputs ahead, 1 … <see cref="RnnConstants.MaxForecastSteps"/>.</param>
+    /// <exception cref="SequenceNotStartedException">The sequence has not started.</exception>
+    /// <exception cref="RnnArgumentException">steps is out of range, no element has been applied yet, or steps &gt; 1 with O ≠ D.</exception>
+    /// <exception cref="NonFiniteResultException">Rolling forward overflowed (the state is unchanged).</exception>
+    Task<SequenceForecast> Forecast(int steps);
+
     /// <summary>Model, version, h of every layer, last applied and last durable element.</summary>
     /// <exception cref="SequenceNotStartedException">The sequence has not started.</exception>
     Task<SequenceSnapshot> Snapshot();

@@ -178,3 +178,22 @@ public sealed record SequenceHistory(
     [property: Id(5)] double[] Y,
     [property: Id(6)] long LastN,
     [property: Id(7)] double? ForecastError);
+
+/// <summary>
+/// A multi-step forecast from a sequence's live state (<see cref="ISequenceGrain.Forecast"/>): row i (from 0) of
+/// <paramref name="Y"/> forecasts x_(AfterN+1+i).
+/// </summary>
+/// <param name="Sequence">The sequence id.</param>
+/// <param name="ModelVersion">The model version it is pinned to.</param>
+/// <param name="AfterN">The last applied element: the forecast starts at the next one.</param>
+/// <param name="Steps">How many rows.</param>
+/// <param name="OutputSize">Numbers per row (O).</param>
+/// <param name="Y">Steps×O numbers, row after row.</param>
+[GenerateSerializer, Immutable, Alias("rnn.SequenceForecast")]
+public sealed record SequenceForecast(
+    [property: Id(0)] string Sequence,
+    [property: Id(1)] int ModelVersion,
+    [property: Id(2)] long AfterN,
+    [property: Id(3)] int Steps,
+    [property: Id(4)] int OutputSize,
+    [property: Id(5)] double[] Y);

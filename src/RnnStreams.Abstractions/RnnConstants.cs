@@ -3,6 +3,9 @@ namespace RnnStreams;
 /// <summary>Names shared by silo, client and tests: stream provider, stream namespaces, storage.</summary>
 public static class RnnConstants
 {
+    /// <summary>The most steps one <see cref="ISequenceGrain.Forecast"/> rolls forward.</summary>
+    public const int MaxForecastSteps = 10_000;
+
     /// <summary>The stream provider that carries inputs and outputs.</summary>
     public const string StreamProvider = "rnn";
 

@@ -14,6 +14,12 @@ public sealed record BatchBody(long FirstN, double[][]? Inputs);
 /// <summary>The answer to a batch: one row of outputs per element.</summary>
 public sealed record BatchAnswer(long FirstN, int Count, double[][] Outputs, int ModelVersion, int Duplicates, long DurableN);
 
+/// <summary>
+/// <c>GET /v1/sequences/{id}/forecast?steps=k</c>: k rows of O numbers from the live state; row i (from 0) forecasts
+/// x_(afterN+1+i).
+/// </summary>
+public sealed record ForecastAnswer(string Sequence, int ModelVersion, long AfterN, int Steps, double[][] Y);
+
 /// <summary><c>POST /v1/elements</c>: elements of many sequences (a gateway forwarding its devices).</summary>
 public sealed record FleetBody(FleetElement[]? Elements);
 

@@ -36,13 +36,7 @@ public static partial class HttpApi
             }
 
             var result = await grains.GetGrain<ISequenceGrain>(id).StepMany(body.FirstN, [.. rows.SelectMany(r => r)]);
-            var outputs = new double[result.Count][];
-            for (var i = 0; i < result.Count; i++)
-            {
-                outputs[i] = result.Outputs.AsSpan(i * result.OutputSize, result.OutputSize).ToArray();
-            }
-
-            return Results.Ok(new BatchAnswer(result.FirstN, result.Count, outputs, result.ModelVersion, result.Duplicates, result.DurableN));
+            return Results.Ok(new BatchAnswer(result.FirstN, result.Count, Rows(result.Outputs, result.Count, result.OutputSize), result.ModelVersion, result.Duplicates, result.DurableN));
         }).WithSummary("Applies elements firstN, firstN+1, … (one row of D numbers each) as one batch");
 
         v1.MapGet("/sequences/{id}", async (string id, IGrainFactory grains) => Results.Ok(await grains.GetGrain<ISequenceGrain>(id).Snapshot()))
@@ -59,7 +53,24 @@ public static partial class HttpApi
 
         v1.MapGet("/sequences/{id}/history", async (string id, IGrainFactory grains) => Results.Ok(await grains.GetGrain<ISequenceGrain>(id).History()))
             .WithSummary("x_t[0] and y_t[0] of the sequence's last elements (RnnStreams:KeepHistory, kept in memory by its activation) and its recent forecast error");
+        v1.MapGet("/sequences/{id}/forecast", async (string id, int? steps, IGrainFactory grains) =>
+        {
+            var forecast = await grains.GetGrain<ISequenceGrain>(id).Forecast(steps ?? 1);
+            return Results.Ok(new ForecastAnswer(forecast.Sequence, forecast.ModelVersion, forecast.AfterN, forecast.Steps, Rows(forecast.Y, forecast.Steps, forecast.OutputSize)));
+        }).WithSummary("The next steps inputs (default 1, at most 10,000) forecast from the sequence's live state, rolling its model forward on a copy of h: row 1 is y_n of the last element; the sequence does not change");
         v1.MapGet("/sequences/{id}/outputs", StreamOutputsAsync).WithMetadata(LongRunning)
             .WithSummary("The sequence's outputs as Server-Sent Events, in order; the ended or expired event comes last");
+    }
+
+    /// <summary><paramref name="count"/> rows of <paramref name="width"/> numbers from one flat array, as the JSON answers write them.</summary>
+    private static double[][] Rows(double[] flat, int count, int width)
+    {
+        var rows = new double[count][];
+        for (var i = 0; i < count; i++)
+        {
+            rows[i] = flat.AsSpan(i * width, width).ToArray();
+        }
+
+        return rows;
     }
 }

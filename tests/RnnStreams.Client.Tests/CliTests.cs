@@ -45,7 +45,7 @@ public sealed class CliTests : IDisposable
     {
         Assert.Equal(
             ["predict", "train", "models put", "models get", "models list", "models delete", "models import", "models random", "stream", "watch",
-             "sequence show", "sequence reset", "sequence upgrade", "sequence end", "load", "bench", "demo"],
+             "sequence show", "sequence reset", "sequence upgrade", "sequence end", "sequence forecast", "load", "bench", "demo"],
             ((IEnumerable<object[]>)Commands()).Select(row => (string)row[0]));
     }
 

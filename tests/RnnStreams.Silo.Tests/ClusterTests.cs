@@ -168,6 +168,25 @@ public sealed class ClusterTests : IAsyncLifetime
         Assert.StartsWith("published versions v2", published.StandardOutput);
 
         Assert.Contains("version=1 last_n=3", (await Client(b, "sequence", "show", "--sequence", "pinned")).OutputLines[0]);
+
+        // Three inputs ahead from the live state (through the other silo): y_3, then v1 fed its own outputs; nothing moves.
+        var rolled = new double[6];
+        var forecastY = new double[1];
+        foreach (var x in xs.Take(3))
+        {
+            v1.Step(x, rolled, forecastY);
+        }
+
+        var forecastRows = new List<string> { $"4,{forecastY[0].ToString("R", CultureInfo.InvariantCulture)}" };
+        for (var n = 5; n <= 6; n++)
+        {
+            v1.Step([forecastY[0]], rolled, forecastY);
+            forecastRows.Add($"{n},{forecastY[0].ToString("R", CultureInfo.InvariantCulture)}");
+        }
+
+        var forecast = await Client(b, "sequence", "forecast", "--sequence", "pinned", "--steps", "3");
+        Ok(forecast);
+        Assert.Equal(forecastRows, forecast.OutputLines);
         var delete = await Client(a, "models", "delete", "--name", "versions", "--version", "1");
         Assert.Equal(1, delete.ExitCode);
         Assert.Contains("InUse: model 'versions' v1 is used by 1 sequence(s)", delete.StandardError);

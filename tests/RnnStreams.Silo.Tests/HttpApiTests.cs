@@ -49,7 +49,7 @@ public sealed class HttpApiTests(SiloFixture fixture) : IDisposable
         {
             "/v1/models", "/v1/models/{name}", "/v1/models/{name}/versions", "/v1/sequences/{id}/start", "/v1/sequences/{id}/elements",
             "/v1/sequences/{id}/batch", "/v1/sequences/{id}", "/v1/sequences/{id}/reset", "/v1/sequences/{id}/upgrade", "/v1/sequences/{id}/outputs",
-            "/v1/sequences/{id}/history", "/v1/fleet",
+            "/v1/sequences/{id}/history", "/v1/sequences/{id}/forecast", "/v1/fleet",
         }, paths);
     }
 
@@ -90,6 +90,18 @@ public sealed class HttpApiTests(SiloFixture fixture) : IDisposable
         var snapshot = await Json(await _http.GetAsync($"/v1/sequences/{id}"), HttpStatusCode.OK);
         Assert.Equal(3, snapshot.GetProperty("lastN").GetInt64());
         Assert.Equal(0.952, snapshot.GetProperty("hidden")[0][0].GetDouble(), 3);
+
+        // Two inputs ahead from the live state: y_3 (the forecast of x_4), then the model fed y_3; nothing changes.
+        var forecast = await Json(await _http.GetAsync($"/v1/sequences/{id}/forecast?steps=2"), HttpStatusCode.OK);
+        Assert.Equal((3L, 2), (forecast.GetProperty("afterN").GetInt64(), forecast.GetProperty("steps").GetInt32()));
+        var rows = forecast.GetProperty("y").EnumerateArray().Select(r => r[0].GetDouble()).ToArray();
+        Assert.Equal(0.5809011920666035, rows[0]);
+        var h4 = Math.Tanh((0.5 * rows[0]) + (0.3 * snapshot.GetProperty("hidden")[0][0].GetDouble()) + 0.1);
+        Assert.Equal((0.4 * h4) + 0.2, rows[1], 12);
+        Assert.Equal(1, (await Json(await _http.GetAsync($"/v1/sequences/{id}/forecast"), HttpStatusCode.OK)).GetProperty("steps").GetInt32());
+        var tooMany = await Problem(await _http.GetAsync($"/v1/sequences/{id}/forecast?steps=10001"), HttpStatusCode.BadRequest, "InvalidArgument");
+        Assert.Contains("1 to 10000 steps", tooMany.GetProperty("detail").GetString());
+        Assert.Equal(3, (await Json(await _http.GetAsync($"/v1/sequences/{id}"), HttpStatusCode.OK)).GetProperty("lastN").GetInt64());
 
         var duplicate = await Json(await Post($"/v1/sequences/{id}/elements", new { n = 2, x = new[] { 99.0 } }), HttpStatusCode.OK);
         Assert.True(duplicate.GetProperty("duplicate").GetBoolean());

@@ -4,7 +4,10 @@ using RnnStreams.Core.Formats;
 
 namespace RnnStreams.Client.Commands;
 
-/// <summary><c>sequence show|reset|upgrade|end --sequence ID</c>: where a sequence stands, and its lifecycle.</summary>
+/// <summary>
+/// <c>sequence show|reset|upgrade|end --sequence ID</c>: where a sequence stands, and its lifecycle; <c>sequence forecast
+/// --sequence ID --steps K</c>: its next K inputs forecast from its live state.
+/// </summary>
 internal static class SequenceCommand
 {
     public static Command Create(TextWriter stdout) =>
@@ -14,7 +17,32 @@ internal static class SequenceCommand
             Verb("reset", "Take the sequence back to its initial state (the next element is 1), and print where it stands.", stdout),
             Verb("upgrade", "Move the sequence to its model's latest version, keeping its state, and print where it stands.", stdout),
             Verb("end", "End the sequence; its watchers get the ended event.", stdout),
+            Forecast(stdout),
         };
+
+    private static Command Forecast(TextWriter stdout)
+    {
+        var sequence = CliOptions.Text("--sequence", "The sequence's id.", "ID", required: true);
+        var steps = CliOptions.Int("--steps", "How many inputs ahead (the first is y_n of the last element; more need a model whose output is its input).", 12, 1, RnnConstants.MaxForecastSteps);
+        var command = new Command("forecast", "Print the sequence's next inputs forecast from its live state, without changing it: one CSV row n,y… per step (n the element it forecasts).")
+        {
+            sequence, steps,
+        };
+        ConnectionOptions.AddTo(command);
+        command.SetAction(async args =>
+        {
+            await using var connection = await Connection.OpenAsync(args);
+            var forecast = await connection.Client.GetGrain<ISequenceGrain>(args.GetValue(sequence)!).Forecast(args.GetValue(steps));
+            for (var i = 0; i < forecast.Steps; i++)
+            {
+                var row = forecast.Y.AsSpan(i * forecast.OutputSize, forecast.OutputSize).ToArray();
+                stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{forecast.AfterN + 1 + i},{string.Join(',', row.Select(Csv.Format))}"));
+            }
+
+            return 0;
+        });
+        return command;
+    }
 
     private static Command Verb(string verb, string description, TextWriter stdout)
     {
