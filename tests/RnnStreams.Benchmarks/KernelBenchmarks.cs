@@ -2,7 +2,7 @@ using BenchmarkDotNet.Attributes;
 using MathNet.Numerics;
 using MathNet.Numerics.LinearAlgebra;
 using RnnStreams.Core;
-using RnnStreams.Core.Reference;
+using RnnStreams.Core.Tests.Reference;
 
 namespace RnnStreams.Benchmarks;
 

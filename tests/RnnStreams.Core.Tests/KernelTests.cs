@@ -1,5 +1,5 @@
 using MathNet.Numerics.LinearAlgebra;
-using RnnStreams.Core.Reference;
+using RnnStreams.Core.Tests.Reference;
 
 namespace RnnStreams.Core.Tests;
 

@@ -1,6 +1,6 @@
 using MathNet.Numerics.LinearAlgebra;
 
-namespace RnnStreams.Core.Reference;
+namespace RnnStreams.Core.Tests.Reference;
 
 /// <summary>
 /// The model's equations written plainly with MathNet.Numerics matrices, one allocation after another. It is the
