@@ -1,0 +1,62 @@
+#!/usr/bin/python3
+"""Classical one-step forecasts of a monthly series, the baselines `train` is measured against (issue 15).
+
+Usage (Debian's python, which sees python3-statsmodels; run from the repository root):
+
+    apt-get install -y python3-statsmodels   # Debian 12: statsmodels 0.13.5
+    /usr/bin/python3 tests/reference/classical_baselines.py SERIES.csv [SEASON]
+
+The split is `train`'s: the last round(0.2 n) values are held out, the rest fits. Each model's parameters (and
+initial states) are estimated on the fitted part only, then the model is run through the whole series with those
+parameters fixed, and scored on its one-step forecasts of the held-out values (RMSE and MAE), as `train` scores
+its network. Prints one line per model.
+"""
+
+import sys
+import warnings
+
+import numpy as np
+import pandas as pd
+import statsmodels
+from statsmodels.tsa.exponential_smoothing.ets import ETSModel
+from statsmodels.tsa.statespace.sarimax import SARIMAX
+
+
+def main():
+    if len(sys.argv) not in (2, 3):
+        sys.exit(__doc__)
+    path = sys.argv[1]
+    season = int(sys.argv[2]) if len(sys.argv) == 3 else 12
+    # The last column, as `train` reads a timestamp,value file by default.
+    y = pd.read_csv(path).iloc[:, -1].astype(float).to_numpy()
+    n = len(y)
+    held_out = round(0.2 * n)  # half to even, as C#'s Math.Round in Trainer
+    fit = n - held_out
+    actual = y[fit:]
+
+    def line(name, forecast):
+        error = np.asarray(forecast) - actual
+        rmse = float(np.sqrt(np.mean(error**2)))
+        mae = float(np.mean(np.abs(error)))
+        print(f"{name:<34} {rmse:10.4f} {mae:10.4f}")
+
+    print(f"# {path}: {n} values, fitted on the first {fit}, one-step forecasts of the last {held_out} "
+          f"(statsmodels {statsmodels.__version__}, parameters fixed after the fit)")
+    print(f"{'model':<34} {'RMSE':>10} {'MAE':>10}")
+    line("naive", y[fit - 1:n - 1])
+    line("seasonal naive", y[fit - season:n - season])
+
+    with warnings.catch_warnings():
+        # statsmodels warns about frequency-less arrays and, for some series, about convergence; the numbers stand.
+        warnings.simplefilter("ignore")
+        sarima = SARIMAX(y[:fit], order=(1, 1, 1), seasonal_order=(0, 1, 1, season)).fit(disp=False)
+        line(f"SARIMA (1,1,1)(0,1,1,{season})", sarima.apply(y).predict()[fit:])
+
+        ets_spec = dict(error="add", trend="add", seasonal="add", seasonal_periods=season)
+        ets = ETSModel(y[:fit], **ets_spec).fit(disp=False)
+        # smooth() runs the filter with the given parameters, the estimated initial states among them.
+        line("ETS (A,A,A)", ETSModel(y, **ets_spec).smooth(ets.params).fittedvalues[fit:])
+
+
+if __name__ == "__main__":
+    main()
