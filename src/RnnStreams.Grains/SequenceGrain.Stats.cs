@@ -17,6 +17,9 @@ public sealed partial class SequenceGrain
     /// <summary>The recent forecast error (<see cref="ForecastError"/>); NaN before the first comparison.</summary>
     private double _recentError = double.NaN;
 
+    /// <summary>Whether the silo's top-error list holds this sequence (true until the first answer: not known then).</summary>
+    private bool _listed = true;
+
     public Task<SequenceHistory> History()
     {
         RequireModel();
@@ -78,7 +81,7 @@ public sealed partial class SequenceGrain
         _recentError = recentError;
         if (!double.IsNaN(recentError))
         {
-            _services.Stats.Forecast(GrainContext.GrainId, recentError, lastN);
+            _listed = _services.Stats.Forecast(GrainContext.GrainId, recentError, lastN, _listed);
         }
 
         var capacity = _services.Options.KeepHistory;

@@ -5,7 +5,8 @@ namespace RnnStreams.Grains;
 /// (de)activation: elements applied, step latency in a fixed histogram (<see cref="LatencyBuckets"/>), refusals per
 /// <see cref="RnnErrorKind"/>, and the <see cref="TopCount"/> sequences with the largest recent forecast error
 /// (<see cref="ForecastError"/>). Counters are <see cref="Interlocked"/> on preallocated arrays and the top list is a
-/// fixed array under a lock held for a few comparisons: feeding it allocates nothing. <see cref="Snapshot"/> (once a
+/// fixed array under a lock held for a few comparisons, taken only by a sequence that is listed or whose error would
+/// enter the list: feeding it allocates nothing. <see cref="Snapshot"/> (once a
 /// second, by the <see cref="FleetReporter"/>) copies them.
 /// </summary>
 public sealed class SiloStatsCollector(TimeProvider time)
@@ -24,6 +25,8 @@ public sealed class SiloStatsCollector(TimeProvider time)
     private readonly Lock _topLock = new();
     private long _elements;
     private long _active;
+    private double _admitAbove; // the smallest error in a full, fresh top list (see Forecast)
+    private long _admitUntil; // when its oldest entry goes stale; 0 while the list has room
 
     /// <summary>A sequence activated.</summary>
     public void Activated() => Interlocked.Increment(ref _active);
@@ -51,26 +54,38 @@ public sealed class SiloStatsCollector(TimeProvider time)
     /// <summary>
     /// A sequence's recent forecast error after element <paramref name="n"/>: it enters the top list when the list has
     /// room (a free or stale place) or when its error is larger than the smallest there; its own entry is updated.
+    /// Returns whether the sequence is in the list now; a caller passes that back as <paramref name="listed"/> (true
+    /// when it does not know), so that a sequence outside a full list whose error would not enter it takes no lock.
     /// </summary>
-    public void Forecast(GrainId sequence, double error, long n)
+    /// <remarks>
+    /// The lock-free check reads the smallest listed error and the moment the oldest entry goes stale, both set under
+    /// the lock; a sequence that races a change of the list may enter it one element later.
+    /// </remarks>
+    public bool Forecast(GrainId sequence, double error, long n, bool listed = true)
     {
         if (!double.IsFinite(error))
         {
-            return;
+            return listed;
         }
 
         var now = time.GetTimestamp();
-        var staleBefore = now - (long)(Recent.TotalSeconds * time.TimestampFrequency);
+        if (!listed && now < Volatile.Read(ref _admitUntil) && error <= Volatile.Read(ref _admitAbove))
+        {
+            return false;
+        }
+
+        var recentTicks = (long)(Recent.TotalSeconds * time.TimestampFrequency);
+        var staleBefore = now - recentTicks;
         lock (_topLock)
         {
-            int free = -1, weakest = -1;
+            int own = -1, free = -1, weakest = -1;
             for (var i = 0; i < _top.Length; i++)
             {
                 ref var entry = ref _top[i];
                 if (entry.Used && entry.Sequence.Equals(sequence))
                 {
-                    entry = new TopEntry(sequence, error, n, now);
-                    return;
+                    own = i;
+                    break;
                 }
 
                 if (!entry.Used || entry.At < staleBefore)
@@ -83,14 +98,31 @@ public sealed class SiloStatsCollector(TimeProvider time)
                 }
             }
 
-            if (free >= 0)
+            var place = own >= 0 ? own : free >= 0 ? free : error > _top[weakest].Error ? weakest : -1;
+            if (place >= 0)
             {
-                _top[free] = new TopEntry(sequence, error, n, now);
+                _top[place] = new TopEntry(sequence, error, n, now);
             }
-            else if (error > _top[weakest].Error)
+
+            // What the lock-free check reads: with a free or stale place every error enters (never skip); else the
+            // smallest listed error, until the oldest entry goes stale.
+            double smallest = double.PositiveInfinity;
+            var oldest = long.MaxValue;
+            foreach (var entry in _top)
             {
-                _top[weakest] = new TopEntry(sequence, error, n, now);
+                if (!entry.Used || entry.At < staleBefore)
+                {
+                    oldest = long.MinValue;
+                    break;
+                }
+
+                smallest = Math.Min(smallest, entry.Error);
+                oldest = Math.Min(oldest, entry.At);
             }
+
+            Volatile.Write(ref _admitAbove, smallest);
+            Volatile.Write(ref _admitUntil, oldest == long.MinValue ? 0 : oldest + recentTicks);
+            return place >= 0;
         }
     }
 

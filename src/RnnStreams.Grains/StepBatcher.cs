@@ -86,6 +86,7 @@ public sealed class StepBatcher(IOptions<RnnStreamsOptions> options)
         {
             queue = _queues.GetValue(model, m => new ModelQueue(this, m));
         }
+
         bool run;
         lock (queue)
         {

@@ -93,6 +93,28 @@ public sealed class SiloStatsCollectorTests
     }
 
     [Fact]
+    public void Forecast_SaysWhetherTheSequenceIsListed_AndAnUnlistedOneStaysOutOrEntersAsWithTheLock()
+    {
+        for (var i = 1; i <= 10; i++)
+        {
+            Assert.True(_stats.Forecast(Sequence(i), i, n: 1, listed: false)); // room: each enters
+        }
+
+        Assert.False(_stats.Forecast(Sequence(20), 0.5, n: 1, listed: false)); // below the smallest (1): out, without the lock
+        Assert.False(_stats.Forecast(Sequence(20), 1.0, n: 2, listed: false)); // equal is not larger: out
+        Assert.True(_stats.Forecast(Sequence(21), 50, n: 1, listed: false)); // larger: takes s01's place
+        Assert.True(_stats.Forecast(Sequence(21), 0.1, n: 2, listed: true)); // listed: its own entry follows it down
+        Assert.Equal(("s21", 0.1), (_stats.Snapshot("s").Top[^1].Sequence, _stats.Snapshot("s").Top[^1].Error));
+        Assert.False(_stats.Forecast(Sequence(1), 0.05, n: 2, listed: true)); // thought listed, evicted, too small to enter again: it learns it is not
+        Assert.True(_stats.Forecast(Sequence(22), 0.2, n: 1, listed: false)); // larger than s21's 0.1, the smallest now
+
+        _time.Advance(TimeSpan.FromSeconds(11)); // every entry stale: places are free again
+        Assert.True(_stats.Forecast(Sequence(23), 0.01, n: 1, listed: false));
+        Assert.Equal([("s23", 0.01)], _stats.Snapshot("s").Top.Select(e => (e.Sequence, e.Error)));
+        Assert.True(_stats.Forecast(Sequence(24), double.NaN, n: 1, listed: true)); // nothing to compare: as it was
+    }
+
+    [Fact]
     public void Forecast_NonFiniteErrors_AreIgnored()
     {
         _stats.Forecast(Sequence(1), double.NaN, n: 1);
