@@ -35,7 +35,7 @@ public sealed class TrainAndImportTests : IDisposable
         File.WriteAllLines(series, ["timestamp,value", .. lines]);
         var modelPath = Path.Combine(_dir, "m.json");
 
-        var (code, output, error) = await Run("train", "--input", series, "--out", modelPath, "--cell", "lstm", "--hidden", "8", "--epochs", "120", "--seed", "3");
+        var (code, output, error) = await Run("train", "--input", series, "--out", modelPath, "--cell", "lstm", "--hidden", "8", "--epochs", "120", "--seed", "3", "--seasonal", "off");
 
         Assert.True(code == 0, error);
         Assert.Contains("the model beats the naive forecast", output);
@@ -54,6 +54,21 @@ public sealed class TrainAndImportTests : IDisposable
     }
 
     [Fact]
+    public async Task Train_ByDefault_IsTheSeasonalForecaster_AndSaysWhatServingMustCompute()
+    {
+        var series = Path.Combine(Repository.Root, "tests", "reference", "airpassengers.csv");
+        var modelPath = Path.Combine(_dir, "air.json");
+
+        var (code, output, error) = await Run("train", "--input", series, "--out", modelPath, "--hidden", "4", "--ensemble", "2");
+
+        Assert.True(code == 0, error);
+        Assert.Contains("seasonal forecaster (season 12): the network forecasts the seasonal difference of log(value)", output);
+        Assert.Contains("serving must compute these inputs per element", output);
+        Assert.Contains("the model averages 2 networks (seeds 1…2) as one of H=8", output);
+        Assert.Equal((5, 8), (ModelFile.Load(modelPath).InputSize, ModelFile.Load(modelPath).HiddenSize));
+    }
+
+    [Fact]
     public void DemoModel_IsTheReadmesTrainingRun_AndBeatsBothNaiveForecastsOnTheTailItNeverSaw()
     {
         var series = Csv.ReadSeries(Path.Combine(Models, "co2_mauna_loa.csv"));
@@ -63,8 +78,9 @@ public sealed class TrainAndImportTests : IDisposable
         Assert.True(report.Rmse < 0.7 * report.NaiveRmse && report.Rmse < report.SeasonalRmse, $"RMSE {report.Rmse}, naive {report.NaiveRmse}, seasonal {report.SeasonalRmse}");
 
         // The README's command (train --input …co2_mauna_loa.csv --out …demo.json --name demo --cell gru --hidden 16
-        // --epochs 500 --learning-rate 0.003) gives this very file.
-        var again = Trainer.Train(series, new TrainingOptions { Name = "demo", Cell = CellType.Gru, Hidden = 16, Epochs = 500, LearningRate = 0.003 });
+        // --epochs 500 --learning-rate 0.003, and --seasonal off since the seasonal forecaster became the default) gives
+        // this very file.
+        var again = Trainer.Train(series, new TrainingOptions { Name = "demo", Cell = CellType.Gru, Hidden = 16, Epochs = 500, LearningRate = 0.003, Seasonal = false });
         Assert.Equal(ModelFile.ToJson(demo), ModelFile.ToJson(again.Model));
     }
 
@@ -133,6 +149,7 @@ public sealed class TrainAndImportTests : IDisposable
     [InlineData("train --input s.csv --out m.json --hidden 0", "--hidden must be a whole number")]
     [InlineData("train --input s.csv --out m.json --validation 1.5", "--validation must be a fraction")]
     [InlineData("train --input s.csv", "error: Option '--out' is required.")]
+    [InlineData("train --input s.csv --out m.json --horizon 2", "--horizon must be 1 for a seasonal forecaster")]
     [InlineData("models import --safetensors f --cell gru", "error: Option '--name' is required.")]
     [InlineData("models import --safetensors f --cell conv --name x", "--cell is gru, lstm")]
     [InlineData("models import --safetensors f --cell gru --name x --dtype float16", "--dtype is float32 or float64, got 'float16'")]

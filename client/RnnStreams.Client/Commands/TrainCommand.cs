@@ -9,7 +9,8 @@ namespace RnnStreams.Client.Commands;
 /// <summary>
 /// <c>train --input SERIES.csv [--column value] --out model.json [--cell gru] [--hidden 32] [--layers 1] [--window 24]
 /// [--epochs 100] [--horizon 1] [--learning-rate 0.01] [--validation 0.2] [--season 12] [--target change|value]
-/// [--seed 1] [--name NAME]</c>: trains a forecaster of one series offline (no silo), prints a progress bar and a
+/// [--seed 1] [--name NAME] [--seasonal on|off] [--log auto|on|off] [--difference seasonal|both] [--calendar on|off]
+/// [--seasonal-lags on|off] [--select-epochs on|off] [--ensemble 5]</c>: trains a forecaster of one series offline (no silo), prints a progress bar and a
 /// validation report against the naive forecasts, and writes a model file that serving uses unchanged.
 /// </summary>
 internal static class TrainCommand
@@ -28,12 +29,20 @@ internal static class TrainCommand
         var learningRate = CliOptions.Double("--learning-rate", "Adam's step size.", 0.01, v => v > 0, "a positive number");
         var validation = CliOptions.Double("--validation", "The fraction at the end of the series held out for validation, never trained on.", 0.2, v => v is > 0 and < 1, "a fraction between 0 and 1");
         var season = CliOptions.Int("--season", "The season's length, for the seasonal naive forecast the report compares against.", 12);
-        var target = CliOptions.Choice("--target", "change: predict the step from the current value; value: predict the value itself.", "change", "change", "value");
+        var target = CliOptions.Choice("--target", "With --seasonal off: change: predict the step from the current value; value: predict the value itself.", "change", "change", "value");
         var seed = CliOptions.Int("--seed", "The seed of the initial weights and the shuffling.", 1, min: 0);
+        var seasonal = CliOptions.Choice("--seasonal", "on: the network forecasts the seasonal difference from seasonal inputs (horizon 1); off: the raw series.", "on", "on", "off");
+        var log = CliOptions.Choice("--log", "Seasonal: model the log of the series (auto: when every value is positive and the season's swing grows with the level).", "auto", "auto", "on", "off");
+        var difference = CliOptions.Choice("--difference", "Seasonal: seasonal: the target is the seasonal difference; both: its first difference.", "seasonal", "seasonal", "both");
+        var calendar = CliOptions.Choice("--calendar", "Seasonal: sin and cos of the position in the season are inputs.", "on", "on", "off");
+        var seasonalLags = CliOptions.Choice("--seasonal-lags", "Seasonal: the target one season earlier is an input.", "on", "on", "off");
+        var selectEpochs = CliOptions.Choice("--select-epochs", "Seasonal: on: --epochs is the most, the number trained is chosen on the last part of the training values; off: train --epochs.", "on", "on", "off");
+        var ensemble = CliOptions.Int("--ensemble", "Seasonal: networks trained from this many seeds, averaged into one model of ensemble × hidden units.", 5);
         var name = CliOptions.Text("--name", "The model's name (default: the --out file's name without its extension).", "NAME");
         var command = new Command("train", "Train a forecaster of one series offline (no silo), report it against the naive forecasts, and write a model file that serving uses unchanged.")
         {
             input, output, column, cell, hidden, layers, window, epochs, horizon, learningRate, validation, season, target, seed, name,
+            seasonal, log, difference, calendar, seasonalLags, selectEpochs, ensemble,
         };
         ConnectionOptions.AddTo(command, hidden: true);
         command.SetAction(args =>
@@ -63,6 +72,13 @@ internal static class TrainCommand
                 ValidationFraction = args.GetValue(validation),
                 Season = args.GetValue(season),
                 Residual = targetName == "change",
+                Seasonal = args.GetValue(seasonal) == "on",
+                Log = args.GetValue(log) switch { "on" => true, "off" => false, _ => null },
+                FirstDifference = args.GetValue(difference) == "both",
+                Calendar = args.GetValue(calendar) == "on",
+                SeasonalLags = args.GetValue(seasonalLags) == "on",
+                SelectEpochs = args.GetValue(selectEpochs) == "on",
+                Ensemble = args.GetValue(ensemble),
                 Seed = args.GetValue(seed),
                 Name = args.GetValue(name) ?? Path.GetFileNameWithoutExtension(outputPath),
             };
@@ -104,7 +120,21 @@ internal static class TrainCommand
     internal static void Print(TextWriter stdout, TrainingReport report, TrainingOptions options, string input)
     {
         var c = CultureInfo.InvariantCulture;
-        stdout.WriteLine(string.Create(c, $"trained {options.Cell.ToFileName()} H={options.Hidden}×{options.Layers} on the first {report.TrainCount} values of {input} (window {options.Window}, {options.Epochs} epochs, final loss {report.EpochLosses[^1]:G4}); validated on the {report.ValidationCount} forecasts of the last values, never trained on, {options.Horizon} step(s) ahead:"));
+        stdout.WriteLine(string.Create(c, $"trained {options.Cell.ToFileName()} H={options.Hidden}×{options.Layers} on the first {report.TrainCount} values of {input} (window {options.Window}, {report.EpochLosses.Count} epochs, final loss {report.EpochLosses[^1]:G4}); validated on the {report.ValidationCount} forecasts of the last values, never trained on, {options.Horizon} step(s) ahead:"));
+        if (report.Features is { } f)
+        {
+            stdout.WriteLine(string.Create(c, $"seasonal forecaster (season {f.Season}): the network forecasts the {(f.FirstDifference ? "first difference of the seasonal difference" : "seasonal difference")} of {(f.Log ? "log(value)" : "the value")} from its latest value{(f.SeasonalLags ? ", its values one season earlier" : "")}{(f.Calendar ? ", sin and cos of the position in the season" : "")}; serving must compute these inputs per element and add the network's output back"));
+            if (report.SelectedEpochs is { } chosen)
+            {
+                stdout.WriteLine(string.Create(c, $"epochs chosen on the last {options.ValidationFraction:P0} of the training values: {string.Join(", ", chosen)} of at most {options.Epochs}, then trained on all of them"));
+            }
+
+            if (options.Ensemble > 1)
+            {
+                stdout.WriteLine(string.Create(c, $"the model averages {options.Ensemble} networks (seeds {options.Seed}…{options.Seed + options.Ensemble - 1}) as one of H={options.Ensemble * options.Hidden}"));
+            }
+        }
+
         stdout.WriteLine($"{"forecast",-16} {"RMSE",12} {"MAE",12}");
         stdout.WriteLine(string.Create(c, $"{"model",-16} {report.Rmse,12:G6} {report.Mae,12:G6}"));
         stdout.WriteLine(string.Create(c, $"{"naive",-16} {report.NaiveRmse,12:G6} {report.NaiveMae,12:G6}   (the last value)"));

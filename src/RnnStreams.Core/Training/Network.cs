@@ -72,6 +72,70 @@ public sealed class Network
         return network;
     }
 
+    /// <summary>
+    /// One network that computes the mean of <paramref name="members"/>' outputs: their hidden units side by side (K·H),
+    /// every recurrent and inter-layer weight block-diagonal so that each member's units see only their own, and the
+    /// head's weights divided by K. The members must share cell, sizes and layers.
+    /// </summary>
+    public static Network Average(IReadOnlyList<Network> members)
+    {
+        ArgumentNullException.ThrowIfNull(members);
+        ArgumentOutOfRangeException.ThrowIfZero(members.Count);
+        var first = members[0];
+        foreach (var member in members)
+        {
+            if (member.Cell != first.Cell || member.InputSize != first.InputSize || member.HiddenSize != first.HiddenSize || member.OutputSize != first.OutputSize || member.Layers != first.Layers)
+            {
+                throw new ArgumentException("the members must share cell, input, hidden and output sizes and layers", nameof(members));
+            }
+        }
+
+        var count = members.Count;
+        var h = first.HiddenSize;
+        var wide = count * h;
+        var gates = first.Cell.Gates();
+        var merged = new Network(first.Cell, first.InputSize, wide, first.OutputSize, first.Layers, new Random(0));
+        Array.Clear(merged.Parameters);
+        for (var m = 0; m < count; m++)
+        {
+            var member = members[m];
+            for (var k = 0; k < first.Layers; k++)
+            {
+                var input = k == 0 ? first.InputSize : h;
+                var mergedInput = k == 0 ? first.InputSize : wide;
+                var columnOffset = k == 0 ? 0 : m * h;
+                for (var g = 0; g < gates; g++)
+                {
+                    for (var i = 0; i < h; i++)
+                    {
+                        var row = (g * h) + i;
+                        var mergedRow = (g * wide) + (m * h) + i;
+                        member.Part(member.Parameters, k, 0).Slice(row * input, input).CopyTo(merged.Part(merged.Parameters, k, 0).Slice((mergedRow * mergedInput) + columnOffset, input));
+                        member.Part(member.Parameters, k, 1).Slice(row * h, h).CopyTo(merged.Part(merged.Parameters, k, 1).Slice((mergedRow * wide) + (m * h), h));
+                        merged.Part(merged.Parameters, k, 2)[mergedRow] = member.Part(member.Parameters, k, 2)[row];
+                        var bhh = member.Part(member.Parameters, k, 3);
+                        if (bhh.Length > 0)
+                        {
+                            merged.Part(merged.Parameters, k, 3)[mergedRow] = bhh[row];
+                        }
+                    }
+                }
+            }
+
+            for (var o = 0; o < first.OutputSize; o++)
+            {
+                for (var j = 0; j < h; j++)
+                {
+                    merged.Head(merged.Parameters)[(o * wide) + (m * h) + j] = member.Head(member.Parameters)[(o * h) + j] / count;
+                }
+
+                merged.HeadBias(merged.Parameters)[o] += member.HeadBias(member.Parameters)[o] / count;
+            }
+        }
+
+        return merged;
+    }
+
     /// <summary>One tensor of a parameter-shaped array (weights or gradient): layer k's W_ih (0), W_hh (1), b_ih (2), b_hh (3).</summary>
     public ReadOnlySpan<double> LayerPart(double[] values, int layer, int index) => Part(values, layer, index);
 

@@ -19,7 +19,7 @@ public class TrainerTests
     {
         var series = Seasonal(240, 3);
         var losses = new List<double>();
-        var report = Trainer.Train(series, new TrainingOptions { Cell = cell, Hidden = 8, Window = 24, Epochs = 150, LearningRate = 0.01, Season = 12, Seed = 2 },
+        var report = Trainer.Train(series, new TrainingOptions { Cell = cell, Hidden = 8, Window = 24, Epochs = 150, LearningRate = 0.01, Season = 12, Seed = 2, Seasonal = false },
             (epoch, loss) => losses.Add(loss));
 
         Assert.Equal(150, losses.Count);
@@ -34,7 +34,7 @@ public class TrainerTests
     public void Train_TheModelFileCarriesTheScaling_SoTheServedModelGivesTheReportedErrors()
     {
         var series = Seasonal(120, 4);
-        var report = Trainer.Train(series, new TrainingOptions { Hidden = 4, Epochs = 20, Seed = 1, Name = "scaled" });
+        var report = Trainer.Train(series, new TrainingOptions { Hidden = 4, Epochs = 20, Seed = 1, Name = "scaled", Seasonal = false });
         var reloaded = ModelFile.Parse(ModelFile.ToJson(report.Model));
         Assert.NotNull(reloaded.Scaling);
         Assert.True(reloaded.Scaling!.Residual);
