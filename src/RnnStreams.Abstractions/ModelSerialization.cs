@@ -22,6 +22,20 @@ public struct RnnModelSurrogate
     [Id(12)] public double[][]? Scaling;
     [Id(13)] public bool Residual;
     [Id(14)] public ModelPrecision Precision; // 0, Float64, in payloads written before it
+    [Id(15)] public ForecasterSurrogate? Forecaster; // the sizes and weights above are then its network's
+}
+
+/// <summary>The wire form of a <see cref="Core.Forecaster"/>.</summary>
+[GenerateSerializer, Alias("rnn.Forecaster")]
+public struct ForecasterSurrogate
+{
+    [Id(0)] public int Season;
+    [Id(1)] public bool Log;
+    [Id(2)] public bool FirstDifference;
+    [Id(3)] public bool SeasonalLags;
+    [Id(4)] public CalendarKind Calendar;
+    [Id(5)] public int FirstPhase;
+    [Id(6)] public ForecastDistribution Distribution;
 }
 
 /// <summary>Converts <see cref="RnnModel"/> to and from its wire form; the receiving side validates it again.</summary>
@@ -40,11 +54,16 @@ public sealed class RnnModelConverter : IConverter<RnnModel, RnnModelSurrogate>
         }
 
         var scaling = surrogate.Scaling is { Length: 4 } s ? new Scaling(s[0], s[1], s[2], s[3], surrogate.Residual) : null;
-        return new RnnModel(surrogate.Name, surrogate.Cell, surrogate.Output, surrogate.InputSize, surrogate.HiddenSize,
+        var network = new RnnModel(surrogate.Name, surrogate.Cell, surrogate.Output, surrogate.InputSize, surrogate.HiddenSize,
             surrogate.OutputSize, layers, surrogate.Why, surrogate.By, scaling);
+        return surrogate.Forecaster is { } f
+            ? new RnnModel(network, new Forecaster(f.Season, f.Log, f.FirstDifference, f.SeasonalLags, f.Calendar, f.FirstPhase, f.Distribution))
+            : network;
     }
 
-    public RnnModelSurrogate ConvertToSurrogate(in RnnModel value) => new()
+    public RnnModelSurrogate ConvertToSurrogate(in RnnModel value) => Surrogate(value.Network, value.Forecaster);
+
+    private static RnnModelSurrogate Surrogate(RnnModel value, Forecaster? forecaster) => new()
     {
         Name = value.Name,
         Cell = value.Cell,
@@ -61,6 +80,16 @@ public sealed class RnnModelConverter : IConverter<RnnModel, RnnModelSurrogate>
         Residual = value.Scaling?.Residual ?? false,
         By = value.By.ToArray(),
         Precision = value.Precision,
+        Forecaster = forecaster is null ? null : new ForecasterSurrogate
+        {
+            Season = forecaster.Season,
+            Log = forecaster.Log,
+            FirstDifference = forecaster.FirstDifference,
+            SeasonalLags = forecaster.SeasonalLags,
+            Calendar = forecaster.Calendar,
+            FirstPhase = forecaster.FirstPhase,
+            Distribution = forecaster.Distribution,
+        },
     };
 }
 

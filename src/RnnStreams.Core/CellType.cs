@@ -91,6 +91,28 @@ public static class ModelNames
         _ => throw new ArgumentOutOfRangeException(nameof(precision), precision, null),
     };
 
+    private static readonly string[] CalendarNames = ["none", "position", "month", "weekday", "hour"];
+
+    private static readonly string[] DistributionNames = ["none", "gaussian"];
+
+    public static string ToFileName(this CalendarKind calendar) => CalendarNames[(int)calendar];
+
+    public static string ToFileName(this ForecastDistribution distribution) => DistributionNames[(int)distribution];
+
+    public static bool TryParseCalendar(string? name, out CalendarKind calendar)
+    {
+        var index = Array.IndexOf(CalendarNames, name);
+        calendar = (CalendarKind)Math.Max(index, 0);
+        return index >= 0;
+    }
+
+    public static bool TryParseDistribution(string? name, out ForecastDistribution distribution)
+    {
+        var index = Array.IndexOf(DistributionNames, name);
+        distribution = (ForecastDistribution)Math.Max(index, 0);
+        return index >= 0;
+    }
+
     public static bool TryParsePrecision(string? name, out ModelPrecision precision)
     {
         switch (name)

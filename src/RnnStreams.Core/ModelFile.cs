@@ -23,7 +23,9 @@ public static class ModelFile
     public const int MaxBytes = 64 * 1024 * 1024;
 
     private static readonly string[] TopLevelFields =
-        ["name", "cell", "dtype", "inputSize", "hiddenSize", "outputSize", "output", "layers", "W_hy", "b_y", "scaling", "description"];
+        ["name", "cell", "dtype", "inputSize", "hiddenSize", "outputSize", "output", "layers", "W_hy", "b_y", "scaling", "forecaster", "description"];
+
+    private static readonly string[] ForecasterFields = ["season", "log", "firstDifference", "seasonalLags", "calendar", "firstPhase", "distribution"];
 
     private static readonly string[] ScalingFields = ["inputMean", "inputStd", "outputMean", "outputStd", "residual"];
 
@@ -104,9 +106,10 @@ public static class ModelFile
     /// model's floats (the shortest text that reads back as the same float) and <c>"dtype": "float32"</c>. A float64 model
     /// gets no <c>dtype</c>, so its file is what it was before float32 models existed.
     /// </summary>
-    public static string ToJson(RnnModel model, bool indented = true)
+    public static string ToJson(RnnModel served, bool indented = true)
     {
-        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(served);
+        var model = served.Network; // a forecaster's file holds its network's sizes and weights, then the forecaster
         var buffer = new ArrayBufferWriter<byte>();
         using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = indented }))
         {
@@ -156,6 +159,19 @@ public static class ModelFile
                 WriteVector(writer, "outputMean", scaling.OutputMean, ModelPrecision.Float64);
                 WriteVector(writer, "outputStd", scaling.OutputStd, ModelPrecision.Float64);
                 writer.WriteBoolean("residual", scaling.Residual);
+                writer.WriteEndObject();
+            }
+
+            if (served.Forecaster is { } forecaster)
+            {
+                writer.WriteStartObject("forecaster");
+                writer.WriteNumber("season", forecaster.Season);
+                writer.WriteBoolean("log", forecaster.Log);
+                writer.WriteBoolean("firstDifference", forecaster.FirstDifference);
+                writer.WriteBoolean("seasonalLags", forecaster.SeasonalLags);
+                writer.WriteString("calendar", forecaster.Calendar.ToFileName());
+                writer.WriteNumber("firstPhase", forecaster.FirstPhase);
+                writer.WriteString("distribution", forecaster.Distribution.ToFileName());
                 writer.WriteEndObject();
             }
 
@@ -266,7 +282,61 @@ public static class ModelFile
         var why = ReadMatrix(Required(root, "W_hy"), "W_hy", outputSize, hiddenSize, "outputSize × hiddenSize", precision);
         var by = ReadVector(Required(root, "b_y"), "b_y", outputSize, "outputSize", precision);
         var scaling = root.TryGetProperty("scaling", out var scalingElement) ? ReadScaling(scalingElement, inputSize, outputSize) : null;
-        return new RnnModel(name, cell, output, inputSize, hiddenSize, outputSize, layers, why, by, scaling);
+        var network = new RnnModel(name, cell, output, inputSize, hiddenSize, outputSize, layers, why, by, scaling);
+        return root.TryGetProperty("forecaster", out var forecasterElement) ? new RnnModel(network, ReadForecaster(forecasterElement)) : network;
+    }
+
+    private static Forecaster ReadForecaster(JsonElement element)
+    {
+        if (element.ValueKind != JsonValueKind.Object)
+        {
+            throw new ModelValidationException("forecaster", $"expected an object with {string.Join(", ", ForecasterFields)}, got {Describe(element.ValueKind)}");
+        }
+
+        RejectUnknown(element, ForecasterFields, "forecaster.");
+        var season = ReadSize(Required(element, "season", "forecaster"), "forecaster.season");
+        var calendarName = element.TryGetProperty("calendar", out var calendarElement) ? ReadString(calendarElement, "forecaster.calendar") : "none";
+        if (!ModelNames.TryParseCalendar(calendarName, out var calendar))
+        {
+            throw new ModelValidationException("forecaster.calendar", $"unknown calendar '{calendarName}'; expected none, position, month, weekday or hour");
+        }
+
+        var distributionName = element.TryGetProperty("distribution", out var distributionElement) ? ReadString(distributionElement, "forecaster.distribution") : "none";
+        if (!ModelNames.TryParseDistribution(distributionName, out var distribution))
+        {
+            throw new ModelValidationException("forecaster.distribution", $"unknown distribution '{distributionName}'; expected none or gaussian");
+        }
+
+        var firstPhase = 0;
+        if (element.TryGetProperty("firstPhase", out var phaseElement) && (phaseElement.ValueKind != JsonValueKind.Number || !phaseElement.TryGetInt32(out firstPhase)))
+        {
+            throw new ModelValidationException("forecaster.firstPhase", $"expected a whole number, got {phaseElement.GetRawText()}");
+        }
+
+        return new Forecaster(
+            season,
+            ReadBoolean(element, "log", "forecaster.log"),
+            ReadBoolean(element, "firstDifference", "forecaster.firstDifference"),
+            ReadBoolean(element, "seasonalLags", "forecaster.seasonalLags"),
+            calendar,
+            firstPhase,
+            distribution);
+    }
+
+    /// <summary>An optional boolean field (false when absent).</summary>
+    private static bool ReadBoolean(JsonElement parent, string name, string field)
+    {
+        if (!parent.TryGetProperty(name, out var element))
+        {
+            return false;
+        }
+
+        if (element.ValueKind is not (JsonValueKind.True or JsonValueKind.False))
+        {
+            throw new ModelValidationException(field, $"expected true or false, got {element.GetRawText()}");
+        }
+
+        return element.GetBoolean();
     }
 
     private static Scaling ReadScaling(JsonElement element, int inputSize, int outputSize)
@@ -277,17 +347,7 @@ public static class ModelFile
         }
 
         RejectUnknown(element, ScalingFields, "scaling.");
-        var residual = false;
-        if (element.TryGetProperty("residual", out var residualElement))
-        {
-            if (residualElement.ValueKind is not (JsonValueKind.True or JsonValueKind.False))
-            {
-                throw new ModelValidationException("scaling.residual", $"expected true or false, got {residualElement.GetRawText()}");
-            }
-
-            residual = residualElement.GetBoolean();
-        }
-
+        var residual = ReadBoolean(element, "residual", "scaling.residual");
         return new Scaling(
             ReadVector(Required(element, "inputMean", "scaling"), "scaling.inputMean", inputSize, "inputSize", ModelPrecision.Float64),
             ReadVector(Required(element, "inputStd", "scaling"), "scaling.inputStd", inputSize, "inputSize", ModelPrecision.Float64),

@@ -12,6 +12,9 @@ public sealed partial class RnnModel
     [ThreadStatic]
     private static float[]? t_scratch32;
 
+    [ThreadStatic]
+    private static double[]? t_forecastState;
+
     /// <summary>
     /// Advances one time step in place: for each layer k, <c>h_k = f(W_xh in + W_hh h_k + b_h)</c> with
     /// <c>in = x</c> for layer 0 and the new h of layer k-1 above it; then <c>y = head(W_hy h_last + b_y)</c>.
@@ -27,7 +30,35 @@ public sealed partial class RnnModel
     /// </remarks>
     /// <exception cref="ArgumentException">A span has the wrong length.</exception>
     /// <exception cref="InvalidOperationException">The model is a float32 model (its state is <c>float</c>).</exception>
-    public void Step(ReadOnlySpan<double> x, Span<double> state, Span<double> y) => Step(Weights64(), x, state, y);
+    public void Step(ReadOnlySpan<double> x, Span<double> state, Span<double> y)
+    {
+        if (Forecaster is not null)
+        {
+            Step(x, 0, state, y);
+            return;
+        }
+
+        Step(Weights64(), x, state, y);
+    }
+
+    /// <summary>
+    /// A forecaster's step with the element's time (UTC ticks, 0 for none), which its calendar inputs read; a plain model
+    /// ignores the time. Allocates nothing.
+    /// </summary>
+    /// <exception cref="ArgumentException">A span has the wrong length.</exception>
+    public void Step(ReadOnlySpan<double> x, long timeTicks, Span<double> state, Span<double> y)
+    {
+        if (Forecaster is not { } forecaster)
+        {
+            Step(Weights64(), x, state, y);
+            return;
+        }
+
+        CheckSize(x.Length, InputSize, nameof(x));
+        CheckSize(state.Length, StateSize, nameof(state));
+        CheckSize(y.Length, OutputSize, nameof(y));
+        forecaster.Step(_network!, x[0], timeTicks, state, y);
+    }
 
     /// <summary>
     /// A float32 model's <see cref="Step(ReadOnlySpan{double}, Span{double}, Span{double})"/>: the same step with the state,
@@ -65,7 +96,58 @@ public sealed partial class RnnModel
     /// <returns>-1 on success, else the 0-based index of the first element whose input or result is not finite.</returns>
     /// <exception cref="ArgumentException">A span has the wrong length.</exception>
     /// <exception cref="InvalidOperationException">The model is a float32 model (its state is <c>float</c>).</exception>
-    public int TryAdvance(ReadOnlySpan<double> xs, Span<double> state, Span<double> ys) => TryAdvance(Weights64(), xs, state, ys);
+    public int TryAdvance(ReadOnlySpan<double> xs, Span<double> state, Span<double> ys) => TryAdvance(xs, default, state, ys);
+
+    /// <summary>
+    /// <see cref="TryAdvance(ReadOnlySpan{double}, Span{double}, Span{double})"/> with each element's time (UTC ticks, 0
+    /// for none; empty for none at all), which a forecaster's calendar inputs read. A forecaster also fails an element
+    /// whose value it cannot take (<see cref="Forecaster.Accepts"/>: not above 0 for a log model).
+    /// </summary>
+    /// <returns>-1 on success, else the 0-based index of the first element whose input or result is not finite.</returns>
+    public int TryAdvance(ReadOnlySpan<double> xs, ReadOnlySpan<long> times, Span<double> state, Span<double> ys)
+    {
+        if (Forecaster is not { } forecaster)
+        {
+            return TryAdvance(Weights64(), xs, state, ys);
+        }
+
+        if (xs.Length == 0)
+        {
+            throw new ArgumentException("expected at least one input", nameof(xs));
+        }
+
+        if (!times.IsEmpty)
+        {
+            CheckSize(times.Length, xs.Length, nameof(times));
+        }
+
+        CheckSize(state.Length, StateSize, nameof(state));
+        CheckSize(ys.Length, xs.Length, nameof(ys));
+        // Not the shared scratch: the network's step uses that one.
+        if (t_forecastState is null || t_forecastState.Length < StateSize)
+        {
+            t_forecastState = new double[StateSize];
+        }
+
+        var work = t_forecastState.AsSpan(0, StateSize);
+        state.CopyTo(work);
+        for (var t = 0; t < xs.Length; t++)
+        {
+            if (!forecaster.Accepts(xs[t]))
+            {
+                return t;
+            }
+
+            forecaster.Step(_network!, xs[t], times.IsEmpty ? 0 : times[t], work, ys.Slice(t, 1));
+            if (Vectors.IndexOfNonFinite<double>(work) >= 0 || !double.IsFinite(ys[t]))
+            {
+                return t;
+            }
+        }
+
+        work.CopyTo(state);
+        return -1;
+    }
 
     /// <summary>
     /// A float32 model's <see cref="TryAdvance(ReadOnlySpan{double}, Span{double}, Span{double})"/>: all or nothing over
@@ -343,6 +425,11 @@ public sealed partial class RnnModel
 
     private InvalidOperationException WrongState(string given)
     {
+        if (Forecaster is not null)
+        {
+            return new InvalidOperationException($"{Name} is a forecaster: it steps its sequences one at a time (Step, TryAdvance), not in batches");
+        }
+
         var type = Precision == ModelPrecision.Float32 ? "float" : "double";
         return new InvalidOperationException(
             $"{Name} is a {Precision.ToFileName()} model: its state is {type} (Span<{type}>), not {given}; call the overload that takes a Span<{type}> state");

@@ -25,6 +25,9 @@ public sealed partial class RnnModel
     /// <summary>The kernel's copy of the weights of a float32 model; null for a float64 one.</summary>
     private readonly ModelWeights<float>? _weights32;
 
+    /// <summary>A forecaster's network (the layers, head and scaling it steps); null for a plain model.</summary>
+    private readonly RnnModel? _network;
+
     /// <summary>
     /// Builds and validates a model. Arrays are copied; the model never changes afterwards. Its precision is its layers'
     /// (<see cref="RnnLayer.Precision"/>, the same for all); a float32 model rounds <paramref name="why"/> and
@@ -149,6 +152,64 @@ public sealed partial class RnnModel
         {
             _weights64 = KernelCopy<double>();
         }
+
+        StateSize = (cell == CellType.Lstm ? 2 : 1) * _layers.Length * hiddenSize;
+    }
+
+    /// <summary>
+    /// A forecaster of one raw series around <paramref name="network"/>: x_t is one value (and optionally its time),
+    /// y_t the forecast of the next value; the sequence's state is the network's, then the forecaster's
+    /// (<see cref="Core.Forecaster"/>). Shares the network's arrays.
+    /// </summary>
+    /// <exception cref="ModelValidationException">The network does not fit the forecaster; the message names the field.</exception>
+    public RnnModel(RnnModel network, Forecaster forecaster)
+    {
+        ArgumentNullException.ThrowIfNull(network);
+        ArgumentNullException.ThrowIfNull(forecaster);
+        if (network.Forecaster is not null)
+        {
+            throw new ModelValidationException("forecaster", "the network is a forecaster already");
+        }
+
+        if (network.Precision != ModelPrecision.Float64)
+        {
+            throw new ModelValidationException("dtype", "a forecaster's network is float64");
+        }
+
+        if (network.Output != OutputHead.Linear)
+        {
+            throw new ModelValidationException("output", $"a forecaster's network has a linear head, not {network.Output.ToFileName()}");
+        }
+
+        if (network.InputSize != forecaster.NetworkInputSize)
+        {
+            throw new ModelValidationException("inputSize", $"this forecaster's network reads {forecaster.NetworkInputSize} numbers per element, not {network.InputSize}");
+        }
+
+        if (network.OutputSize != forecaster.NetworkOutputSize)
+        {
+            throw new ModelValidationException("outputSize", $"this forecaster's network gives {forecaster.NetworkOutputSize} numbers per element, not {network.OutputSize}");
+        }
+
+        if (network.Scaling is { Residual: true })
+        {
+            throw new ModelValidationException("scaling.residual", "a forecaster's network forecasts its target, not a change of its input");
+        }
+
+        _network = network;
+        Forecaster = forecaster;
+        Name = network.Name;
+        Cell = network.Cell;
+        Output = OutputHead.Linear;
+        InputSize = 1;
+        HiddenSize = network.HiddenSize;
+        OutputSize = 1;
+        Scaling = network.Scaling;
+        Precision = network.Precision;
+        _layers = network._layers;
+        _why = network._why;
+        _by = network._by;
+        StateSize = network.StateSize + forecaster.StateSize;
     }
 
     private RnnModel(RnnModel source, string name)
@@ -166,6 +227,7 @@ public sealed partial class RnnModel
         _by = source._by;
         _weights64 = source._weights64;
         _weights32 = source._weights32;
+        StateSize = source.StateSize;
     }
 
     /// <summary>The model's name (also the key of its model grain).</summary>
@@ -207,8 +269,17 @@ public sealed partial class RnnModel
     /// <summary><c>b_y</c>.</summary>
     public ReadOnlySpan<double> By => _by;
 
-    /// <summary>The number of values of a sequence's state: H for each layer, twice that for an LSTM (h, then c).</summary>
-    public int StateSize => (Cell == CellType.Lstm ? 2 : 1) * _layers.Length * HiddenSize;
+    /// <summary>
+    /// The number of values of a sequence's state: H for each layer, twice that for an LSTM (h, then c); a forecaster's
+    /// own numbers follow (<see cref="Forecaster.StateSize"/>).
+    /// </summary>
+    public int StateSize { get; }
+
+    /// <summary>What turns the network into a forecaster of one raw series, or null for a plain model.</summary>
+    public Forecaster? Forecaster { get; }
+
+    /// <summary>The network a forecaster steps (its sizes are the file's), or this model when it is not a forecaster.</summary>
+    public RnnModel Network => _network ?? this;
 
     /// <summary>Where an LSTM's cell states start in the state (after every layer's h); -1 for the other cells.</summary>
     public int CellStateOffset => Cell == CellType.Lstm ? _layers.Length * HiddenSize : -1;
@@ -244,6 +315,11 @@ public sealed partial class RnnModel
             return this;
         }
 
+        if (Forecaster is not null)
+        {
+            throw new ModelValidationException("dtype", "a forecaster's network is float64");
+        }
+
         var layers = _layers.Select((layer, k) => layer.WithPrecision(precision, $"layers[{k}]")).ToArray();
         return new RnnModel(Name, Cell, Output, InputSize, HiddenSize, OutputSize, layers, _why, _by, Scaling);
     }
@@ -256,12 +332,13 @@ public sealed partial class RnnModel
             throw new ModelValidationException("name", $"'{name}' is not a valid model name (1–128 letters, digits or . _ - : /)");
         }
 
-        return name == Name ? this : new RnnModel(this, name);
+        return name == Name ? this : Forecaster is { } forecaster ? new RnnModel(Network.WithName(name), forecaster) : new RnnModel(this, name);
     }
 
     /// <summary>A one-line description such as <c>rnn_tanh 1→64×2→1 linear</c>, with <c> float32</c> after it for a float32 model.</summary>
-    public override string ToString() =>
-        $"{Name}: {Cell.ToFileName()} {InputSize}→{HiddenSize}×{LayerCount}→{OutputSize} {Output.ToFileName()}"
+    public override string ToString() => Forecaster is { } f
+        ? $"{Name}: forecaster (season {f.Season}{(f.Log ? ", log" : string.Empty)}{(f.Distribution == ForecastDistribution.Gaussian ? ", gaussian" : string.Empty)}) 1→{Cell.ToFileName()} {Network.InputSize}→{HiddenSize}×{LayerCount}→{Network.OutputSize}→1"
+        : $"{Name}: {Cell.ToFileName()} {InputSize}→{HiddenSize}×{LayerCount}→{OutputSize} {Output.ToFileName()}"
         + (Precision == ModelPrecision.Float32 ? " float32" : string.Empty);
 
     private ModelWeights<T> KernelCopy<T>()

@@ -48,7 +48,7 @@ public sealed class StepBatcher(IOptions<RnnStreamsOptions> options)
     public static readonly int[] SizeBuckets = RnnConstants.BatcherRoundSizeBuckets;
 
     /// <summary>Whether elements of <paramref name="model"/> go through the batcher (it is on, and the model is big enough to gain).</summary>
-    public bool Batches(RnnModel model) => _windowTicks > 0 && WeightBytes(model) >= _minWeightBytes;
+    public bool Batches(RnnModel model) => _windowTicks > 0 && model.Forecaster is null && WeightBytes(model) >= _minWeightBytes;
 
     /// <summary>Rounds stepped so far, by size: entry i counts rounds of more than <c>SizeBuckets[i-1]</c> and at most <c>SizeBuckets[i]</c> sequences.</summary>
     public long[] RoundSizes()

@@ -28,7 +28,7 @@ internal static class TrainCommand
         var horizon = CliOptions.Int("--horizon", "How many steps ahead the model forecasts.", 1);
         var learningRate = CliOptions.Double("--learning-rate", "Adam's step size.", 0.01, v => v > 0, "a positive number");
         var validation = CliOptions.Double("--validation", "The fraction at the end of the series held out for validation, never trained on.", 0.2, v => v is > 0 and < 1, "a fraction between 0 and 1");
-        var season = CliOptions.Int("--season", "The season's length, for the seasonal naive forecast the report compares against.", 12);
+        var season = CliOptions.OptionalInt("--season", "The season's length (default: 12 for monthly times, 7 for daily, 24 for hourly, else 12).", min: 1);
         var target = CliOptions.Choice("--target", "With --seasonal off: change: predict the step from the current value; value: predict the value itself.", "change", "change", "value");
         var seed = CliOptions.Int("--seed", "The seed of the initial weights and the shuffling.", 1, min: 0);
         var seasonal = CliOptions.Choice("--seasonal", "on: the network forecasts the seasonal difference from seasonal inputs (horizon 1); off: the raw series.", "on", "on", "off");
@@ -99,11 +99,12 @@ internal static class TrainCommand
         }
 
         var series = Csv.ReadSeries(input, column);
+        var times = Csv.ReadTimes(input);
         var bar = new ProgressBar(stderr, options.Epochs);
         TrainingReport report;
         try
         {
-            report = Trainer.Train(series, options, bar.Update);
+            report = Trainer.Train(series, options, bar.Update, times);
         }
         catch (ArgumentException e)
         {
@@ -121,9 +122,15 @@ internal static class TrainCommand
     {
         var c = CultureInfo.InvariantCulture;
         stdout.WriteLine(string.Create(c, $"trained {options.Cell.ToFileName()} H={options.Hidden}×{options.Layers} on the first {report.TrainCount} values of {input} (window {options.Window}, {report.EpochLosses.Count} epochs, final loss {report.EpochLosses[^1]:G4}); validated on the {report.ValidationCount} forecasts of the last values, never trained on, {options.Horizon} step(s) ahead:"));
-        if (report.Features is { } f)
+        if (report.Model.Forecaster is { } f)
         {
-            stdout.WriteLine(string.Create(c, $"seasonal forecaster (season {f.Season}): the network forecasts the {(f.FirstDifference ? "first difference of the seasonal difference" : "seasonal difference")} of {(f.Log ? "log(value)" : "the value")} from its latest value{(f.SeasonalLags ? ", its values one season earlier" : "")}{(f.Calendar ? ", sin and cos of the position in the season" : "")}; serving must compute these inputs per element and add the network's output back"));
+            var calendar = f.Calendar switch
+            {
+                CalendarKind.None => string.Empty,
+                CalendarKind.Position => ", sin and cos of the position in the season (counted)",
+                _ => $", sin and cos of the {f.Calendar.ToFileName()} of each element's time",
+            };
+            stdout.WriteLine(string.Create(c, $"seasonal forecaster (season {f.Season}): the network forecasts the {(f.FirstDifference ? "first difference of the seasonal difference" : "seasonal difference")} of {(f.Log ? "log(value)" : "the value")} from its latest value{(f.SeasonalLags ? ", its values one season earlier" : "")}{calendar}; the model file serves raw values"));
             if (report.SelectedEpochs is { } chosen)
             {
                 stdout.WriteLine(string.Create(c, $"epochs chosen on the last {options.ValidationFraction:P0} of the training values: {string.Join(", ", chosen)} of at most {options.Epochs}, then trained on all of them"));
@@ -138,7 +145,9 @@ internal static class TrainCommand
         stdout.WriteLine($"{"forecast",-16} {"RMSE",12} {"MAE",12}");
         stdout.WriteLine(string.Create(c, $"{"model",-16} {report.Rmse,12:G6} {report.Mae,12:G6}"));
         stdout.WriteLine(string.Create(c, $"{"naive",-16} {report.NaiveRmse,12:G6} {report.NaiveMae,12:G6}   (the last value)"));
-        stdout.WriteLine(string.Create(c, $"{"seasonal naive",-16} {report.SeasonalRmse,12:G6} {report.SeasonalMae,12:G6}   (the value {options.Season} steps earlier)"));
+        var season = report.Model.Forecaster?.Season ?? options.SeasonFor(null);
+        stdout.WriteLine(string.Create(c, $"{"seasonal naive",-16} {report.SeasonalRmse,12:G6} {report.SeasonalMae,12:G6}   (the value {season} steps earlier)"));
+        stdout.WriteLine(string.Create(c, $"{"drift",-16} {report.DriftRmse,12:G6} {report.DriftMae,12:G6}   (the last value plus the mean step so far)"));
         var ratio = report.Rmse / report.NaiveRmse;
         stdout.WriteLine(string.Create(c, $"model/naive RMSE {ratio:F3}, model/seasonal RMSE {report.Rmse / report.SeasonalRmse:F3}: the model {(ratio < 1 ? "beats" : "does not beat")} the naive forecast"));
     }

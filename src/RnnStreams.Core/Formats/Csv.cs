@@ -41,6 +41,39 @@ public static class Csv
     public static double[][] ReadColumns(string path, IReadOnlyList<string>? columns = null, bool lastOnly = false) =>
         ParseColumns(ReadLines(path), path, columns, lastOnly, allColumns: false, expectedColumns: null);
 
+    /// <summary>
+    /// The times of a series' rows: the first column when every data row's first cell is a date or date-time (ISO 8601,
+    /// read as UTC), else null — a series without times. The rows are those <see cref="ReadColumns"/> reads.
+    /// </summary>
+    /// <exception cref="DataFileException">The file cannot be read.</exception>
+    public static DateTime[]? ReadTimes(string path)
+    {
+        var times = new List<DateTime>();
+        var first = true;
+        foreach (var raw in ReadLines(path))
+        {
+            var line = raw.Trim();
+            if (line.Length == 0 || line[0] == '#')
+            {
+                continue;
+            }
+
+            var cell = line.Split(',')[0].Trim();
+            if (DateTime.TryParse(cell, CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal, out var time) && !IsNumber(cell))
+            {
+                times.Add(time);
+            }
+            else if (!first)
+            {
+                return null;
+            }
+
+            first = false; // a header row is the only row allowed without a time
+        }
+
+        return times.Count > 0 ? [.. times] : null;
+    }
+
     private static string[] ReadLines(string path)
     {
         try

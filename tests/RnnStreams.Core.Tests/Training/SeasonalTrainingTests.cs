@@ -1,13 +1,15 @@
-using System.Globalization;
+using RnnStreams.Core.Formats;
 using RnnStreams.Core.Training;
 
 namespace RnnStreams.Core.Tests.Training;
 
 public class SeasonalTrainingTests
 {
-    private static double[] Series(string file) =>
-        [.. File.ReadLines(Path.Combine(AppContext.BaseDirectory, "Reference", file)).Skip(1)
-            .Select(line => double.Parse(line.Split(',')[^1], CultureInfo.InvariantCulture))];
+    private static string Reference(string file) => Path.Combine(AppContext.BaseDirectory, "Reference", file);
+
+    private static double[] Series(string file) => Csv.ReadSeries(Reference(file));
+
+    private static DateTime[] Times(string file) => Csv.ReadTimes(Reference(file))!;
 
     // Bounds: the default run measured 0.3477 on CO2 and 17.14 on AirPassengers (seeds 1–4: 0.3469–0.3482, 17.14–17.25);
     // tests/reference/classical_baselines.txt has SARIMA 0.3008 and ETS 0.3504, SARIMA 17.62 and ETS 15.73.
@@ -17,28 +19,35 @@ public class SeasonalTrainingTests
     public void Train_Default_OnARealMonthlySeries_ForecastsTheHeldOutTailWithinTheMeasuredBound(string file, double bound)
     {
         var series = Series(file);
-        var report = Trainer.Train(series, new TrainingOptions());
+        var report = Trainer.Train(series, new TrainingOptions(), times: Times(file));
 
-        Assert.NotNull(report.Features);
+        Assert.Equal(CalendarKind.Month, report.Model.Forecaster!.Calendar);
         Assert.Equal(series.Length - (int)Math.Round(series.Length * 0.2), report.TrainCount);
         Assert.True(report.Rmse <= bound, $"{file}: RMSE {report.Rmse:G4} > {bound} (seasonal naive {report.SeasonalRmse:G4})");
     }
 
     [Fact]
-    public void Train_Seasonal_TheModelFileWithTheFeaturesGivesTheReportedErrors_AndIsDeterministicForASeed()
+    public void Train_Seasonal_TheModelFileServesRawValuesWithTheReportedErrors_AndIsDeterministicForASeed()
     {
         var series = Series("airpassengers.csv");
+        var times = Times("airpassengers.csv");
         var options = new TrainingOptions { Hidden = 4, Epochs = 20, Ensemble = 2, Seed = 3, Name = "seasonal" };
-        var report = Trainer.Train(series, options);
+        var report = Trainer.Train(series, options, times: times);
 
         var json = ModelFile.ToJson(report.Model);
         var reloaded = ModelFile.Parse(json);
-        Assert.Equal((5, 8), (reloaded.InputSize, reloaded.HiddenSize));
+        Assert.Equal((1, 1), (reloaded.InputSize, reloaded.OutputSize));
+        Assert.Equal((5, 8), (reloaded.Network.InputSize, reloaded.HiddenSize));
+        Assert.True(reloaded.Forecaster!.Log);
         Assert.False(reloaded.Scaling!.Residual);
-        var again = Trainer.Evaluate(reloaded, report.Features!, series, report.TrainCount);
+        var again = Trainer.Evaluate(reloaded, series, report.TrainCount, times: times);
         Assert.Equal(report.Rmse, again.Rmse);
         Assert.Equal(report.ValidationCount, again.ValidationCount);
-        Assert.Equal(json, ModelFile.ToJson(Trainer.Train(series, options).Model));
+        Assert.Equal(json, ModelFile.ToJson(Trainer.Train(series, options, times: times).Model));
+
+        // Without times the calendar counts from the training data's first month (January): the same forecasts.
+        var counted = Trainer.Evaluate(reloaded, series, report.TrainCount);
+        Assert.Equal(report.Rmse, counted.Rmse);
     }
 
     [Fact]
@@ -46,10 +55,10 @@ public class SeasonalTrainingTests
     {
         var multiplicative = Enumerable.Range(0, 120).Select(t => (100 + (2.0 * t)) * (1 + (0.2 * Math.Sin(2 * Math.PI * t / 12)))).ToArray();
         var additive = Enumerable.Range(0, 120).Select(t => 100 + (2.0 * t) + (20 * Math.Sin(2 * Math.PI * t / 12))).ToArray();
-        Assert.True(SeasonalFeatures.SuitsLog(multiplicative, 120, 12));
-        Assert.False(SeasonalFeatures.SuitsLog(additive, 120, 12));
+        Assert.True(SeriesShape.SuitsLog(multiplicative, 120, 12));
+        Assert.False(SeriesShape.SuitsLog(additive, 120, 12));
         multiplicative[5] = 0;
-        Assert.False(SeasonalFeatures.SuitsLog(multiplicative, 120, 12));
+        Assert.False(SeriesShape.SuitsLog(multiplicative, 120, 12));
     }
 
     [Theory]

@@ -1,0 +1,71 @@
+namespace RnnStreams.Core.Training;
+
+/// <summary>What the trainer reads off a series before it trains: whether a log suits it, and its calendar.</summary>
+public static class SeriesShape
+{
+    /// <summary>
+    /// Whether a log transform suits the first <paramref name="count"/> values: all positive, and the swing within a
+    /// season grows with the level (the slope of log(deviation of the steps within each whole season) on log(its mean)
+    /// is above 1/2, i.e. closer to multiplicative than to additive).
+    /// </summary>
+    public static bool SuitsLog(IReadOnlyList<double> series, int count, int season)
+    {
+        if (season < 2 || count < 3 * season)
+        {
+            return false;
+        }
+
+        for (var i = 0; i < count; i++)
+        {
+            if (series[i] <= 0)
+            {
+                return false;
+            }
+        }
+
+        var levels = new List<double>();
+        var swings = new List<double>();
+        for (var start = 0; start + season <= count; start += season)
+        {
+            var steps = Enumerable.Range(start + 1, season - 1).Select(i => series[i] - series[i - 1]).ToList();
+            var mean = steps.Average();
+            var swing = Math.Sqrt(steps.Average(d => (d - mean) * (d - mean)));
+            if (swing <= 0)
+            {
+                return false;
+            }
+
+            levels.Add(Math.Log(Enumerable.Range(start, season).Average(i => series[i])));
+            swings.Add(Math.Log(swing));
+        }
+
+        var ml = levels.Average();
+        var ms = swings.Average();
+        var sxx = levels.Sum(l => (l - ml) * (l - ml));
+        var sxy = levels.Zip(swings).Sum(p => (p.First - ml) * (p.Second - ms));
+        return sxx > 0 && sxy / sxx > 0.5;
+    }
+
+    /// <summary>
+    /// The calendar of a series from its times: monthly steps (28–31 days) read the month of the year, daily steps the
+    /// day of the week, hourly steps the hour of the day; anything else (or no times) counts positions. Null when the
+    /// median step is none of these.
+    /// </summary>
+    public static CalendarKind? CalendarOf(IReadOnlyList<DateTime>? times)
+    {
+        if (times is null || times.Count < 3)
+        {
+            return null;
+        }
+
+        var steps = Enumerable.Range(1, times.Count - 1).Select(i => (times[i] - times[i - 1]).TotalHours).Order().ToList();
+        var median = steps[steps.Count / 2];
+        return median switch
+        {
+            >= 28 * 24 and <= 31 * 24 => CalendarKind.Month,
+            >= 23.5 and <= 24.5 => CalendarKind.Weekday,
+            >= 0.99 and <= 1.01 => CalendarKind.Hour,
+            _ => null,
+        };
+    }
+}

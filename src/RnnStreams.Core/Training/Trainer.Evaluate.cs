@@ -1,0 +1,56 @@
+namespace RnnStreams.Core.Training;
+
+public static partial class Trainer
+{
+    /// <summary>
+    /// Runs <paramref name="model"/> over the whole series from a fresh state, as a sequence is served (a forecaster takes
+    /// raw values and their times), and scores its forecasts of the values from <paramref name="firstScored"/> on, y_t
+    /// forecasting the value <paramref name="horizon"/> steps after x_t (1 for a forecaster), beside the naive, seasonal
+    /// naive and drift forecasts of the same values.
+    /// </summary>
+    public static TrainingReport Evaluate(
+        RnnModel model,
+        IReadOnlyList<double> series,
+        int firstScored,
+        int horizon = 1,
+        int season = 12,
+        IReadOnlyList<DateTime>? times = null,
+        IReadOnlyList<double>? losses = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(series);
+        if (model.Forecaster is { } forecaster)
+        {
+            horizon = 1;
+            season = forecaster.Season;
+        }
+
+        var state = new double[model.StateSize];
+        var y = new double[model.OutputSize];
+        List<double> errors = [], naive = [], seasonal = [], drift = [];
+        for (var t = 0; t + horizon < series.Count; t++)
+        {
+            model.Step([series[t]], times is null ? 0 : times[t].Ticks, state, y);
+            var target = t + horizon;
+            if (target < firstScored)
+            {
+                continue;
+            }
+
+            errors.Add(y[0] - series[target]);
+            naive.Add(series[t] - series[target]);
+            if (target - season >= 0)
+            {
+                seasonal.Add(series[target - season] - series[target]);
+            }
+
+            if (t > 0)
+            {
+                drift.Add(series[t] + (horizon * (series[t] - series[0]) / t) - series[target]);
+            }
+        }
+
+        return new TrainingReport(model, losses ?? [], firstScored, errors.Count, Rmse(errors), Mae(errors), Rmse(naive), Mae(naive),
+            Rmse(seasonal), Mae(seasonal), Rmse(drift), Mae(drift));
+    }
+}
