@@ -45,6 +45,9 @@ public enum RnnErrorKind
 
     /// <summary>Storage lost the record of a sequence that was running: it says so instead of starting again at element 1.</summary>
     StateLost = 13,
+
+    /// <summary>A finite value the model cannot take: a log forecaster's value at or below 0.</summary>
+    OutOfDomain = 14,
 }
 
 /// <summary>
@@ -99,6 +102,9 @@ public sealed class InvalidInputException : RnnStreamsException
         new(RnnErrorKind.WrongSize, $"{what} has {actual} values; the model expects {expected}", n, expected, actual, -1);
 
     /// <summary>A vector with NaN or ±∞.</summary>
+    public static InvalidInputException OutOfDomain(string what, long n, double value, string rule) =>
+        new(RnnErrorKind.OutOfDomain, $"{what} is {value}; {rule}", n, 1, 1, 0);
+
     public static InvalidInputException NonFinite(string what, long n, int index, double value, int size) =>
         new(RnnErrorKind.NonFinite, $"{what} has {value} at position {index}; every value must be finite", n, size, size, index);
 }

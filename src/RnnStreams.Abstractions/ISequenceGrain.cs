@@ -24,6 +24,16 @@ public interface ISequenceGrain : IGrainWithStringKey
     Task<StepBatchResult> StepMany(long firstN, double[] inputs);
 
     /// <summary>
+    /// <see cref="Step"/> with the element's time (UTC; <c>default</c> for none), which a forecaster's calendar inputs read
+    /// (the month, weekday or hour); other models ignore it.
+    /// </summary>
+    Task<StepResult> StepAt(long n, double[] x, DateTime time);
+
+    /// <summary><see cref="StepMany"/> with each element's time (k times, UTC; <c>default</c> for none), as <see cref="StepAt"/>.</summary>
+    /// <exception cref="RnnArgumentException">The number of times is not the number of elements.</exception>
+    Task<StepBatchResult> StepManyAt(long firstN, double[] inputs, DateTime[] times);
+
+    /// <summary>
     /// Starts again on the model's latest version, from the initial state given at start (zeros when there was none or
     /// its shape no longer fits); the next element is 1.
     /// </summary>

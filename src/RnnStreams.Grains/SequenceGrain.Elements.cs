@@ -5,7 +5,7 @@ namespace RnnStreams.Grains;
 /// <summary>The element path: validate → dedup → step → persist → publish.</summary>
 public sealed partial class SequenceGrain
 {
-    private async Task<StepResult> StepAsync(long n, double[] x)
+    private async Task<StepResult> StepAsync(long n, double[] x, long timeTicks)
     {
         var (name, model, version) = await CurrentOrDefaultModel();
         var repeated = Admit(model, n, 1);
@@ -16,7 +16,15 @@ public sealed partial class SequenceGrain
 
         CheckInput(model, n, x);
         var y = new double[model.OutputSize];
-        await ApplyAsync(name, model, version, n, x, y);
+        ReadOnlyMemory<long> times = default;
+        if (timeTicks != 0)
+        {
+            _time ??= new long[1];
+            _time[0] = timeTicks;
+            times = _time;
+        }
+
+        await ApplyAsync(name, model, version, n, x, y, times);
         var toStream = PublishesOutputs;
         if (toStream || _services.Sink is not null)
         {
@@ -26,7 +34,7 @@ public sealed partial class SequenceGrain
         return new StepResult(n, y, version, DurableN: _ledger.DurableN);
     }
 
-    private async Task<StepBatchResult> StepManyAsync(long firstN, double[] inputs)
+    private async Task<StepBatchResult> StepManyAsync(long firstN, double[] inputs, DateTime[]? times)
     {
         if (inputs is null || inputs.Length == 0)
         {
@@ -46,6 +54,11 @@ public sealed partial class SequenceGrain
         }
 
         var count = inputs.Length / model.InputSize;
+        if (times is not null && times.Length != count)
+        {
+            throw new RnnArgumentException("times", $"{times.Length} times for {count} elements; give one per element, or none");
+        }
+
         var outputSize = model.OutputSize;
         var stored = Admit(model, firstN, count);
         var outputs = new double[count * outputSize];
@@ -69,7 +82,10 @@ public sealed partial class SequenceGrain
             throw InvalidInputException.NonFinite($"element {freshFirstN + element}", freshFirstN + element, bad % model.InputSize, fresh.Span[bad], model.InputSize);
         }
 
-        await ApplyAsync(name, model, version, freshFirstN, fresh, outputs.AsMemory(repeated * outputSize));
+        CheckDomain(model, freshFirstN, fresh.Span);
+
+        ReadOnlyMemory<long> freshTimes = times is null ? default : times.Skip(repeated).Select(t => t.Ticks).ToArray();
+        await ApplyAsync(name, model, version, freshFirstN, fresh, outputs.AsMemory(repeated * outputSize), freshTimes);
         var toStream = PublishesOutputs;
         if (toStream || _services.Sink is not null)
         {
@@ -158,6 +174,25 @@ public sealed partial class SequenceGrain
         {
             throw InvalidInputException.NonFinite($"element {n}", n, bad, x[bad], model.InputSize);
         }
+
+        CheckDomain(model, n, x);
+    }
+
+    /// <summary>A forecaster's values must be ones it can transform (above 0 for a log model): refused before stepping.</summary>
+    private static void CheckDomain(RnnModel model, long n, ReadOnlySpan<double> xs)
+    {
+        if (model.Forecaster is not { } forecaster)
+        {
+            return;
+        }
+
+        for (var i = 0; i < xs.Length; i++)
+        {
+            if (!forecaster.Accepts(xs[i]))
+            {
+                throw InvalidInputException.OutOfDomain($"element {n + i}", n + i, xs[i], "this model forecasts log(value), so every value must be above 0");
+            }
+        }
     }
 
     /// <summary>
@@ -165,7 +200,7 @@ public sealed partial class SequenceGrain
     /// copy when the policy needs the elements written before they are acknowledged), writes k×O outputs to
     /// <paramref name="ys"/>, and commits. A first element starts the sequence on the default model.
     /// </summary>
-    private async Task ApplyAsync(string name, RnnModel model, int version, long firstN, ReadOnlyMemory<double> xs, Memory<double> ys)
+    private async Task ApplyAsync(string name, RnnModel model, int version, long firstN, ReadOnlyMemory<double> xs, Memory<double> ys, ReadOnlyMemory<long> times)
     {
         var count = xs.Length / model.InputSize;
         var isNew = S.Model is null;
@@ -173,7 +208,7 @@ public sealed partial class SequenceGrain
         var batched = _services.Batcher.Batches(model);
         var failed = next.Hidden32 is { } floats // all or nothing, every way
             ? batched ? await _services.Batcher.AdvanceAsync(model, _batchRequest ??= new StepBatcher.Request(), xs, floats, ys) : model.TryAdvance(xs.Span, floats, ys.Span)
-            : batched ? await _services.Batcher.AdvanceAsync(model, _batchRequest ??= new StepBatcher.Request(), xs, next.Hidden, ys) : model.TryAdvance(xs.Span, next.Hidden, ys.Span);
+            : batched ? await _services.Batcher.AdvanceAsync(model, _batchRequest ??= new StepBatcher.Request(), xs, next.Hidden, ys) : model.TryAdvance(xs.Span, times.Span, next.Hidden, ys.Span);
         if (failed >= 0)
         {
             throw new NonFiniteResultException(Id, firstN + failed);

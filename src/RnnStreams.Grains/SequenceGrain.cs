@@ -29,6 +29,9 @@ public sealed partial class SequenceGrain
     /// <summary>This sequence's place in the silo's <see cref="StepBatcher"/>, made at its first batched element and reused.</summary>
     private StepBatcher.Request? _batchRequest;
 
+    /// <summary>The one element's time a <see cref="StepAt"/> passes to the kernel (reused: a grain runs one call at a time).</summary>
+    private long[]? _time;
+
     /// <summary>Counted in <see cref="RnnMetrics.ActiveSequences"/>.</summary>
     private bool _counted;
 
@@ -85,13 +88,17 @@ public sealed partial class SequenceGrain
         }
     }
 
-    public async Task<StepResult> Step(long n, double[] x)
+    public Task<StepResult> Step(long n, double[] x) => StepAt(n, x, default);
+
+    public Task<StepBatchResult> StepMany(long firstN, double[] inputs) => StepManyAt(firstN, inputs, null);
+
+    public async Task<StepResult> StepAt(long n, double[] x, DateTime time)
     {
         var startedAt = System.Diagnostics.Stopwatch.GetTimestamp();
         using var activity = StartStepActivity(RnnTracing.StepActivity, RnnTracing.NTag, n);
         try
         {
-            var result = await StepAsync(n, x);
+            var result = await StepAsync(n, x, time.Ticks);
             if (!result.Duplicate)
             {
                 RnnMetrics.Applied(1, startedAt, batch: false);
@@ -114,13 +121,13 @@ public sealed partial class SequenceGrain
         }
     }
 
-    public async Task<StepBatchResult> StepMany(long firstN, double[] inputs)
+    public async Task<StepBatchResult> StepManyAt(long firstN, double[] inputs, DateTime[]? times)
     {
         var startedAt = System.Diagnostics.Stopwatch.GetTimestamp();
         using var activity = StartStepActivity(RnnTracing.StepManyActivity, RnnTracing.FirstNTag, firstN);
         try
         {
-            var result = await StepManyAsync(firstN, inputs);
+            var result = await StepManyAsync(firstN, inputs, times);
             if (result.Count > result.Duplicates)
             {
                 RnnMetrics.Applied(result.Count - result.Duplicates, startedAt, batch: true);

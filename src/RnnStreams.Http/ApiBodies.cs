@@ -6,10 +6,10 @@ namespace RnnStreams.Http;
 public sealed record StartBody(string? Model, int? Version = null, double[][]? H0 = null, double[][]? C0 = null);
 
 /// <summary><c>POST /v1/sequences/{id}/elements</c>: element n's x_t.</summary>
-public sealed record ElementBody(long N, double[]? X);
+public sealed record ElementBody(long N, double[]? X, DateTimeOffset? Time = null);
 
 /// <summary><c>POST /v1/sequences/{id}/batch</c>: elements firstN, firstN+1, … one row each.</summary>
-public sealed record BatchBody(long FirstN, double[][]? Inputs);
+public sealed record BatchBody(long FirstN, double[][]? Inputs, DateTimeOffset[]? Times = null);
 
 /// <summary>The answer to a batch: one row of outputs per element.</summary>
 public sealed record BatchAnswer(long FirstN, int Count, double[][] Outputs, int ModelVersion, int Duplicates, long DurableN);
@@ -24,7 +24,7 @@ public sealed record ForecastAnswer(string Sequence, int ModelVersion, long Afte
 public sealed record FleetBody(FleetElement[]? Elements);
 
 /// <summary>One element of a fleet request.</summary>
-public sealed record FleetElement(string? Sequence, long N, double[]? X);
+public sealed record FleetElement(string? Sequence, long N, double[]? X, DateTimeOffset? Time = null);
 
 /// <summary>The answer to a fleet request: one result per element, in the request's order.</summary>
 public sealed record FleetAnswer(FleetResult[] Results, int Applied, int Refused);

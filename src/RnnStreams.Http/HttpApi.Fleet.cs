@@ -57,7 +57,7 @@ public static partial class HttpApi
                 var element = elements[i];
                 try
                 {
-                    var step = await grain.Step(element.N, element.X ?? []);
+                    var step = element.Time is { } time ? await grain.StepAt(element.N, element.X ?? [], time.UtcDateTime) : await grain.Step(element.N, element.X ?? []);
                     results[i] = new FleetResult(pair.Key, element.N, step.Y, step.ModelVersion, step.Duplicate, step.DurableN);
                 }
                 catch (RnnStreamsException e)

@@ -15,7 +15,7 @@ public static partial class HttpApi
             .WithSummary("Starts a sequence on a model (version, h_0 and an LSTM's c_0 optional)");
 
         v1.MapPost("/sequences/{id}/elements", async (string id, ElementBody body, SequenceReferences sequences) =>
-            Results.Ok(await sequences.Get(id).Step(body.N, body.X ?? [])))
+            Results.Ok(body.Time is { } time ? await sequences.Get(id).StepAt(body.N, body.X ?? [], time.UtcDateTime) : await sequences.Get(id).Step(body.N, body.X ?? [])))
             .WithSummary("Applies element n (x_t); a recent duplicate answers with its stored y and duplicate = true");
 
         v1.MapPost("/sequences/{id}/batch", async (string id, BatchBody body, IGrainFactory grains, IOptions<HttpApiOptions> options) =>
@@ -35,7 +35,10 @@ public static partial class HttpApi
                 }
             }
 
-            var result = await grains.GetGrain<ISequenceGrain>(id).StepMany(body.FirstN, [.. rows.SelectMany(r => r)]);
+            var grain = grains.GetGrain<ISequenceGrain>(id);
+            var result = body.Times is { } times
+                ? await grain.StepManyAt(body.FirstN, [.. rows.SelectMany(r => r)], [.. times.Select(t => t.UtcDateTime)])
+                : await grain.StepMany(body.FirstN, [.. rows.SelectMany(r => r)]);
             return Results.Ok(new BatchAnswer(result.FirstN, result.Count, Rows(result.Outputs, result.Count, result.OutputSize), result.ModelVersion, result.Duplicates, result.DurableN));
         }).WithSummary("Applies elements firstN, firstN+1, … (one row of D numbers each) as one batch");
 

@@ -165,7 +165,7 @@ public sealed partial class MqttIngress(MqttConnection connection, SequenceRefer
             {
                 if (input.Count == 1 && input.Inputs.Length == input.Width)
                 {
-                    var result = await grain.Step(input.FirstN, input.Inputs);
+                    var result = input.Times is [var time] ? await grain.StepAt(input.FirstN, input.Inputs, time) : await grain.Step(input.FirstN, input.Inputs);
                     if (result.Duplicate)
                     {
                         await RepublishAsync(sequence, result.N, result.Y, result.ModelVersion, input.Inputs);
@@ -173,7 +173,7 @@ public sealed partial class MqttIngress(MqttConnection connection, SequenceRefer
                 }
                 else
                 {
-                    var result = await grain.StepMany(input.FirstN, input.Inputs);
+                    var result = input.Times is { } times ? await grain.StepManyAt(input.FirstN, input.Inputs, times) : await grain.StepMany(input.FirstN, input.Inputs);
                     for (var i = 0; i < result.Duplicates; i++)
                     {
                         await RepublishAsync(sequence, result.FirstN + i, result.Outputs.AsSpan(i * result.OutputSize, result.OutputSize).ToArray(), result.ModelVersion,

@@ -6,13 +6,18 @@ namespace RnnStreams.Mqtt;
 
 /// <summary>
 /// An input message: one element (<c>{"n": 1, "x": [..]}</c>, as <c>POST /v1/sequences/{id}/elements</c>) or several
-/// (<c>{"firstN": k, "inputs": [[..], ..]}</c>, as <c>POST /v1/sequences/{id}/batch</c>).
+/// (<c>{"firstN": k, "inputs": [[..], ..]}</c>, as <c>POST /v1/sequences/{id}/batch</c>), with the element's optional
+/// <c>"time"</c> (ISO 8601) or the batch's <c>"times"</c>, which a forecaster's calendar reads.
 /// </summary>
 /// <param name="FirstN">The first element's number.</param>
 /// <param name="Count">How many elements.</param>
 /// <param name="Inputs">Their x_t one after the other (Count × D numbers).</param>
 /// <param name="Width">D as the message gives it (the first row's length).</param>
-public sealed record MqttInput(long FirstN, int Count, double[] Inputs, int Width);
+public sealed record MqttInput(long FirstN, int Count, double[] Inputs, int Width)
+{
+    /// <summary>Each element's time (UTC), from <c>time</c> or <c>times</c>; null when the message has none.</summary>
+    public DateTime[]? Times { get; init; }
+}
 
 /// <summary>Reads input messages and writes output and error messages as UTF-8 JSON.</summary>
 public static class MqttPayloads
@@ -56,7 +61,7 @@ public static class MqttPayloads
                 throw new RnnArgumentException("n", "an element needs its number n (from 1)");
             }
 
-            return new MqttInput(n, 1, body.X, body.X.Length);
+            return new MqttInput(n, 1, body.X, body.X.Length) { Times = body.Time is { } time ? [time.UtcDateTime] : null };
         }
 
         if (body.Inputs is { } rows && body.X is null)
@@ -84,7 +89,12 @@ public static class MqttPayloads
                 rows[i].CopyTo(inputs, i * width);
             }
 
-            return new MqttInput(firstN, rows.Length, inputs, width);
+            if (body.Times is { } times && times.Length != rows.Length)
+            {
+                throw new RnnArgumentException("times", $"{times.Length} times for {rows.Length} elements; give one per element, or none");
+            }
+
+            return new MqttInput(firstN, rows.Length, inputs, width) { Times = body.Times?.Select(t => t.UtcDateTime).ToArray() };
         }
 
         throw new RnnArgumentException("payload", "expected either {\"n\": 1, \"x\": [numbers]} or {\"firstN\": 1, \"inputs\": [[numbers], ...]}");
@@ -130,7 +140,7 @@ public static class MqttPayloads
         return end < 0 ? message.TrimEnd('.') : message[..end];
     }
 
-    private sealed record Body(long? N, double[]? X, long? FirstN, double[][]? Inputs);
+    private sealed record Body(long? N, double[]? X, long? FirstN, double[][]? Inputs, DateTimeOffset? Time, DateTimeOffset[]? Times);
 
     private sealed record OutputMessage(string Sequence, long N, double[] Y, int ModelVersion, string Kind, double[]? X, DateTime? SentAt, string? Reason, bool? Duplicate);
 }
