@@ -72,6 +72,9 @@ public static class Telemetry
         telemetry.WithMetrics(metrics =>
         {
             metrics.AddMeter(Meters);
+
+            // An anomaly's sequence id is not a label (a fleet has millions): the metric is one series.
+            metrics.AddView(RnnMetrics.AnomaliesName, new MetricStreamConfiguration { TagKeys = [] });
             if (prometheus)
             {
                 // Every scrape collects (no 300 ms response cache): bench reads counters before and after a measurement.

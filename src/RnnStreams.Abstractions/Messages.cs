@@ -12,6 +12,16 @@ public sealed record StartRequest(
     [property: Id(2)] double[][]? InitialState = null,
     [property: Id(3)] double[][]? InitialCell = null);
 
+/// <summary>The central interval of a forecast: the next value lies between Lower and Upper with probability Level.</summary>
+/// <param name="Level">0.8 for an 80 % interval.</param>
+/// <param name="Lower">Its lower end, in the series' units.</param>
+/// <param name="Upper">Its upper end.</param>
+[GenerateSerializer, Immutable, Alias("rnn.ForecastInterval")]
+public sealed record ForecastInterval(
+    [property: Id(0)] double Level,
+    [property: Id(1)] double Lower,
+    [property: Id(2)] double Upper);
+
 /// <summary>The answer to one element.</summary>
 /// <param name="N">The element number.</param>
 /// <param name="Y">y_t.</param>
@@ -19,13 +29,19 @@ public sealed record StartRequest(
 /// <param name="Duplicate">True when n had already been applied and this is its stored answer.</param>
 /// <param name="DurableN">The last element whose state is in storage when this answer was sent: a producer may forget
 /// every element up to it, since the sequence can never come back from further behind.</param>
+/// <param name="Interval">A forecaster with intervals: y_t's interval at the silo's <c>RnnStreams:IntervalLevel</c>; null
+/// for other models, while it warms up, and in a duplicate's stored answer.</param>
+/// <param name="Anomaly">True when the element fell outside the interval at <c>RnnStreams:AnomalyLevel</c> of the forecast
+/// made for it (an <see cref="OutputKind.Anomaly"/> event was published).</param>
 [GenerateSerializer, Immutable, Alias("rnn.StepResult")]
 public sealed record StepResult(
     [property: Id(0)] long N,
     [property: Id(1)] double[] Y,
     [property: Id(2)] int ModelVersion,
     [property: Id(3)] bool Duplicate = false,
-    [property: Id(4)] long DurableN = 0);
+    [property: Id(4)] long DurableN = 0,
+    [property: Id(5)] ForecastInterval? Interval = null,
+    [property: Id(6)] bool Anomaly = false);
 
 /// <summary>The answer to a batch of consecutive elements <c>FirstN … FirstN+Count-1</c>.</summary>
 /// <param name="FirstN">The number of the first element.</param>
@@ -45,6 +61,22 @@ public sealed record StepBatchResult(
     [property: Id(5)] int Duplicates = 0,
     [property: Id(6)] long DurableN = 0)
 {
+    /// <summary>A forecaster with intervals: each element's interval (Count each; NaN while warming up and for duplicates); else null.</summary>
+    [Id(7)]
+    public double[]? Lower { get; init; }
+
+    /// <summary>The upper ends of <see cref="Lower"/>'s intervals.</summary>
+    [Id(8)]
+    public double[]? Upper { get; init; }
+
+    /// <summary>The level of the intervals (0.8 for 80 %); 0 without them.</summary>
+    [Id(9)]
+    public double IntervalLevel { get; init; }
+
+    /// <summary>The numbers of the elements that fell outside their forecast's interval at the anomaly level (events were published); null when none.</summary>
+    [Id(10)]
+    public long[]? Anomalies { get; init; }
+
     /// <summary>y of element <c>FirstN + i</c>.</summary>
     public ReadOnlySpan<double> Output(int i) => Outputs.AsSpan(i * OutputSize, OutputSize);
 }
@@ -89,6 +121,13 @@ public enum OutputKind
 
     /// <summary>The sequence moved to model version <see cref="SequenceOutput.ModelVersion"/>, keeping its state.</summary>
     Upgraded = 4,
+
+    /// <summary>
+    /// Element N (<see cref="SequenceOutput.X"/>) fell outside <see cref="SequenceOutput.Interval"/>, the interval at the
+    /// silo's <c>RnnStreams:AnomalyLevel</c> of the forecast made for it (<see cref="SequenceOutput.Y"/>);
+    /// <see cref="SequenceOutput.Surprise"/> says by how many standard deviations. It follows the element's Step event.
+    /// </summary>
+    Anomaly = 5,
 }
 
 /// <summary>One event on <c>rnn-out/{sequence}</c>.</summary>
@@ -99,7 +138,9 @@ public enum OutputKind
 /// <param name="Kind">What happened.</param>
 /// <param name="Reason">For Ended and Error: why.</param>
 /// <param name="SentAt">For Step: when the grain produced it (UTC ticks), to measure latency.</param>
-/// <param name="X">For Step: the x_t that produced y_t (so a watcher sees inputs and outputs side by side).</param>
+/// <param name="X">For Step: the x_t that produced y_t (so a watcher sees inputs and outputs side by side); for Anomaly: the element.</param>
+/// <param name="Interval">For Step of a forecaster with intervals: y_t's interval; for Anomaly: the interval the element fell outside.</param>
+/// <param name="Surprise">For Anomaly: how many standard deviations (of the forecaster's target) the element lies from its forecast.</param>
 [GenerateSerializer, Immutable, Alias("rnn.SequenceOutput")]
 public sealed record SequenceOutput(
     [property: Id(0)] string Sequence,
@@ -109,7 +150,9 @@ public sealed record SequenceOutput(
     [property: Id(4)] OutputKind Kind = OutputKind.Step,
     [property: Id(5)] string? Reason = null,
     [property: Id(6)] long SentAt = 0,
-    [property: Id(7)] double[]? X = null);
+    [property: Id(7)] double[]? X = null,
+    [property: Id(8)] ForecastInterval? Interval = null,
+    [property: Id(9)] double? Surprise = null);
 
 /// <summary>One element sent on <c>rnn-in/{sequence}</c>.</summary>
 /// <param name="N">The element number, from 1.</param>

@@ -36,6 +36,7 @@ public struct ForecasterSurrogate
     [Id(4)] public CalendarKind Calendar;
     [Id(5)] public int FirstPhase;
     [Id(6)] public ForecastDistribution Distribution;
+    [Id(7)] public double SpreadScale;
 }
 
 /// <summary>Converts <see cref="RnnModel"/> to and from its wire form; the receiving side validates it again.</summary>
@@ -57,7 +58,7 @@ public sealed class RnnModelConverter : IConverter<RnnModel, RnnModelSurrogate>
         var network = new RnnModel(surrogate.Name, surrogate.Cell, surrogate.Output, surrogate.InputSize, surrogate.HiddenSize,
             surrogate.OutputSize, layers, surrogate.Why, surrogate.By, scaling);
         return surrogate.Forecaster is { } f
-            ? new RnnModel(network, new Forecaster(f.Season, f.Log, f.FirstDifference, f.SeasonalLags, f.Calendar, f.FirstPhase, f.Distribution))
+            ? new RnnModel(network, new Forecaster(f.Season, f.Log, f.FirstDifference, f.SeasonalLags, f.Calendar, f.FirstPhase, f.Distribution, f.SpreadScale))
             : network;
     }
 
@@ -89,6 +90,7 @@ public sealed class RnnModelConverter : IConverter<RnnModel, RnnModelSurrogate>
             Calendar = forecaster.Calendar,
             FirstPhase = forecaster.FirstPhase,
             Distribution = forecaster.Distribution,
+            SpreadScale = forecaster.SpreadScale,
         },
     };
 }

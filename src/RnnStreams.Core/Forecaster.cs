@@ -55,8 +55,13 @@ public sealed class Forecaster
 
     /// <summary>Builds and validates a forecaster's description.</summary>
     /// <exception cref="ModelValidationException">A field is out of range; the message names it.</exception>
-    public Forecaster(int season, bool log, bool firstDifference, bool seasonalLags, CalendarKind calendar, int firstPhase, ForecastDistribution distribution)
+    public Forecaster(int season, bool log, bool firstDifference, bool seasonalLags, CalendarKind calendar, int firstPhase, ForecastDistribution distribution, double spreadScale = 1)
     {
+        if (!double.IsFinite(spreadScale) || spreadScale <= 0)
+        {
+            throw new ModelValidationException("forecaster.spreadScale", $"must be a finite number above 0, got {spreadScale}");
+        }
+
         if (season is < 2 or > MaxSeason)
         {
             throw new ModelValidationException("forecaster.season", $"must be between 2 and {MaxSeason}, got {season}");
@@ -90,6 +95,7 @@ public sealed class Forecaster
         Calendar = calendar;
         FirstPhase = firstPhase;
         Distribution = distribution;
+        SpreadScale = spreadScale;
     }
 
     /// <summary>s, the season's length in elements.</summary>
@@ -112,6 +118,12 @@ public sealed class Forecaster
 
     /// <summary>Whether the network also gives the spread of its forecast.</summary>
     public ForecastDistribution Distribution { get; }
+
+    /// <summary>
+    /// Multiplies a Gaussian's spread: the calibration training measured on the part of the training values it held out
+    /// (the root mean square of the standardised errors there), so that intervals cover what they say on unseen values.
+    /// </summary>
+    public double SpreadScale { get; }
 
     /// <summary>The numbers the network reads per element.</summary>
     public int NetworkInputSize => 1 + (SeasonalLags ? 2 : 0) + (Calendar == CalendarKind.None ? 0 : 2);
@@ -229,7 +241,7 @@ public sealed class Forecaster
         Inputs(ring, (phase + 1) % Season, inputs);
         network.Step(inputs, state[..network.StateSize], outputs);
         var mean = outputs[0];
-        var sigma = Distribution == ForecastDistribution.Gaussian ? Softplus(outputs[1]) * TargetScale(network) : 0;
+        var sigma = Distribution == ForecastDistribution.Gaussian ? Softplus(outputs[1]) * TargetScale(network) * SpreadScale : 0;
         var baseValue = Base(ring);
         own[MeanSlot] = mean;
         own[SigmaSlot] = sigma;
@@ -239,24 +251,28 @@ public sealed class Forecaster
     }
 
     /// <summary>
-    /// The interval of the last forecast held in <paramref name="state"/> at <paramref name="level"/> (0.8 for 80 %): the
-    /// target's Gaussian quantiles, added to the base and turned back into the series' units (monotone, so quantiles map
-    /// exactly). False while warming up or for a model without a distribution.
+    /// The <paramref name="probability"/> quantile (0 &lt; p &lt; 1) of the next value as the last forecast held in
+    /// <paramref name="state"/> gives it: the target's Gaussian quantile added to the base and turned back into the series'
+    /// units (a monotone map, so quantiles map exactly). False while warming up or for a model without a distribution.
     /// </summary>
-    public bool TryInterval(ReadOnlySpan<double> state, int networkStateSize, double level, out double lower, out double upper)
+    public bool TryQuantile(ReadOnlySpan<double> state, int networkStateSize, double probability, out double value)
     {
         var own = state[networkStateSize..];
-        lower = upper = double.NaN;
-        if (Distribution == ForecastDistribution.None || own[ValidSlot] != 1 || level is <= 0 or >= 1)
+        value = double.NaN;
+        if (Distribution == ForecastDistribution.None || own[ValidSlot] != 1 || probability is <= 0 or >= 1 || double.IsNaN(probability))
         {
             return false;
         }
 
-        var half = own[SigmaSlot] * Normal.InvCDF(0, 1, 0.5 + (level / 2));
-        var centre = own[BaseSlot] + own[MeanSlot];
-        lower = Inverse(centre - half);
-        upper = Inverse(centre + half);
+        value = Inverse(own[BaseSlot] + own[MeanSlot] + (own[SigmaSlot] * Normal.InvCDF(0, 1, probability)));
         return true;
+    }
+
+    /// <summary>The central interval at <paramref name="level"/> (0.8 for 80 %): the quantiles (1 ∓ level) / 2.</summary>
+    public bool TryInterval(ReadOnlySpan<double> state, int networkStateSize, double level, out double lower, out double upper)
+    {
+        upper = double.NaN;
+        return TryQuantile(state, networkStateSize, (1 - level) / 2, out lower) & TryQuantile(state, networkStateSize, (1 + level) / 2, out upper);
     }
 
     /// <summary>

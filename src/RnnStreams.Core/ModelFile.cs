@@ -25,7 +25,7 @@ public static class ModelFile
     private static readonly string[] TopLevelFields =
         ["name", "cell", "dtype", "inputSize", "hiddenSize", "outputSize", "output", "layers", "W_hy", "b_y", "scaling", "forecaster", "description"];
 
-    private static readonly string[] ForecasterFields = ["season", "log", "firstDifference", "seasonalLags", "calendar", "firstPhase", "distribution"];
+    private static readonly string[] ForecasterFields = ["season", "log", "firstDifference", "seasonalLags", "calendar", "firstPhase", "distribution", "spreadScale"];
 
     private static readonly string[] ScalingFields = ["inputMean", "inputStd", "outputMean", "outputStd", "residual"];
 
@@ -172,6 +172,7 @@ public static class ModelFile
                 writer.WriteString("calendar", forecaster.Calendar.ToFileName());
                 writer.WriteNumber("firstPhase", forecaster.FirstPhase);
                 writer.WriteString("distribution", forecaster.Distribution.ToFileName());
+                writer.WriteNumber("spreadScale", forecaster.SpreadScale);
                 writer.WriteEndObject();
             }
 
@@ -313,6 +314,7 @@ public static class ModelFile
             throw new ModelValidationException("forecaster.firstPhase", $"expected a whole number, got {phaseElement.GetRawText()}");
         }
 
+        var spreadScale = element.TryGetProperty("spreadScale", out var spreadElement) ? ReadNumber(spreadElement, "forecaster.spreadScale", ModelPrecision.Float64) : 1;
         return new Forecaster(
             season,
             ReadBoolean(element, "log", "forecaster.log"),
@@ -320,7 +322,8 @@ public static class ModelFile
             ReadBoolean(element, "seasonalLags", "forecaster.seasonalLags"),
             calendar,
             firstPhase,
-            distribution);
+            distribution,
+            spreadScale);
     }
 
     /// <summary>An optional boolean field (false when absent).</summary>

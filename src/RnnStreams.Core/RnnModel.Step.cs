@@ -104,7 +104,14 @@ public sealed partial class RnnModel
     /// whose value it cannot take (<see cref="Forecaster.Accepts"/>: not above 0 for a log model).
     /// </summary>
     /// <returns>-1 on success, else the 0-based index of the first element whose input or result is not finite.</returns>
-    public int TryAdvance(ReadOnlySpan<double> xs, ReadOnlySpan<long> times, Span<double> state, Span<double> ys)
+    public int TryAdvance(ReadOnlySpan<double> xs, ReadOnlySpan<long> times, Span<double> state, Span<double> ys) => TryAdvance(xs, times, state, ys, null);
+
+    /// <summary>
+    /// <see cref="TryAdvance(ReadOnlySpan{double}, ReadOnlySpan{long}, Span{double}, Span{double})"/> that also fills
+    /// <paramref name="details"/> (room for k elements) for a forecaster with intervals: each forecast's interval, and each
+    /// arriving element's distance from the forecast made for it. Left as it was for other models.
+    /// </summary>
+    public int TryAdvance(ReadOnlySpan<double> xs, ReadOnlySpan<long> times, Span<double> state, Span<double> ys, ForecastDetails? details)
     {
         if (Forecaster is not { } forecaster)
         {
@@ -138,7 +145,19 @@ public sealed partial class RnnModel
                 return t;
             }
 
-            forecaster.Step(_network!, xs[t], times.IsEmpty ? 0 : times[t], work, ys.Slice(t, 1));
+            var networkState = _network!.StateSize;
+            if (details is not null && HasIntervals)
+            {
+                details.Surprise[t] = forecaster.Surprise(work, networkState, xs[t]);
+                forecaster.TryInterval(work, networkState, details.AnomalyLevel, out details.AnomalyLower[t], out details.AnomalyUpper[t]);
+            }
+
+            forecaster.Step(_network, xs[t], times.IsEmpty ? 0 : times[t], work, ys.Slice(t, 1));
+            if (details is not null && HasIntervals)
+            {
+                forecaster.TryInterval(work, networkState, details.Level, out details.Lower[t], out details.Upper[t]);
+            }
+
             if (Vectors.IndexOfNonFinite<double>(work) >= 0 || !double.IsFinite(ys[t]))
             {
                 return t;

@@ -281,6 +281,33 @@ public sealed partial class RnnModel
     /// <summary>The network a forecaster steps (its sizes are the file's), or this model when it is not a forecaster.</summary>
     public RnnModel Network => _network ?? this;
 
+    /// <summary>True for a forecaster whose forecasts carry a distribution (intervals, quantiles, surprise).</summary>
+    public bool HasIntervals => Forecaster is { Distribution: not ForecastDistribution.None };
+
+    /// <summary>
+    /// The central interval at <paramref name="level"/> (0.8 for 80 %) of the forecast the last step left in
+    /// <paramref name="state"/> (<see cref="Forecaster.TryInterval"/>); false for a model without intervals or while warming up.
+    /// </summary>
+    public bool TryInterval(ReadOnlySpan<double> state, double level, out double lower, out double upper)
+    {
+        lower = upper = double.NaN;
+        return Forecaster is { } f && f.TryInterval(state, _network!.StateSize, level, out lower, out upper);
+    }
+
+    /// <summary>A quantile of the forecast the last step left in <paramref name="state"/> (<see cref="Forecaster.TryQuantile"/>).</summary>
+    public bool TryQuantile(ReadOnlySpan<double> state, double probability, out double value)
+    {
+        value = double.NaN;
+        return Forecaster is { } f && f.TryQuantile(state, _network!.StateSize, probability, out value);
+    }
+
+    /// <summary>
+    /// How many standard deviations (of the target) <paramref name="value"/>, arriving next, lies from the forecast the last
+    /// step left in <paramref name="state"/>; NaN for a model without intervals, while warming up, or for a value it cannot take.
+    /// </summary>
+    public double Surprise(ReadOnlySpan<double> state, double value) =>
+        Forecaster is { } f ? f.Surprise(state, _network!.StateSize, value) : double.NaN;
+
     /// <summary>Where an LSTM's cell states start in the state (after every layer's h); -1 for the other cells.</summary>
     public int CellStateOffset => Cell == CellType.Lstm ? _layers.Length * HiddenSize : -1;
 

@@ -14,6 +14,12 @@ public static class RnnMetrics
     /// <summary>The meter's name.</summary>
     public const string MeterName = "RnnStreams";
 
+    /// <summary>The anomaly counter's name.</summary>
+    public const string AnomaliesName = "rnn.anomalies";
+
+    /// <summary>The tag that carries the sequence id of an anomaly (an exemplar's, never a label).</summary>
+    public const string SequenceTag = "sequence";
+
     private static readonly Meter Meter = new(MeterName, "1.0");
     private static long s_activeSequences;
 
@@ -40,6 +46,13 @@ public static class RnnMetrics
     private static readonly Histogram<double> CheckpointDuration = Meter.CreateHistogram("rnn.checkpoint.duration", "s", "Time of a sequence state write", advice: Seconds);
     private static readonly Counter<long> Unwritten = Meter.CreateCounter<long>("rnn.unwritten_on_deactivation", "{element}", "Acknowledged elements a sequence could not write before it deactivated (storage failing): lost");
     private static readonly Counter<long> ModelCacheHits = Meter.CreateCounter<long>("rnn.model_cache.hits", "{lookup}", "Model lookups answered from the silo's cache");
+    /// <summary>
+    /// Elements outside their forecast's interval at the anomaly level. Recorded with the sequence id as the tag
+    /// <see cref="SequenceTag"/>, which the silo's telemetry keeps out of the metric's labels (one series, whatever the
+    /// fleet's size) and in its exemplars.
+    /// </summary>
+    private static readonly Counter<long> Anomalies = Meter.CreateCounter<long>(AnomaliesName, "{element}", "Elements that fell outside the interval at RnnStreams:AnomalyLevel of the forecast made for them");
+
     private static readonly Counter<long> ModelCacheLoads = Meter.CreateCounter<long>("rnn.model_cache.loads", "{load}", "Model versions fetched from their model grain");
 
     static RnnMetrics() =>
@@ -73,6 +86,8 @@ public static class RnnMetrics
     }
 
     internal static void LostOnDeactivation(long elements) => Unwritten.Add(elements);
+
+    internal static void Anomaly(string sequence) => Anomalies.Add(1, new KeyValuePair<string, object?>(SequenceTag, sequence));
 
     internal static void CacheHit() => ModelCacheHits.Add(1);
 

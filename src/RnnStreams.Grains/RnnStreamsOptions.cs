@@ -50,6 +50,18 @@ public sealed class RnnStreamsOptions
     /// </summary>
     public int KeepHistory { get; set; } = 128;
 
+    /// <summary>
+    /// The level of the interval a forecaster with intervals gives with each output (0.8: 80 %, the default). Between 0 and 1.
+    /// </summary>
+    public double IntervalLevel { get; set; } = 0.8;
+
+    /// <summary>
+    /// An element outside the interval at this level of the forecast made for it is an anomaly: an <c>Anomaly</c> event goes
+    /// to subscribers and the <c>rnn.anomalies</c> counter counts it. Default 0.99 (about 1 in 100 clean elements flagged
+    /// when the intervals are calibrated). Between 0 and 1.
+    /// </summary>
+    public double AnomalyLevel { get; set; } = 0.99;
+
     /// <summary>An idle sequence is deactivated (its state written first) after this long without a call. Default 15 minutes.</summary>
     public TimeSpan IdleDeactivation { get; set; } = TimeSpan.FromMinutes(15);
 
@@ -164,6 +176,16 @@ public sealed class RnnStreamsOptions
         if (KeepOutputs < 1)
         {
             throw new FormatException($"RnnStreams:KeepOutputs must be at least 1, got {KeepOutputs}");
+        }
+
+        if (IntervalLevel is <= 0 or >= 1 || double.IsNaN(IntervalLevel))
+        {
+            throw new FormatException($"RnnStreams:IntervalLevel must be between 0 and 1 (0.8 for 80 %), got {IntervalLevel}");
+        }
+
+        if (AnomalyLevel is <= 0 or >= 1 || double.IsNaN(AnomalyLevel))
+        {
+            throw new FormatException($"RnnStreams:AnomalyLevel must be between 0 and 1 (0.99 for 99 %), got {AnomalyLevel}");
         }
 
         if (KeepHistory is < 0 or > MaxKeepHistory)

@@ -24,14 +24,37 @@ public sealed partial class SequenceGrain
             times = _time;
         }
 
-        await ApplyAsync(name, model, version, n, x, y, times);
+        var details = await ApplyAsync(name, model, version, n, x, y, times);
+        var interval = Interval(details, 0);
+        var anomaly = details is not null && details.IsAnomaly(0);
         var toStream = PublishesOutputs;
         if (toStream || _services.Sink is not null)
         {
-            await PublishStepAsync(new SequenceOutput(Id, n, y, version, SentAt: DateTime.UtcNow.Ticks, X: x), toStream);
+            var now = DateTime.UtcNow.Ticks;
+            await PublishStepAsync(new SequenceOutput(Id, n, y, version, SentAt: now, X: x, Interval: interval), toStream);
+            if (anomaly)
+            {
+                await PublishStepAsync(AnomalyEvent(details!, 0, n, x, version, now), toStream);
+            }
+        }
+        else if (anomaly)
+        {
+            RnnMetrics.Anomaly(Id);
         }
 
-        return new StepResult(n, y, version, DurableN: _ledger.DurableN);
+        return new StepResult(n, y, version, DurableN: _ledger.DurableN, Interval: interval, Anomaly: anomaly);
+    }
+
+    /// <summary>Element i's forecast interval, or null (no intervals, or warming up).</summary>
+    private static ForecastInterval? Interval(ForecastDetails? details, int i) =>
+        details is null || double.IsNaN(details.Lower[i]) ? null : new ForecastInterval(details.Level, details.Lower[i], details.Upper[i]);
+
+    /// <summary>The event of element i (number n) that fell outside its forecast's interval at the anomaly level; also counted.</summary>
+    private SequenceOutput AnomalyEvent(ForecastDetails details, int i, long n, double[] x, int version, long now)
+    {
+        RnnMetrics.Anomaly(Id);
+        return new SequenceOutput(Id, n, [(details.AnomalyLower[i] + details.AnomalyUpper[i]) / 2], version, OutputKind.Anomaly, SentAt: now, X: x,
+            Interval: new ForecastInterval(details.AnomalyLevel, details.AnomalyLower[i], details.AnomalyUpper[i]), Surprise: details.Surprise[i]);
     }
 
     private async Task<StepBatchResult> StepManyAsync(long firstN, double[] inputs, DateTime[]? times)
@@ -85,19 +108,38 @@ public sealed partial class SequenceGrain
         CheckDomain(model, freshFirstN, fresh.Span);
 
         ReadOnlyMemory<long> freshTimes = times is null ? default : times.Skip(repeated).Select(t => t.Ticks).ToArray();
-        await ApplyAsync(name, model, version, freshFirstN, fresh, outputs.AsMemory(repeated * outputSize), freshTimes);
+        var details = await ApplyAsync(name, model, version, freshFirstN, fresh, outputs.AsMemory(repeated * outputSize), freshTimes);
         var toStream = PublishesOutputs;
+        var anomalies = details is null ? null : Enumerable.Range(0, count - repeated).Where(details.IsAnomaly).Select(i => freshFirstN + i).ToArray();
         if (toStream || _services.Sink is not null)
         {
             var now = DateTime.UtcNow.Ticks;
             for (var i = repeated; i < count; i++)
             {
+                var x = inputs.AsSpan(i * model.InputSize, model.InputSize).ToArray();
                 await PublishStepAsync(new SequenceOutput(Id, firstN + i, outputs.AsSpan(i * outputSize, outputSize).ToArray(), version, SentAt: now,
-                    X: inputs.AsSpan(i * model.InputSize, model.InputSize).ToArray()), toStream);
+                    X: x, Interval: Interval(details, i - repeated)), toStream);
+                if (details is not null && details.IsAnomaly(i - repeated))
+                {
+                    await PublishStepAsync(AnomalyEvent(details, i - repeated, firstN + i, x, version, now), toStream);
+                }
+            }
+        }
+        else if (anomalies is { Length: > 0 })
+        {
+            foreach (var _ in anomalies)
+            {
+                RnnMetrics.Anomaly(Id);
             }
         }
 
-        return new StepBatchResult(firstN, count, outputSize, outputs, version, repeated, _ledger.DurableN);
+        return new StepBatchResult(firstN, count, outputSize, outputs, version, repeated, _ledger.DurableN)
+        {
+            Lower = details is null ? null : [.. Enumerable.Repeat(double.NaN, repeated), .. details.Lower],
+            Upper = details is null ? null : [.. Enumerable.Repeat(double.NaN, repeated), .. details.Upper],
+            IntervalLevel = details?.Level ?? 0,
+            Anomalies = anomalies is { Length: > 0 } ? anomalies : null,
+        };
     }
 
     /// <summary>The model to step with: the pinned one, or the default model for a sequence that has not started.</summary>
@@ -200,15 +242,16 @@ public sealed partial class SequenceGrain
     /// copy when the policy needs the elements written before they are acknowledged), writes k×O outputs to
     /// <paramref name="ys"/>, and commits. A first element starts the sequence on the default model.
     /// </summary>
-    private async Task ApplyAsync(string name, RnnModel model, int version, long firstN, ReadOnlyMemory<double> xs, Memory<double> ys, ReadOnlyMemory<long> times)
+    private async Task<ForecastDetails?> ApplyAsync(string name, RnnModel model, int version, long firstN, ReadOnlyMemory<double> xs, Memory<double> ys, ReadOnlyMemory<long> times)
     {
         var count = xs.Length / model.InputSize;
         var isNew = S.Model is null;
         var next = isNew ? NewState(name, version, model, new double[model.StateSize], null) : await _ledger.DraftAsync(count);
         var batched = _services.Batcher.Batches(model);
+        var details = model.HasIntervals ? new ForecastDetails(count, _services.Options.IntervalLevel, _services.Options.AnomalyLevel) : null;
         var failed = next.Hidden32 is { } floats // all or nothing, every way
             ? batched ? await _services.Batcher.AdvanceAsync(model, _batchRequest ??= new StepBatcher.Request(), xs, floats, ys) : model.TryAdvance(xs.Span, floats, ys.Span)
-            : batched ? await _services.Batcher.AdvanceAsync(model, _batchRequest ??= new StepBatcher.Request(), xs, next.Hidden, ys) : model.TryAdvance(xs.Span, times.Span, next.Hidden, ys.Span);
+            : batched ? await _services.Batcher.AdvanceAsync(model, _batchRequest ??= new StepBatcher.Request(), xs, next.Hidden, ys) : model.TryAdvance(xs.Span, times.Span, next.Hidden, ys.Span, details);
         if (failed >= 0)
         {
             throw new NonFiniteResultException(Id, firstN + failed);
@@ -234,6 +277,7 @@ public sealed partial class SequenceGrain
         }
 
         Recorded(model, firstN, xs.Span, ys.Span, recentError);
+        return details;
     }
 
     private static Span<double> Slot(SequenceState state, long n, int outputSize) =>

@@ -11,8 +11,28 @@ public sealed record ElementBody(long N, double[]? X, DateTimeOffset? Time = nul
 /// <summary><c>POST /v1/sequences/{id}/batch</c>: elements firstN, firstN+1, … one row each.</summary>
 public sealed record BatchBody(long FirstN, double[][]? Inputs, DateTimeOffset[]? Times = null);
 
-/// <summary>The answer to a batch: one row of outputs per element.</summary>
-public sealed record BatchAnswer(long FirstN, int Count, double[][] Outputs, int ModelVersion, int Duplicates, long DurableN);
+/// <summary>
+/// The answer to a batch: one row of outputs per element; for a forecaster with intervals each element's interval
+/// (null while warming up and for duplicates) and the numbers of the elements flagged as anomalies.
+/// </summary>
+public sealed record BatchAnswer(
+    long FirstN,
+    int Count,
+    double[][] Outputs,
+    int ModelVersion,
+    int Duplicates,
+    long DurableN,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] ForecastInterval?[]? Intervals = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] long[]? Anomalies = null)
+{
+    /// <summary>The HTTP form of a grain's batch result.</summary>
+    public static BatchAnswer Of(StepBatchResult result, double[][] outputs) => new(
+        result.FirstN, result.Count, outputs, result.ModelVersion, result.Duplicates, result.DurableN,
+        result.Lower is { } lower && result.Upper is { } upper
+            ? [.. lower.Select((l, i) => double.IsNaN(l) ? null : new ForecastInterval(result.IntervalLevel, l, upper[i]))]
+            : null,
+        result.Anomalies);
+}
 
 /// <summary>
 /// <c>GET /v1/sequences/{id}/forecast?steps=k</c>: k rows of O numbers from the live state; row i (from 0) forecasts
@@ -40,4 +60,6 @@ public sealed record FleetResult(
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] int? ModelVersion = null,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] bool? Duplicate = null,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] long? DurableN = null,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyDictionary<string, object?>? Problem = null);
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyDictionary<string, object?>? Problem = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] ForecastInterval? Interval = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] bool? Anomaly = null);

@@ -58,7 +58,8 @@ public static partial class HttpApi
                 try
                 {
                     var step = element.Time is { } time ? await grain.StepAt(element.N, element.X ?? [], time.UtcDateTime) : await grain.Step(element.N, element.X ?? []);
-                    results[i] = new FleetResult(pair.Key, element.N, step.Y, step.ModelVersion, step.Duplicate, step.DurableN);
+                    results[i] = new FleetResult(pair.Key, element.N, step.Y, step.ModelVersion, step.Duplicate, step.DurableN,
+                        Interval: step.Interval, Anomaly: step.Anomaly ? true : null);
                 }
                 catch (RnnStreamsException e)
                 {

@@ -12,7 +12,7 @@ namespace RnnStreams.Http;
 public static partial class HttpApi
 {
     /// <summary>
-    /// Server-Sent Events: <c>id: n</c>, <c>event: step|reset|upgraded|error|ended|expired|gap</c>, <c>data:</c> the
+    /// Server-Sent Events: <c>id: n</c>, <c>event: step|anomaly|reset|upgraded|error|ended|expired|gap</c>, <c>data:</c> the
     /// output as JSON (<c>sentAt</c> in ISO 8601). Holds a watch lease while connected (<see cref="OutputWatch"/>) and
     /// closes after the ended or expired event. A client that reconnects with <c>Last-Event-ID: k</c> (or
     /// <c>?lastEventId=k</c>) is first given the kept outputs after k (<c>"replayed": true</c>), then the live ones;
@@ -121,10 +121,22 @@ public static partial class HttpApi
         context.Response.WriteAsync($"id: {n}\nevent: {kind}\ndata: {JsonSerializer.Serialize(data, json)}\n\n", cancellation);
 
     /// <summary>An output or event as an SSE <c>data:</c> line: <c>sentAt</c> in ISO 8601 (null when not known).</summary>
-    private sealed record SseOutput(string Sequence, long N, double[] Y, int ModelVersion, string Kind, string? Reason, DateTime? SentAt, double[]? X, bool Replayed = false)
+    private sealed record SseOutput(
+        string Sequence,
+        long N,
+        double[] Y,
+        int ModelVersion,
+        string Kind,
+        string? Reason,
+        DateTime? SentAt,
+        double[]? X,
+        bool Replayed = false,
+        [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)] ForecastInterval? Interval = null,
+        [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)] double? Surprise = null)
     {
         public static SseOutput Of(SequenceOutput o, string kind) =>
-            new(o.Sequence, o.N, o.Y, o.ModelVersion, kind, o.Reason, o.SentAt > 0 ? new DateTime(o.SentAt, DateTimeKind.Utc) : null, o.X);
+            new(o.Sequence, o.N, o.Y, o.ModelVersion, kind, o.Reason, o.SentAt > 0 ? new DateTime(o.SentAt, DateTimeKind.Utc) : null, o.X,
+                Interval: o.Interval, Surprise: o.Surprise);
     }
 
     /// <summary>The <c>gap</c> event: elements <c>from…to</c> were applied but their outputs are no longer kept.</summary>

@@ -39,7 +39,7 @@ public static partial class HttpApi
             var result = body.Times is { } times
                 ? await grain.StepManyAt(body.FirstN, [.. rows.SelectMany(r => r)], [.. times.Select(t => t.UtcDateTime)])
                 : await grain.StepMany(body.FirstN, [.. rows.SelectMany(r => r)]);
-            return Results.Ok(new BatchAnswer(result.FirstN, result.Count, Rows(result.Outputs, result.Count, result.OutputSize), result.ModelVersion, result.Duplicates, result.DurableN));
+            return Results.Ok(BatchAnswer.Of(result, Rows(result.Outputs, result.Count, result.OutputSize)));
         }).WithSummary("Applies elements firstN, firstN+1, … (one row of D numbers each) as one batch");
 
         v1.MapGet("/sequences/{id}", async (string id, IGrainFactory grains) => Results.Ok(await grains.GetGrain<ISequenceGrain>(id).Snapshot()))

@@ -102,8 +102,9 @@ public static class MqttPayloads
 
     /// <summary>
     /// An output or event as published on <c>{prefix}/{sequence}/out</c>: <c>sequence</c>, <c>n</c>, <c>y</c>,
-    /// <c>modelVersion</c>, <c>kind</c> (step, reset, upgraded, error, ended, expired), <c>x</c>, <c>sentAt</c> (ISO 8601),
-    /// <c>reason</c> for events; <c>duplicate: true</c> when it is sent again for an element delivered twice.
+    /// <c>modelVersion</c>, <c>kind</c> (step, anomaly, reset, upgraded, error, ended, expired), <c>x</c>, <c>sentAt</c>
+    /// (ISO 8601), <c>reason</c> for events, <c>interval</c> (a forecaster's: <c>level</c>, <c>lower</c>, <c>upper</c>) and an
+    /// anomaly's <c>surprise</c>; <c>duplicate: true</c> when it is sent again for an element delivered twice.
     /// </summary>
     public static byte[] Output(SequenceOutput output, bool duplicate = false)
     {
@@ -117,7 +118,9 @@ public static class MqttPayloads
             output.X,
             output.SentAt > 0 ? new DateTime(output.SentAt, DateTimeKind.Utc) : null,
             output.Reason,
-            duplicate ? true : null);
+            duplicate ? true : null,
+            output.Interval,
+            output.Surprise);
         return JsonSerializer.SerializeToUtf8Bytes(message, Json);
     }
 
@@ -142,5 +145,6 @@ public static class MqttPayloads
 
     private sealed record Body(long? N, double[]? X, long? FirstN, double[][]? Inputs, DateTimeOffset? Time, DateTimeOffset[]? Times);
 
-    private sealed record OutputMessage(string Sequence, long N, double[] Y, int ModelVersion, string Kind, double[]? X, DateTime? SentAt, string? Reason, bool? Duplicate);
+    private sealed record OutputMessage(string Sequence, long N, double[] Y, int ModelVersion, string Kind, double[]? X, DateTime? SentAt, string? Reason, bool? Duplicate,
+        ForecastInterval? Interval, double? Surprise);
 }

@@ -24,6 +24,7 @@ internal static class TrainCommand
         var hidden = CliOptions.Int("--hidden", "The hidden size H.", 32);
         var layers = CliOptions.Int("--layers", "Stacked recurrent layers.", 1);
         var window = CliOptions.Int("--window", "Elements per training window (truncated backpropagation through time).", 24);
+        var intervals = CliOptions.Choice("--intervals", "Seasonal: on: the network gives a Gaussian of its forecast (mean and spread, trained by likelihood), so each output carries an interval; off: a point forecast.", "on", "on", "off");
         var epochs = CliOptions.Int("--epochs", "Passes over the training windows.", 100);
         var horizon = CliOptions.Int("--horizon", "How many steps ahead the model forecasts.", 1);
         var learningRate = CliOptions.Double("--learning-rate", "Adam's step size.", 0.01, v => v > 0, "a positive number");
@@ -42,7 +43,7 @@ internal static class TrainCommand
         var command = new Command("train", "Train a forecaster of one series offline (no silo), report it against the naive forecasts, and write a model file that serving uses unchanged.")
         {
             input, output, column, cell, hidden, layers, window, epochs, horizon, learningRate, validation, season, target, seed, name,
-            seasonal, log, difference, calendar, seasonalLags, selectEpochs, ensemble,
+            seasonal, log, difference, calendar, seasonalLags, selectEpochs, ensemble, intervals,
         };
         ConnectionOptions.AddTo(command, hidden: true);
         command.SetAction(args =>
@@ -79,6 +80,7 @@ internal static class TrainCommand
                 SeasonalLags = args.GetValue(seasonalLags) == "on",
                 SelectEpochs = args.GetValue(selectEpochs) == "on",
                 Ensemble = args.GetValue(ensemble),
+                Intervals = args.GetValue(intervals) == "on",
                 Seed = args.GetValue(seed),
                 Name = args.GetValue(name) ?? Path.GetFileNameWithoutExtension(outputPath),
             };
@@ -148,6 +150,11 @@ internal static class TrainCommand
         var season = report.Model.Forecaster?.Season ?? options.SeasonFor(null);
         stdout.WriteLine(string.Create(c, $"{"seasonal naive",-16} {report.SeasonalRmse,12:G6} {report.SeasonalMae,12:G6}   (the value {season} steps earlier)"));
         stdout.WriteLine(string.Create(c, $"{"drift",-16} {report.DriftRmse,12:G6} {report.DriftMae,12:G6}   (the last value plus the mean step so far)"));
+        if (!double.IsNaN(report.Coverage80))
+        {
+            stdout.WriteLine(string.Create(c, $"intervals: {report.Coverage80:P1} of the held-out values inside their 80 % interval, {report.Coverage95:P1} inside their 95 % interval; CRPS {report.Crps:G6} (MAE of the point forecast {report.Mae:G6})"));
+        }
+
         var ratio = report.Rmse / report.NaiveRmse;
         stdout.WriteLine(string.Create(c, $"model/naive RMSE {ratio:F3}, model/seasonal RMSE {report.Rmse / report.SeasonalRmse:F3}: the model {(ratio < 1 ? "beats" : "does not beat")} the naive forecast"));
     }

@@ -30,6 +30,7 @@ internal static class WatchCommand
         await using var target = await transport.OpenAsync(id, Timeout.InfiniteTimeSpan, needsControl: false, cancellation);
         var gate = new object();
         var header = false;
+        var intervals = false;
         await using var outputs = await OutputSubscription.SubscribeAsync(target, id, item =>
         {
             lock (gate)
@@ -38,11 +39,23 @@ internal static class WatchCommand
                 {
                     if (!header)
                     {
-                        Output.WriteHeader(stdout, item.Y.Length);
+                        intervals = item.Interval is not null;
+                        Output.WriteHeader(stdout, item.Y.Length, intervals);
                         header = true;
                     }
+                    else if (!intervals && item.Interval is { } first)
+                    {
+                        // A forecaster gives intervals from its first full window on: the rows gain two columns from here.
+                        intervals = true;
+                        stdout.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"# from n={item.N} on each row adds lower,upper: the forecast's {first.Level:P0} interval"));
+                    }
 
-                    Output.WriteRow(stdout, item.N, item.Y);
+                    Output.WriteRow(stdout, item.N, item.Y, item.Interval, intervals);
+                }
+                else if (item is { Kind: OutputKind.Anomaly, Interval: { } outside })
+                {
+                    stdout.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                        $"# anomaly n={item.N}: x={item.X?[0]} outside [{outside.Lower:G6}, {outside.Upper:G6}] ({outside.Level:P0} interval of its forecast), {item.Surprise:F1} standard deviations"));
                 }
                 else
                 {

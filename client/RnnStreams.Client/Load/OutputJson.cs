@@ -28,6 +28,7 @@ internal static class OutputJson
             "reset" => OutputKind.Reset,
             "upgraded" => OutputKind.Upgraded,
             "error" => OutputKind.Error,
+            "anomaly" => OutputKind.Anomaly,
             "ended" or "expired" => OutputKind.Ended,
             _ => throw new JsonException($"unknown output kind '{kind}'"),
         };
@@ -42,8 +43,15 @@ internal static class OutputJson
             outputKind,
             kind == "expired" ? "expired" : Text(root, "reason"),
             sentAt,
-            Numbers(root, "x"));
+            Numbers(root, "x"),
+            Interval(root),
+            root.TryGetProperty("surprise", out var surprise) && surprise.ValueKind == JsonValueKind.Number ? surprise.GetDouble() : null);
     }
+
+    private static ForecastInterval? Interval(JsonElement root) =>
+        root.TryGetProperty("interval", out var interval) && interval.ValueKind == JsonValueKind.Object
+            ? new ForecastInterval(interval.GetProperty("level").GetDouble(), interval.GetProperty("lower").GetDouble(), interval.GetProperty("upper").GetDouble())
+            : null;
 
     private static string? Text(JsonElement root, string name) =>
         root.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;

@@ -2,7 +2,8 @@ namespace RnnStreams.Core.Training;
 
 /// <summary>
 /// A trainable copy of a model's network (no scaling): all weights in one flat array, a forward pass that keeps what the
-/// backward pass needs, and the exact gradient of the mean squared error over a window (backpropagation through time).
+/// backward pass needs, and the exact gradient over a window (backpropagation through time) of the mean squared error or,
+/// for a <see cref="Gaussian"/> network, of the Gaussian negative log-likelihood.
 /// Equations and layout are <see cref="RnnModel"/>'s (PyTorch's for GRU and LSTM); an Elman layer has one bias.
 /// </summary>
 public sealed class Network
@@ -47,6 +48,12 @@ public sealed class Network
             Parameters[i] = ((random.NextDouble() * 2) - 1) * bound;
         }
     }
+
+    /// <summary>
+    /// The network's two outputs are a Gaussian's mean μ and spread s (σ = softplus(s)) of its one target, and its loss is
+    /// the negative log-likelihood <c>log σ + (target − μ)² / 2σ²</c> per step (without the constant ½ log 2π).
+    /// </summary>
+    public bool Gaussian { get; init; }
 
     /// <summary>A trainable copy of a model's weights (its scaling, if any, is not part of the network).</summary>
     public static Network FromModel(RnnModel model)
@@ -94,7 +101,7 @@ public sealed class Network
         var h = first.HiddenSize;
         var wide = count * h;
         var gates = first.Cell.Gates();
-        var merged = new Network(first.Cell, first.InputSize, wide, first.OutputSize, first.Layers, new Random(0));
+        var merged = new Network(first.Cell, first.InputSize, wide, first.OutputSize, first.Layers, new Random(0)) { Gaussian = first.Gaussian };
         Array.Clear(merged.Parameters);
         for (var m = 0; m < count; m++)
         {
@@ -188,6 +195,54 @@ public sealed class Network
     /// </summary>
     public double Loss(double[][] inputs, double[][] targets, double[] state, double[]? gradient = null)
     {
+        if (Gaussian && OutputSize != 2)
+        {
+            throw new InvalidOperationException("a Gaussian network has two outputs (mean and spread)");
+        }
+
+        var trace = Run(inputs, state);
+        var steps = trace.Length;
+        double loss = 0;
+        var scale = Gaussian ? 1.0 / steps : 1.0 / (steps * OutputSize);
+        for (var t = 0; t < steps; t++)
+        {
+            var step = trace[t];
+            step.DOutput = new double[OutputSize];
+            if (Gaussian)
+            {
+                // The loss is the likelihood's; its gradient trains the mean by squared error (so the point forecast is
+                // the squared-error model's) and the spread by likelihood given the mean: d/ds = (1/σ − e²/σ³)·sigmoid(s).
+                var (mean, spread) = (step.Output[0], step.Output[1]);
+                var sigma = Math.Max(Forecaster.Softplus(spread), 1e-6);
+                var error = mean - targets[t][0];
+                loss += (Math.Log(sigma) + (error * error / (2 * sigma * sigma))) * scale;
+                step.DOutput[0] = 2 * error;
+                step.DOutput[1] = ((1 / sigma) - (error * error / (sigma * sigma * sigma))) / (1 + Math.Exp(-spread));
+                continue;
+            }
+
+            for (var o = 0; o < OutputSize; o++)
+            {
+                var error = step.Output[o] - targets[t][o];
+                loss += error * error * scale;
+                step.DOutput[o] = 2 * error;
+            }
+        }
+
+        if (gradient is not null)
+        {
+            Backward(trace, scale, gradient);
+        }
+
+        return loss;
+    }
+
+    /// <summary>The outputs of the window <paramref name="inputs"/> run from <paramref name="state"/> (updated to the state after it).</summary>
+    public double[][] Outputs(double[][] inputs, double[] state) => [.. Run(inputs, state).Select(step => step.Output)];
+
+    /// <summary>The forward pass over a window, keeping what the backward pass needs; <paramref name="state"/> is updated.</summary>
+    private Step[] Run(double[][] inputs, double[] state)
+    {
         var steps = inputs.Length;
         var h = HiddenSize;
         var trace = new Step[steps];
@@ -199,8 +254,6 @@ public sealed class Network
             cells[k] = Cell == CellType.Lstm ? state.AsSpan((Layers + k) * h, h).ToArray() : [];
         }
 
-        double loss = 0;
-        var scale = 1.0 / (steps * OutputSize);
         for (var t = 0; t < steps; t++)
         {
             var step = trace[t] = new Step(Layers);
@@ -225,8 +278,6 @@ public sealed class Network
                 }
 
                 step.Output[o] = sum;
-                var error = sum - targets[t][o];
-                loss += error * error * scale;
             }
         }
 
@@ -239,12 +290,7 @@ public sealed class Network
             }
         }
 
-        if (gradient is not null)
-        {
-            Backward(inputs, targets, trace, scale, gradient);
-        }
-
-        return loss;
+        return trace;
     }
 
     private sealed class Step(int layers)
@@ -252,6 +298,9 @@ public sealed class Network
         public LayerCache[] Layers { get; } = new LayerCache[layers];
 
         public double[] Output { get; set; } = [];
+
+        /// <summary>The step's loss differentiated by each output (before the window's 1/steps scale).</summary>
+        public double[] DOutput { get; set; } = [];
     }
 
     /// <summary>What one layer's forward step keeps: its input, h_{t-1} (c_{t-1}), the gates and the results.</summary>
@@ -348,7 +397,7 @@ public sealed class Network
         }
     }
 
-    private void Backward(double[][] inputs, double[][] targets, Step[] trace, double scale, double[] gradient)
+    private void Backward(Step[] trace, double scale, double[] gradient)
     {
         var h = HiddenSize;
         var dHidden = new double[Layers][];
@@ -369,7 +418,7 @@ public sealed class Network
             var dTop = dHidden[Layers - 1];
             for (var o = 0; o < OutputSize; o++)
             {
-                var dy = 2 * (step.Output[o] - targets[t][o]) * scale;
+                var dy = step.DOutput[o] * scale;
                 gBy[o] += dy;
                 for (var j = 0; j < h; j++)
                 {

@@ -27,7 +27,7 @@ public static partial class Trainer
 
         var state = new double[model.StateSize];
         var y = new double[model.OutputSize];
-        List<double> errors = [], naive = [], seasonal = [], drift = [];
+        List<double> errors = [], naive = [], seasonal = [], drift = [], inside80 = [], inside95 = [], crps = [];
         for (var t = 0; t + horizon < series.Count; t++)
         {
             model.Step([series[t]], times is null ? 0 : times[t].Ticks, state, y);
@@ -38,6 +38,13 @@ public static partial class Trainer
             }
 
             errors.Add(y[0] - series[target]);
+            if (model.HasIntervals && model.TryInterval(state, 0.8, out var low80, out var high80) && model.TryInterval(state, 0.95, out var low95, out var high95))
+            {
+                inside80.Add(series[target] >= low80 && series[target] <= high80 ? 1 : 0);
+                inside95.Add(series[target] >= low95 && series[target] <= high95 ? 1 : 0);
+                crps.Add(Crps(model, state, series[target]));
+            }
+
             naive.Add(series[t] - series[target]);
             if (target - season >= 0)
             {
@@ -51,6 +58,27 @@ public static partial class Trainer
         }
 
         return new TrainingReport(model, losses ?? [], firstScored, errors.Count, Rmse(errors), Mae(errors), Rmse(naive), Mae(naive),
-            Rmse(seasonal), Mae(seasonal), Rmse(drift), Mae(drift));
+            Rmse(seasonal), Mae(seasonal), Rmse(drift), Mae(drift))
+        {
+            Coverage80 = Mean(inside80),
+            Coverage95 = Mean(inside95),
+            Crps = Mean(crps),
+        };
+    }
+
+    private static double Mean(List<double> values) => values.Count == 0 ? double.NaN : values.Average();
+
+    /// <summary>CRPS = 2 ∫ pinball_q dq over q in (0, 1), by the midpoint rule on the 99 quantiles 1 %…99 %.</summary>
+    private static double Crps(RnnModel model, double[] state, double actual)
+    {
+        double sum = 0;
+        for (var i = 1; i <= 99; i++)
+        {
+            var q = i / 100.0;
+            model.TryQuantile(state, q, out var quantile);
+            sum += ((actual < quantile ? 1 : 0) - q) * (quantile - actual);
+        }
+
+        return 2 * sum / 99;
     }
 }

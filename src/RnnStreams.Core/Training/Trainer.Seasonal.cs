@@ -19,8 +19,9 @@ public static partial class Trainer
         var calendar = !options.Calendar ? CalendarKind.None
             : timesCalendar is { } kind && Forecaster.CycleLength(kind) == season ? kind
             : CalendarKind.Position;
-        var firstPhase = calendar == CalendarKind.Position || times is null ? 0 : PhaseOf(calendar, times[0]);
-        var forecaster = new Forecaster(season, log, options.FirstDifference, options.SeasonalLags, calendar, firstPhase, ForecastDistribution.None);
+        var firstPhase = Forecaster.CycleLength(calendar) > 0 && times is not null ? PhaseOf(calendar, times[0]) : 0;
+        var distribution = options.Intervals ? ForecastDistribution.Gaussian : ForecastDistribution.None;
+        var forecaster = new Forecaster(season, log, options.FirstDifference, options.SeasonalLags, calendar, firstPhase, distribution);
 
         var first = forecaster.FirstStep;
         var rows = train - 1 - first;
@@ -70,12 +71,14 @@ public static partial class Trainer
         // Each member of the ensemble has its own seed and its own number of epochs; the model averages them.
         var members = new List<Network>();
         var epochs = new List<int>();
+        var calibrations = new List<double>();
         List<double> losses = [];
         for (var m = 0; m < options.Ensemble; m++)
         {
             var member = options with { Seed = options.Seed + m };
-            var memberEpochs = options.SelectEpochs ? SelectEpochs(inputs, targets, width, member, m == 0 ? progress : null) : options.Epochs;
-            var memberNetwork = new Network(options.Cell, width, options.Hidden, 1, options.Layers, new Random(member.Seed));
+            var (memberEpochs, calibration) = options.SelectEpochs ? SelectEpochs(inputs, targets, forecaster, member, m == 0 ? progress : null) : (options.Epochs, 1);
+            calibrations.Add(calibration);
+            var memberNetwork = NewNetwork(forecaster, member);
             var memberLosses = Fit(memberNetwork, inputs, targets, member with { Epochs = memberEpochs }, options.SelectEpochs || m > 0 ? null : progress);
             losses = m == 0 ? memberLosses : losses;
             members.Add(memberNetwork);
@@ -83,9 +86,23 @@ public static partial class Trainer
         }
 
         var network = members.Count == 1 ? members[0] : Network.Average(members);
-        var model = new RnnModel(network.ToModel(options.Name, new Scaling(inputMean, inputStd, [outputMean], [outputStd], residual: false)), forecaster);
+        // A Gaussian network's second output is its spread, standardised: the forecaster scales it by the target's deviation.
+        var scaling = options.Intervals
+            ? new Scaling(inputMean, inputStd, [outputMean, 0], [outputStd, 1], residual: false)
+            : new Scaling(inputMean, inputStd, [outputMean], [outputStd], residual: false);
+        // The spread's calibration: the members' mean square, measured where each chose its epochs.
+        var spreadScale = Math.Sqrt(calibrations.Average(k => k * k));
+        var calibrated = new Forecaster(season, log, options.FirstDifference, options.SeasonalLags, calendar, firstPhase, distribution, spreadScale);
+        var model = new RnnModel(network.ToModel(options.Name, scaling), calibrated);
         return Evaluate(model, series, train, times: times, losses: losses) with { SelectedEpochs = options.SelectEpochs ? epochs : null };
     }
+
+    /// <summary>A forecaster's network with the options' seed: a Gaussian one (mean and spread) when it gives intervals.</summary>
+    private static Network NewNetwork(Forecaster forecaster, TrainingOptions options) =>
+        new(options.Cell, forecaster.NetworkInputSize, options.Hidden, forecaster.NetworkOutputSize, options.Layers, new Random(options.Seed))
+        {
+            Gaussian = forecaster.Distribution == ForecastDistribution.Gaussian,
+        };
 
     /// <summary>The position in the season of a time, as a forecaster with <paramref name="calendar"/> reads it.</summary>
     private static int PhaseOf(CalendarKind calendar, DateTime time) =>
@@ -93,9 +110,11 @@ public static partial class Trainer
 
     /// <summary>
     /// The number of epochs, up to <see cref="TrainingOptions.Epochs"/>, after which a network fitted to the first part of
-    /// the training rows forecasts the rest of them best (the same share as the held-out tail; ties go to fewer epochs).
+    /// the training rows forecasts the rest of them best (the squared error of its mean; the same share as the held-out
+    /// tail; ties go to fewer epochs), and for a Gaussian network the calibration of its spread there: the root mean square
+    /// of the errors in units of its σ (1 when it has no spread).
     /// </summary>
-    private static int SelectEpochs(double[][] inputs, double[][] targets, int width, TrainingOptions options, Action<int, double>? progress)
+    private static (int Epochs, double Calibration) SelectEpochs(double[][] inputs, double[][] targets, Forecaster forecaster, TrainingOptions options, Action<int, double>? progress)
     {
         var fitRows = inputs.Length - (int)Math.Round(inputs.Length * options.ValidationFraction);
         if (fitRows < Math.Max(options.Window, 2) || fitRows >= inputs.Length)
@@ -105,20 +124,32 @@ public static partial class Trainer
                 "series");
         }
 
-        var network = new Network(options.Cell, width, options.Hidden, 1, options.Layers, new Random(options.Seed));
-        var best = (Epoch: 0, Loss: double.PositiveInfinity);
+        var network = NewNetwork(forecaster, options);
+        var best = (Epoch: 0, Error: double.PositiveInfinity, Calibration: 1.0);
         Fit(network, inputs[..fitRows], targets[..fitRows], options, (epoch, loss) =>
         {
             var state = new double[network.StateSize];
-            network.Loss(inputs[..fitRows], targets[..fitRows], state);
-            var validation = network.Loss(inputs[fitRows..], targets[fitRows..], state);
-            if (validation < best.Loss)
+            network.Outputs(inputs[..fitRows], state);
+            var outputs = network.Outputs(inputs[fitRows..], state);
+            double squared = 0, standardised = 0;
+            for (var i = 0; i < outputs.Length; i++)
             {
-                best = (epoch, validation);
+                var error = outputs[i][0] - targets[fitRows + i][0];
+                squared += error * error;
+                if (network.Gaussian)
+                {
+                    var sigma = Math.Max(Forecaster.Softplus(outputs[i][1]), 1e-6);
+                    standardised += error * error / (sigma * sigma);
+                }
+            }
+
+            if (squared < best.Error)
+            {
+                best = (epoch, squared, network.Gaussian ? Math.Sqrt(standardised / outputs.Length) : 1);
             }
 
             progress?.Invoke(epoch, loss);
         });
-        return Math.Max(best.Epoch, 1);
+        return (Math.Max(best.Epoch, 1), best.Calibration);
     }
 }

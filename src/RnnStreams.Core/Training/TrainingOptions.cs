@@ -67,6 +67,12 @@ public sealed record TrainingOptions
     /// <summary>Seasonal: the target one season earlier (T_{t+1−s}, T_{t−s}) is an input.</summary>
     public bool SeasonalLags { get; init; } = true;
 
+    /// <summary>
+    /// Seasonal: the network gives a Gaussian of its target (mean and spread, trained by likelihood), so each forecast
+    /// carries an interval; default on.
+    /// </summary>
+    public bool Intervals { get; init; } = true;
+
     public string Name { get; init; } = "trained";
 
     /// <summary>Checks every option, naming the bad one.</summary>
