@@ -37,6 +37,7 @@ public struct ForecasterSurrogate
     [Id(5)] public int FirstPhase;
     [Id(6)] public ForecastDistribution Distribution;
     [Id(7)] public double SpreadScale;
+    [Id(8)] public double[]? Profile;
 }
 
 /// <summary>Converts <see cref="RnnModel"/> to and from its wire form; the receiving side validates it again.</summary>
@@ -58,7 +59,7 @@ public sealed class RnnModelConverter : IConverter<RnnModel, RnnModelSurrogate>
         var network = new RnnModel(surrogate.Name, surrogate.Cell, surrogate.Output, surrogate.InputSize, surrogate.HiddenSize,
             surrogate.OutputSize, layers, surrogate.Why, surrogate.By, scaling);
         return surrogate.Forecaster is { } f
-            ? new RnnModel(network, new Forecaster(f.Season, f.Log, f.FirstDifference, f.SeasonalLags, f.Calendar, f.FirstPhase, f.Distribution, f.SpreadScale))
+            ? new RnnModel(network, new Forecaster(f.Season, f.Log, f.FirstDifference, f.SeasonalLags, f.Calendar, f.FirstPhase, f.Distribution, f.SpreadScale, f.Profile))
             : network;
     }
 
@@ -91,6 +92,7 @@ public sealed class RnnModelConverter : IConverter<RnnModel, RnnModelSurrogate>
             FirstPhase = forecaster.FirstPhase,
             Distribution = forecaster.Distribution,
             SpreadScale = forecaster.SpreadScale,
+            Profile = forecaster.Profile.IsEmpty ? null : forecaster.Profile.ToArray(),
         },
     };
 }

@@ -55,8 +55,28 @@ public sealed class Forecaster
 
     /// <summary>Builds and validates a forecaster's description.</summary>
     /// <exception cref="ModelValidationException">A field is out of range; the message names it.</exception>
-    public Forecaster(int season, bool log, bool firstDifference, bool seasonalLags, CalendarKind calendar, int firstPhase, ForecastDistribution distribution, double spreadScale = 1)
+    public Forecaster(
+        int season, bool log, bool firstDifference, bool seasonalLags, CalendarKind calendar, int firstPhase, ForecastDistribution distribution,
+        double spreadScale = 1, double[]? profile = null)
     {
+        if (profile is not null)
+        {
+            if (profile.Length != season)
+            {
+                throw new ModelValidationException("forecaster.profile", $"expected {season} numbers (one per position in the season), got {profile.Length}");
+            }
+
+            if (Array.FindIndex(profile, v => !double.IsFinite(v)) is var bad and >= 0)
+            {
+                throw new ModelValidationException($"forecaster.profile[{bad}]", $"{profile[bad]} is not finite");
+            }
+
+            if (firstDifference)
+            {
+                throw new ModelValidationException("forecaster.firstDifference", "a forecaster with a seasonal profile forecasts the change of the deseasonalised series already");
+            }
+        }
+
         if (!double.IsFinite(spreadScale) || spreadScale <= 0)
         {
             throw new ModelValidationException("forecaster.spreadScale", $"must be a finite number above 0, got {spreadScale}");
@@ -96,7 +116,17 @@ public sealed class Forecaster
         FirstPhase = firstPhase;
         Distribution = distribution;
         SpreadScale = spreadScale;
+        _profile = profile?.ToArray();
     }
+
+    private readonly double[]? _profile;
+
+    /// <summary>
+    /// The seasonal profile (s numbers, one per position in the season, in z's units), or empty: with a profile the target
+    /// is the change of the deseasonalised series d_t = z_t − profile[position of t], T_t = d_t − d_{t−1}, and the base of
+    /// the forecast of z_{t+1} is d_t + profile[position of t + 1].
+    /// </summary>
+    public ReadOnlySpan<double> Profile => _profile;
 
     /// <summary>s, the season's length in elements.</summary>
     public int Season { get; }
@@ -132,7 +162,7 @@ public sealed class Forecaster
     public int NetworkOutputSize => Distribution == ForecastDistribution.Gaussian ? 2 : 1;
 
     /// <summary>The first t (0-based) whose inputs are all defined: the network is stepped from the value at t on.</summary>
-    public int FirstStep => Season + (FirstDifference ? 1 : 0) + (SeasonalLags ? Season : 0);
+    public int FirstStep => (_profile is null ? Season + (FirstDifference ? 1 : 0) : 1) + (SeasonalLags ? Season : 0);
 
     /// <summary>The values of z the inputs at t read: z_{t−FirstStep} … z_t.</summary>
     public int Window => FirstStep + 1;
@@ -157,38 +187,51 @@ public sealed class Forecaster
     /// <summary>A value of z back in the series' units.</summary>
     public double Inverse(double z) => Log ? Math.Exp(z) : z;
 
-    /// <summary>T at the end of <paramref name="z"/> (its last value is z_t); needs s + 1 values (s + 2 with the first difference).</summary>
-    public double Target(ReadOnlySpan<double> z)
+    /// <summary>
+    /// T at the end of <paramref name="z"/> (its last value is z_t, at position <paramref name="phase"/> in the season);
+    /// needs s + 1 values (s + 2 with the first difference, 2 with a profile).
+    /// </summary>
+    public double Target(ReadOnlySpan<double> z, int phase)
     {
         var t = z.Length - 1;
+        if (_profile is { } profile)
+        {
+            return z[t] - profile[phase] - (z[t - 1] - profile[(phase + Season - 1) % Season]);
+        }
+
         var seasonal = z[t] - z[t - Season];
         return FirstDifference ? seasonal - (z[t - 1] - z[t - 1 - Season]) : seasonal;
     }
 
-    /// <summary>What the forecast of z_{t+1} adds the network's target to, z_t being the last of <paramref name="z"/>.</summary>
-    public double Base(ReadOnlySpan<double> z)
+    /// <summary>What the forecast of z_{t+1} adds the network's target to, z_t being the last of <paramref name="z"/> (at <paramref name="phase"/>).</summary>
+    public double Base(ReadOnlySpan<double> z, int phase)
     {
         var t = z.Length - 1;
+        if (_profile is { } profile)
+        {
+            return z[t] - profile[phase] + profile[(phase + 1) % Season];
+        }
+
         return FirstDifference ? z[t] + z[t + 1 - Season] - z[t - Season] : z[t + 1 - Season];
     }
 
     /// <summary>
     /// The network's inputs at t into <paramref name="x"/> (<see cref="NetworkInputSize"/> numbers): <paramref name="z"/> is
-    /// the <see cref="Window"/> values z_{t−FirstStep} … z_t, <paramref name="nextPhase"/> the position of t + 1 in the season.
+    /// the <see cref="Window"/> values z_{t−FirstStep} … z_t, <paramref name="phase"/> the position of t in the season.
     /// </summary>
-    public void Inputs(ReadOnlySpan<double> z, int nextPhase, Span<double> x)
+    public void Inputs(ReadOnlySpan<double> z, int phase, Span<double> x)
     {
         var i = 0;
-        x[i++] = Target(z);
+        x[i++] = Target(z, phase);
         if (SeasonalLags)
         {
-            x[i++] = Target(z[..^(Season - 1)]);
-            x[i++] = Target(z[..^Season]);
+            x[i++] = Target(z[..^(Season - 1)], (phase + 1) % Season); // t + 1 − s is at the position of t + 1
+            x[i++] = Target(z[..^Season], phase);
         }
 
         if (Calendar != CalendarKind.None)
         {
-            var angle = 2 * Math.PI * nextPhase / Season;
+            var angle = 2 * Math.PI * ((phase + 1) % Season) / Season;
             x[i++] = Math.Sin(angle);
             x[i] = Math.Cos(angle);
         }
@@ -238,11 +281,11 @@ public sealed class Forecaster
 
         Span<double> inputs = stackalloc double[NetworkInputSize];
         Span<double> outputs = stackalloc double[NetworkOutputSize];
-        Inputs(ring, (phase + 1) % Season, inputs);
+        Inputs(ring, phase, inputs);
         network.Step(inputs, state[..network.StateSize], outputs);
         var mean = outputs[0];
         var sigma = Distribution == ForecastDistribution.Gaussian ? Softplus(outputs[1]) * TargetScale(network) * SpreadScale : 0;
-        var baseValue = Base(ring);
+        var baseValue = Base(ring, phase);
         own[MeanSlot] = mean;
         own[SigmaSlot] = sigma;
         own[BaseSlot] = baseValue;

@@ -25,7 +25,7 @@ public static class ModelFile
     private static readonly string[] TopLevelFields =
         ["name", "cell", "dtype", "inputSize", "hiddenSize", "outputSize", "output", "layers", "W_hy", "b_y", "scaling", "forecaster", "description"];
 
-    private static readonly string[] ForecasterFields = ["season", "log", "firstDifference", "seasonalLags", "calendar", "firstPhase", "distribution", "spreadScale"];
+    private static readonly string[] ForecasterFields = ["season", "log", "firstDifference", "seasonalLags", "calendar", "firstPhase", "distribution", "spreadScale", "profile"];
 
     private static readonly string[] ScalingFields = ["inputMean", "inputStd", "outputMean", "outputStd", "residual"];
 
@@ -173,6 +173,11 @@ public static class ModelFile
                 writer.WriteNumber("firstPhase", forecaster.FirstPhase);
                 writer.WriteString("distribution", forecaster.Distribution.ToFileName());
                 writer.WriteNumber("spreadScale", forecaster.SpreadScale);
+                if (!forecaster.Profile.IsEmpty)
+                {
+                    WriteVector(writer, "profile", forecaster.Profile, ModelPrecision.Float64);
+                }
+
                 writer.WriteEndObject();
             }
 
@@ -315,6 +320,7 @@ public static class ModelFile
         }
 
         var spreadScale = element.TryGetProperty("spreadScale", out var spreadElement) ? ReadNumber(spreadElement, "forecaster.spreadScale", ModelPrecision.Float64) : 1;
+        var profile = element.TryGetProperty("profile", out var profileElement) ? ReadVector(profileElement, "forecaster.profile", season, "season", ModelPrecision.Float64) : null;
         return new Forecaster(
             season,
             ReadBoolean(element, "log", "forecaster.log"),
@@ -323,7 +329,8 @@ public static class ModelFile
             calendar,
             firstPhase,
             distribution,
-            spreadScale);
+            spreadScale,
+            profile);
     }
 
     /// <summary>An optional boolean field (false when absent).</summary>

@@ -239,11 +239,7 @@ public sealed class HttpApiTests(SiloFixture fixture) : IDisposable
     {
         var id = Key("http-sse");
         await Json(await Post($"/v1/sequences/{id}/start", new { model = "worked-example" }), HttpStatusCode.OK);
-        using var request = new HttpRequestMessage(HttpMethod.Get, $"/v1/sequences/{id}/outputs");
-        using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
-        Assert.Equal("text/event-stream", response.Content.Headers.ContentType?.MediaType);
-        var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
-        Assert.Equal(": connected", await reader.ReadLineAsync());
+        using var reader = await SseEvents.OpenAsync(_http, id);
 
         var inputs = Enumerable.Range(1, 60).Select(i => new[] { Math.Sin(i) }).ToArray();
         await Json(await Post($"/v1/sequences/{id}/batch", new { firstN = 1, inputs = inputs[..30] }), HttpStatusCode.OK);
@@ -253,24 +249,7 @@ public sealed class HttpApiTests(SiloFixture fixture) : IDisposable
         }
 
         Assert.Equal(HttpStatusCode.NoContent, (await _http.DeleteAsync($"/v1/sequences/{id}")).StatusCode);
-        var events = new List<(string Event, long Id, JsonElement Data)>();
-        string? name = null;
-        long eventId = 0;
-        while (await reader.ReadLineAsync() is { } line)
-        {
-            if (line.StartsWith("id: ", StringComparison.Ordinal))
-            {
-                eventId = long.Parse(line[4..]);
-            }
-            else if (line.StartsWith("event: ", StringComparison.Ordinal))
-            {
-                name = line[7..];
-            }
-            else if (line.StartsWith("data: ", StringComparison.Ordinal))
-            {
-                events.Add((name!, eventId, JsonDocument.Parse(line[6..]).RootElement.Clone()));
-            }
-        }
+        var events = await SseEvents.ReadAsync(reader, int.MaxValue);
 
         Assert.Equal(61, events.Count);
         Assert.Equal(Enumerable.Range(1, 60).Select(i => (long)i), events.Take(60).Select(e => e.Id));
@@ -296,61 +275,25 @@ public sealed class HttpApiTests(SiloFixture fixture) : IDisposable
         var ys = answered.GetProperty("outputs").EnumerateArray().Select(r => r[0].GetDouble()).ToArray();
 
         // Within what is kept (the last 16: 5…20): 11…20 again, then live.
-        using (var resumed = await OpenOutputsAsync(id, lastEventId: 10))
+        using (var resumed = await SseEvents.OpenAsync(_http, id, lastEventId: 10))
         {
-            var replayed = await ReadEventsAsync(resumed, 10);
+            var replayed = await SseEvents.ReadAsync(resumed, 10);
             Assert.Equal(Enumerable.Range(11, 10).Select(i => (long)i), replayed.Select(e => e.Id));
             Assert.All(replayed, e => Assert.True(e.Data.GetProperty("replayed").GetBoolean()));
             Assert.Equal(ys[10..20], replayed.Select(e => e.Data.GetProperty("y")[0].GetDouble()));
             await Json(await Post($"/v1/sequences/{id}/elements", new { n = 21, x = inputs[20] }), HttpStatusCode.OK);
-            var live = (await ReadEventsAsync(resumed, 1)).Single();
+            var live = (await SseEvents.ReadAsync(resumed, 1)).Single();
             Assert.Equal(("step", 21L, false), (live.Event, live.Id, live.Data.GetProperty("replayed").GetBoolean()));
             Assert.True(DateTime.TryParse(live.Data.GetProperty("sentAt").GetString(), System.Globalization.CultureInfo.InvariantCulture, out _)); // ISO 8601
         }
 
         // Beyond what is kept (after 2; kept 6…21): one gap event for 3…5, then 6…21.
-        using var late = await OpenOutputsAsync(id, lastEventId: 2);
-        var events = await ReadEventsAsync(late, 17);
+        using var late = await SseEvents.OpenAsync(_http, id, lastEventId: 2);
+        var events = await SseEvents.ReadAsync(late, 17);
         Assert.Equal("gap", events[0].Event);
         Assert.Equal((3L, 5L), (events[0].Data.GetProperty("from").GetInt64(), events[0].Data.GetProperty("to").GetInt64()));
         Assert.Equal(Enumerable.Range(6, 16).Select(i => (long)i), events.Skip(1).Select(e => e.Id));
         Assert.All(events.Skip(1), e => Assert.Equal("step", e.Event));
-    }
-
-    private async Task<StreamReader> OpenOutputsAsync(string id, long lastEventId)
-    {
-        var request = new HttpRequestMessage(HttpMethod.Get, $"/v1/sequences/{id}/outputs");
-        request.Headers.Add("Last-Event-ID", lastEventId.ToString(CultureInfo.InvariantCulture));
-        var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
-        Assert.Equal("text/event-stream", response.Content.Headers.ContentType?.MediaType);
-        var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
-        Assert.Equal(": connected", await reader.ReadLineAsync());
-        return reader;
-    }
-
-    private static async Task<List<(string Event, long Id, JsonElement Data)>> ReadEventsAsync(StreamReader reader, int count)
-    {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        var events = new List<(string Event, long Id, JsonElement Data)>();
-        string? name = null;
-        long eventId = 0;
-        while (events.Count < count && await reader.ReadLineAsync(timeout.Token) is { } line)
-        {
-            if (line.StartsWith("id: ", StringComparison.Ordinal))
-            {
-                eventId = long.Parse(line[4..], CultureInfo.InvariantCulture);
-            }
-            else if (line.StartsWith("event: ", StringComparison.Ordinal))
-            {
-                name = line[7..];
-            }
-            else if (line.StartsWith("data: ", StringComparison.Ordinal))
-            {
-                events.Add((name!, eventId, JsonDocument.Parse(line[6..]).RootElement.Clone()));
-            }
-        }
-
-        return events;
     }
 }
 

@@ -68,4 +68,57 @@ public static class SeriesShape
             _ => null,
         };
     }
+
+    /// <summary>
+    /// A seasonal profile by classical decomposition of <paramref name="z"/>: the centred moving average of one season
+    /// (2×s for an even s) is the trend, and the mean of z less the trend at each position in the season (its
+    /// <paramref name="phases"/>) is the profile, centred on 0.
+    /// </summary>
+    public static double[] SeasonalProfile(ReadOnlySpan<double> z, IReadOnlyList<int> phases, int season)
+    {
+        var half = season / 2;
+        var sums = new double[season];
+        var counts = new int[season];
+        for (var t = half; t + half < z.Length; t++)
+        {
+            double trend;
+            if (season % 2 == 0)
+            {
+                trend = (z[t - half] / 2) + (z[t + half] / 2);
+                for (var j = t - half + 1; j < t + half; j++)
+                {
+                    trend += z[j];
+                }
+
+                trend /= season;
+            }
+            else
+            {
+                trend = 0;
+                for (var j = t - half; j <= t + half; j++)
+                {
+                    trend += z[j];
+                }
+
+                trend /= season;
+            }
+
+            sums[phases[t]] += z[t] - trend;
+            counts[phases[t]]++;
+        }
+
+        var profile = new double[season];
+        for (var k = 0; k < season; k++)
+        {
+            profile[k] = counts[k] > 0 ? sums[k] / counts[k] : 0;
+        }
+
+        var mean = profile.Average();
+        for (var k = 0; k < season; k++)
+        {
+            profile[k] -= mean;
+        }
+
+        return profile;
+    }
 }

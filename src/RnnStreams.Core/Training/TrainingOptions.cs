@@ -1,5 +1,18 @@
 namespace RnnStreams.Core.Training;
 
+/// <summary>What a seasonal forecaster's network forecasts, z being the series or its log.</summary>
+public enum ForecastTarget
+{
+    /// <summary>The seasonal difference z_t − z_{t−s}: the forecast adds it to the value one season earlier.</summary>
+    Seasonal,
+
+    /// <summary>The change of the seasonal difference: the forecast is z_t + z_{t+1−s} − z_{t−s} plus it.</summary>
+    SeasonalChange,
+
+    /// <summary>The change of z less a seasonal profile estimated on the training values (classical decomposition).</summary>
+    Profile,
+}
+
 /// <summary>How <see cref="Trainer"/> trains a forecaster of one series.</summary>
 public sealed record TrainingOptions
 {
@@ -46,8 +59,8 @@ public sealed record TrainingOptions
     /// <summary>Seasonal: the log of the series when true, the series when false, chosen from the training part when null.</summary>
     public bool? Log { get; init; }
 
-    /// <summary>Seasonal: the target is also first-differenced (D_t − D_{t−1}); default off (measured worse on AirPassengers).</summary>
-    public bool FirstDifference { get; init; }
+    /// <summary>Seasonal: what the network forecasts (<see cref="ForecastTarget"/>); null: chosen on the inner validation part.</summary>
+    public ForecastTarget? Target { get; init; }
 
     /// <summary>
     /// Seasonal: sin and cos of the position in the season are inputs — the month, weekday or hour of each value's time when
