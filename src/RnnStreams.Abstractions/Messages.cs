@@ -239,4 +239,20 @@ public sealed record SequenceForecast(
     [property: Id(2)] long AfterN,
     [property: Id(3)] int Steps,
     [property: Id(4)] int OutputSize,
-    [property: Id(5)] double[] Y);
+    [property: Id(5)] double[] Y)
+{
+    /// <summary>
+    /// A forecaster with intervals: each row's interval (Steps each) at <see cref="IntervalLevel"/>, from
+    /// <see cref="RnnConstants.ForecastPaths"/> sampled futures; null for other models and while the forecaster warms up.
+    /// </summary>
+    [Id(6)]
+    public double[]? Lower { get; init; }
+
+    /// <summary>The upper ends of <see cref="Lower"/>'s intervals.</summary>
+    [Id(7)]
+    public double[]? Upper { get; init; }
+
+    /// <summary>The level of the intervals (the silo's <c>RnnStreams:IntervalLevel</c>); 0 without them.</summary>
+    [Id(8)]
+    public double IntervalLevel { get; init; }
+}

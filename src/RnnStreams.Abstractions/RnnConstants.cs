@@ -48,6 +48,9 @@ public static class RnnConstants
     /// </summary>
     public static readonly int[] BatcherRoundSizeBuckets = [1, 2, 4, 8, 16, 32, 64, 128, 256];
 
+    /// <summary>Futures sampled for the intervals of a multi-step forecast (<see cref="ISequenceGrain.Forecast"/>).</summary>
+    public const int ForecastPaths = 500;
+
     /// <summary>The stream id of a sequence's outputs.</summary>
     public static StreamId OutputStream(string sequence) => StreamId.Create(OutputNamespace, sequence);
 

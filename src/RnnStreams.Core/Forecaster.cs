@@ -307,8 +307,18 @@ public sealed class Forecaster
             return false;
         }
 
-        value = Inverse(own[BaseSlot] + own[MeanSlot] + (own[SigmaSlot] * Normal.InvCDF(0, 1, probability)));
+        value = ValueAt(state, networkStateSize, Normal.InvCDF(0, 1, probability));
         return true;
+    }
+
+    /// <summary>
+    /// The next value whose target lies <paramref name="score"/> standard deviations from the mean of the last forecast held
+    /// in <paramref name="state"/> (which must be valid and have a distribution): a sample of it for a standard normal score.
+    /// </summary>
+    internal double ValueAt(ReadOnlySpan<double> state, int networkStateSize, double score)
+    {
+        var own = state[networkStateSize..];
+        return Inverse(own[BaseSlot] + own[MeanSlot] + (own[SigmaSlot] * score));
     }
 
     /// <summary>The central interval at <paramref name="level"/> (0.8 for 80 %): the quantiles (1 ∓ level) / 2.</summary>

@@ -31,18 +31,41 @@ public sealed partial class SequenceGrain
 
         // Row i feeds row i−1 back as the input and steps a copy of the state; the sequence's own state is never touched.
         var size = model.StateSize;
-        var floats = steps > 1 && S.Hidden32 is { } h32 ? h32.AsSpan(0, size).ToArray() : null;
-        var doubles = steps > 1 && floats is null ? S.Hidden.AsSpan(0, size).ToArray() : null;
-        for (var i = 1; i < steps; i++)
+        var failed = S.Hidden32 is { } h32 ? model.TryRollForward(h32.AsSpan(0, size), y) : model.TryRollForward(S.Hidden.AsSpan(0, size), y);
+        if (failed >= 0)
         {
-            var x = y.AsSpan((i - 1) * o, o);
-            var next = y.AsSpan(i * o, o);
-            if ((floats is not null ? model.TryAdvance(x, floats, next) : model.TryAdvance(x, doubles!, next)) >= 0)
+            throw new NonFiniteResultException(Id, last + failed); // the fed-back input of that element overflowed the state
+        }
+
+        // A forecaster's intervals: sampled futures, the same for the same sequence at the same element.
+        double[]? lower = null, upper = null;
+        if (model.HasIntervals)
+        {
+            (lower, upper) = (new double[steps], new double[steps]);
+            var level = _services.Options.IntervalLevel;
+            if (!model.TrySampleIntervals(S.Hidden.AsSpan(0, size), RnnConstants.ForecastPaths, level, Seed(Id, last), lower, upper))
             {
-                throw new NonFiniteResultException(Id, last + i); // the fed-back input of that element overflowed the state
+                (lower, upper) = (null, null); // still warming up
             }
         }
 
-        return Task.FromResult(new SequenceForecast(Id, S.ModelVersion, last, steps, o, y));
+        return Task.FromResult(new SequenceForecast(Id, S.ModelVersion, last, steps, o, y)
+        {
+            Lower = lower,
+            Upper = upper,
+            IntervalLevel = lower is null ? 0 : _services.Options.IntervalLevel,
+        });
+    }
+
+    /// <summary>A seed stable across processes (string hashes are not): FNV-1a of the id's characters and the element number.</summary>
+    private static int Seed(string id, long n)
+    {
+        var hash = 2166136261u;
+        foreach (var c in id)
+        {
+            hash = (hash ^ c) * 16777619u;
+        }
+
+        return (int)((hash ^ (uint)n ^ (uint)(n >> 32)) & int.MaxValue);
     }
 }

@@ -38,7 +38,21 @@ public sealed record BatchAnswer(
 /// <c>GET /v1/sequences/{id}/forecast?steps=k</c>: k rows of O numbers from the live state; row i (from 0) forecasts
 /// x_(afterN+1+i).
 /// </summary>
-public sealed record ForecastAnswer(string Sequence, int ModelVersion, long AfterN, int Steps, double[][] Y);
+public sealed record ForecastAnswer(
+    string Sequence,
+    int ModelVersion,
+    long AfterN,
+    int Steps,
+    double[][] Y,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] ForecastInterval[]? Intervals = null)
+{
+    /// <summary>The HTTP form of a grain's forecast: rows of O numbers, and a forecaster's interval per row.</summary>
+    public static ForecastAnswer Of(SequenceForecast forecast, double[][] rows) => new(
+        forecast.Sequence, forecast.ModelVersion, forecast.AfterN, forecast.Steps, rows,
+        forecast.Lower is { } lower && forecast.Upper is { } upper
+            ? [.. lower.Select((l, i) => new ForecastInterval(forecast.IntervalLevel, l, upper[i]))]
+            : null);
+}
 
 /// <summary><c>POST /v1/elements</c>: elements of many sequences (a gateway forwarding its devices).</summary>
 public sealed record FleetBody(FleetElement[]? Elements);

@@ -59,8 +59,8 @@ public static partial class HttpApi
         v1.MapGet("/sequences/{id}/forecast", async (string id, int? steps, IGrainFactory grains) =>
         {
             var forecast = await grains.GetGrain<ISequenceGrain>(id).Forecast(steps ?? 1);
-            return Results.Ok(new ForecastAnswer(forecast.Sequence, forecast.ModelVersion, forecast.AfterN, forecast.Steps, Rows(forecast.Y, forecast.Steps, forecast.OutputSize)));
-        }).WithSummary("The next steps inputs (default 1, at most 10,000) forecast from the sequence's live state, rolling its model forward on a copy of h: row 1 is y_n of the last element; the sequence does not change");
+            return Results.Ok(ForecastAnswer.Of(forecast, Rows(forecast.Y, forecast.Steps, forecast.OutputSize)));
+        }).WithSummary("The next steps inputs (default 1, at most 10,000) forecast from the sequence's live state, rolling its model forward on a copy of h: row 1 is y_n of the last element; a forecaster's rows carry intervals from sampled futures; the sequence does not change");
         v1.MapGet("/sequences/{id}/outputs", StreamOutputsAsync).WithMetadata(LongRunning)
             .WithSummary("The sequence's outputs as Server-Sent Events, in order; the ended or expired event comes last");
     }

@@ -121,4 +121,31 @@ public class ForecasterSequenceTests(ClusterFixture fixture)
         Assert.Equal(expected, (await sequence.Forecast(18)).Y);
         Assert.Equal(36, (await sequence.Snapshot()).LastN);
     }
+
+    [Fact]
+    public async Task Forecast_OfAGaussianForecaster_CarriesIntervalsFromSampledFutures_TheSameEachTime()
+    {
+        var model = Forecaster(Models.Key("fcg"), ForecastDistribution.Gaussian);
+        var sequence = await StartAsync(model);
+        var warming = await sequence.StepMany(1, [.. Enumerable.Range(0, 20).Select(Value)]);
+        Assert.Null((await sequence.Forecast(3)).Lower); // warming up: no interval yet
+        Assert.Null(warming.Anomalies);
+
+        await sequence.StepMany(21, [.. Enumerable.Range(20, 20).Select(Value)]);
+        var before = await sequence.Snapshot();
+        var forecast = await sequence.Forecast(12);
+        Assert.Equal((0.8, 12, 12), (forecast.IntervalLevel, forecast.Lower!.Length, forecast.Upper!.Length));
+        for (var i = 0; i < 12; i++)
+        {
+            Assert.True(forecast.Lower[i] < forecast.Upper[i], $"row {i}: [{forecast.Lower[i]}, {forecast.Upper[i]}]");
+        }
+
+        Assert.InRange(forecast.Y[0], forecast.Lower[0], forecast.Upper[0]);
+        var again = await sequence.Forecast(12);
+        Assert.Equal(forecast.Lower, again.Lower);
+        Assert.Equal(forecast.Upper, again.Upper);
+        var after = await sequence.Snapshot();
+        Assert.Equal((before.LastN, before.UpdatedAt), (after.LastN, after.UpdatedAt));
+        Assert.Equal(before.Hidden.SelectMany(h => h), after.Hidden.SelectMany(h => h));
+    }
 }

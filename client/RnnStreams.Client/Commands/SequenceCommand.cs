@@ -24,7 +24,7 @@ internal static class SequenceCommand
     {
         var sequence = CliOptions.Text("--sequence", "The sequence's id.", "ID", required: true);
         var steps = CliOptions.Int("--steps", "How many inputs ahead (the first is y_n of the last element; more need a model whose output is its input).", 12, 1, RnnConstants.MaxForecastSteps);
-        var command = new Command("forecast", "Print the sequence's next inputs forecast from its live state, without changing it: one CSV row n,y… per step (n the element it forecasts).")
+        var command = new Command("forecast", "Print the sequence's next inputs forecast from its live state, without changing it: one CSV row n,y… per step (n the element it forecasts), with lower,upper after y for a forecaster with intervals (its interval from sampled futures).")
         {
             sequence, steps,
         };
@@ -36,7 +36,8 @@ internal static class SequenceCommand
             for (var i = 0; i < forecast.Steps; i++)
             {
                 var row = forecast.Y.AsSpan(i * forecast.OutputSize, forecast.OutputSize).ToArray();
-                stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{forecast.AfterN + 1 + i},{string.Join(',', row.Select(Csv.Format))}"));
+                var interval = forecast.Lower is { } lower && forecast.Upper is { } upper ? $",{Csv.Format(lower[i])},{Csv.Format(upper[i])}" : string.Empty;
+                stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{forecast.AfterN + 1 + i},{string.Join(',', row.Select(Csv.Format))}{interval}"));
             }
 
             return 0;
