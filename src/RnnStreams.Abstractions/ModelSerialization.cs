@@ -31,7 +31,7 @@ public struct ForecasterSurrogate
 {
     [Id(0)] public int Season;
     [Id(1)] public bool Log;
-    [Id(2)] public bool FirstDifference;
+    [Id(2)] public ForecastTarget[] Targets;
     [Id(3)] public bool SeasonalLags;
     [Id(4)] public CalendarKind Calendar;
     [Id(5)] public int FirstPhase;
@@ -59,7 +59,7 @@ public sealed class RnnModelConverter : IConverter<RnnModel, RnnModelSurrogate>
         var network = new RnnModel(surrogate.Name, surrogate.Cell, surrogate.Output, surrogate.InputSize, surrogate.HiddenSize,
             surrogate.OutputSize, layers, surrogate.Why, surrogate.By, scaling);
         return surrogate.Forecaster is { } f
-            ? new RnnModel(network, new Forecaster(f.Season, f.Log, f.FirstDifference, f.SeasonalLags, f.Calendar, f.FirstPhase, f.Distribution, f.SpreadScale, f.Profile))
+            ? new RnnModel(network, new Forecaster(f.Season, f.Log, f.Targets, f.SeasonalLags, f.Calendar, f.FirstPhase, f.Distribution, f.SpreadScale, f.Profile))
             : network;
     }
 
@@ -86,7 +86,7 @@ public sealed class RnnModelConverter : IConverter<RnnModel, RnnModelSurrogate>
         {
             Season = forecaster.Season,
             Log = forecaster.Log,
-            FirstDifference = forecaster.FirstDifference,
+            Targets = [.. forecaster.Targets],
             SeasonalLags = forecaster.SeasonalLags,
             Calendar = forecaster.Calendar,
             FirstPhase = forecaster.FirstPhase,

@@ -95,6 +95,17 @@ public static class ModelNames
 
     private static readonly string[] DistributionNames = ["none", "gaussian"];
 
+    private static readonly string[] TargetNames = ["seasonal", "seasonal-change", "profile"];
+
+    public static string ToFileName(this ForecastTarget target) => TargetNames[(int)target];
+
+    public static bool TryParseTarget(string? name, out ForecastTarget target)
+    {
+        var index = Array.IndexOf(TargetNames, name);
+        target = (ForecastTarget)Math.Max(index, 0);
+        return index >= 0;
+    }
+
     public static string ToFileName(this CalendarKind calendar) => CalendarNames[(int)calendar];
 
     public static string ToFileName(this ForecastDistribution distribution) => DistributionNames[(int)distribution];

@@ -21,6 +21,19 @@ public enum CalendarKind
     Hour,
 }
 
+/// <summary>What a forecaster's network forecasts for one of its targets, z being the series or its log.</summary>
+public enum ForecastTarget
+{
+    /// <summary>The seasonal difference z_t − z_{t−s}: its forecast is added to the value one season earlier.</summary>
+    Seasonal,
+
+    /// <summary>The change of the seasonal difference: its forecast is added to z_t + z_{t+1−s} − z_{t−s}.</summary>
+    SeasonalChange,
+
+    /// <summary>The change of z less a seasonal profile (<see cref="Forecaster.Profile"/>): added to z_t − p(t) + p(t + 1).</summary>
+    Profile,
+}
+
 /// <summary>What a forecaster's network gives besides its point forecast.</summary>
 public enum ForecastDistribution
 {
@@ -33,18 +46,22 @@ public enum ForecastDistribution
 
 /// <summary>
 /// Turns a network into a forecaster of one raw series, served as it was trained. With z the series (its log when
-/// <see cref="Log"/>), the network's target T is the seasonal difference <c>z_t − z_{t−s}</c> or, with
-/// <see cref="FirstDifference"/>, its change <c>(z_t − z_{t−s}) − (z_{t−1} − z_{t−1−s})</c>. Its inputs at t are T_t,
-/// with <see cref="SeasonalLags"/> the targets one season before the one forecast (T_{t+1−s}, T_{t−s}), and with a
-/// <see cref="Calendar"/> the sin and cos of the next element's position in the season. The forecast of the next value
-/// is <c>inverse(base + T̂)</c>, base being z_{t+1−s} (or z_t + z_{t+1−s} − z_{t−s}), inverse exp for a log model.
+/// <see cref="Log"/>), the network forecasts one or more <see cref="Targets"/> of z at once — the seasonal difference,
+/// its change, the change less a seasonal profile — each from its own inputs: its value at t and, with
+/// <see cref="SeasonalLags"/>, its values one season before the one forecast (T_{t+1−s}, T_{t−s}); with a
+/// <see cref="Calendar"/> the sin and cos of the next element's position in the season follow. Each target's forecast
+/// added to its base is a forecast of z_{t+1}; the forecast is their mean, turned back into the series' units (exp for a
+/// log model): a combination of forecasters in one network.
 /// </summary>
 /// <remarks>
 /// A sequence served by a forecaster keeps, after its network's state, <see cref="StateSize"/> more numbers: the count of
 /// values, the last position in the season, the last <see cref="Window"/> values of z (oldest first), and the last
-/// forecast's distribution (target mean, standard deviation, base, and whether the network made it). Until the window is
+/// forecast's distribution (its centre and standard deviation in z, and whether the network made it). Until the window is
 /// full (<see cref="FirstStep"/> values) the network is not stepped and the forecast is seasonal naive (the last value
-/// before a whole season has been seen), with no interval — exactly as training ran it.
+/// before a whole season has been seen), with no interval — exactly as training ran it. With a Gaussian
+/// <see cref="Distribution"/> the network gives each target's mean and spread; the forecast's distribution in z is the
+/// normal whose variance is the targets' mean variance plus the variance of their forecasts (their mixture's), times
+/// <see cref="SpreadScale"/>².
 /// </remarks>
 public sealed class Forecaster
 {
@@ -53,12 +70,31 @@ public sealed class Forecaster
     private const int RingStart = 2;
     private const int MaxSeason = 1000;
 
+    private readonly ForecastTarget[] _targets;
+    private readonly double[]? _profile;
+
     /// <summary>Builds and validates a forecaster's description.</summary>
     /// <exception cref="ModelValidationException">A field is out of range; the message names it.</exception>
     public Forecaster(
-        int season, bool log, bool firstDifference, bool seasonalLags, CalendarKind calendar, int firstPhase, ForecastDistribution distribution,
+        int season, bool log, IReadOnlyList<ForecastTarget> targets, bool seasonalLags, CalendarKind calendar, int firstPhase, ForecastDistribution distribution,
         double spreadScale = 1, double[]? profile = null)
     {
+        ArgumentNullException.ThrowIfNull(targets);
+        if (season is < 2 or > MaxSeason)
+        {
+            throw new ModelValidationException("forecaster.season", $"must be between 2 and {MaxSeason}, got {season}");
+        }
+
+        if (targets.Count == 0 || targets.Any(t => !Enum.IsDefined(t)) || targets.Distinct().Count() != targets.Count)
+        {
+            throw new ModelValidationException("forecaster.targets", "expected one or more distinct targets of seasonal, seasonal-change and profile");
+        }
+
+        if (targets.Contains(ForecastTarget.Profile) != profile is not null)
+        {
+            throw new ModelValidationException("forecaster.profile", profile is null ? "the profile target needs the seasonal profile" : "a profile is given but no target uses it");
+        }
+
         if (profile is not null)
         {
             if (profile.Length != season)
@@ -70,21 +106,11 @@ public sealed class Forecaster
             {
                 throw new ModelValidationException($"forecaster.profile[{bad}]", $"{profile[bad]} is not finite");
             }
-
-            if (firstDifference)
-            {
-                throw new ModelValidationException("forecaster.firstDifference", "a forecaster with a seasonal profile forecasts the change of the deseasonalised series already");
-            }
         }
 
         if (!double.IsFinite(spreadScale) || spreadScale <= 0)
         {
             throw new ModelValidationException("forecaster.spreadScale", $"must be a finite number above 0, got {spreadScale}");
-        }
-
-        if (season is < 2 or > MaxSeason)
-        {
-            throw new ModelValidationException("forecaster.season", $"must be between 2 and {MaxSeason}, got {season}");
         }
 
         if (!Enum.IsDefined(calendar))
@@ -110,7 +136,7 @@ public sealed class Forecaster
 
         Season = season;
         Log = log;
-        FirstDifference = firstDifference;
+        _targets = [.. targets];
         SeasonalLags = seasonalLags;
         Calendar = calendar;
         FirstPhase = firstPhase;
@@ -119,25 +145,16 @@ public sealed class Forecaster
         _profile = profile?.ToArray();
     }
 
-    private readonly double[]? _profile;
-
-    /// <summary>
-    /// The seasonal profile (s numbers, one per position in the season, in z's units), or empty: with a profile the target
-    /// is the change of the deseasonalised series d_t = z_t − profile[position of t], T_t = d_t − d_{t−1}, and the base of
-    /// the forecast of z_{t+1} is d_t + profile[position of t + 1].
-    /// </summary>
-    public ReadOnlySpan<double> Profile => _profile;
-
     /// <summary>s, the season's length in elements.</summary>
     public int Season { get; }
 
     /// <summary>z is log(value): every value must be above 0.</summary>
     public bool Log { get; }
 
-    /// <summary>The target is the change of the seasonal difference.</summary>
-    public bool FirstDifference { get; }
+    /// <summary>What the network forecasts: one output (and a spread) per target, in this order.</summary>
+    public IReadOnlyList<ForecastTarget> Targets => _targets;
 
-    /// <summary>The targets one season before the forecast one are inputs.</summary>
+    /// <summary>Each target's values one season before the forecast one are inputs.</summary>
     public bool SeasonalLags { get; }
 
     /// <summary>Where the sin/cos calendar inputs come from (<see cref="CalendarKind.None"/>: no such inputs).</summary>
@@ -146,23 +163,32 @@ public sealed class Forecaster
     /// <summary>The position in the season of a sequence's first element when it has no time (the training data's first).</summary>
     public int FirstPhase { get; }
 
-    /// <summary>Whether the network also gives the spread of its forecast.</summary>
+    /// <summary>Whether the network also gives the spread of its forecasts.</summary>
     public ForecastDistribution Distribution { get; }
 
     /// <summary>
-    /// Multiplies a Gaussian's spread: the calibration training measured on the part of the training values it held out
+    /// Multiplies the forecast's spread: the calibration training measured on the part of the training values it held out
     /// (the root mean square of the standardised errors there), so that intervals cover what they say on unseen values.
     /// </summary>
     public double SpreadScale { get; }
 
-    /// <summary>The numbers the network reads per element.</summary>
-    public int NetworkInputSize => 1 + (SeasonalLags ? 2 : 0) + (Calendar == CalendarKind.None ? 0 : 2);
+    /// <summary>The seasonal profile of the <see cref="ForecastTarget.Profile"/> target (s numbers in z's units, one per position), or empty.</summary>
+    public ReadOnlySpan<double> Profile => _profile;
 
-    /// <summary>The numbers the network gives per element: the target's mean, and a Gaussian's spread.</summary>
-    public int NetworkOutputSize => Distribution == ForecastDistribution.Gaussian ? 2 : 1;
+    /// <summary>The inputs per target: its value at t, and with lags its two values one season earlier.</summary>
+    private int InputsPerTarget => 1 + (SeasonalLags ? 2 : 0);
+
+    /// <summary>The outputs per target: its mean, and a Gaussian's spread.</summary>
+    private int OutputsPerTarget => Distribution == ForecastDistribution.Gaussian ? 2 : 1;
+
+    /// <summary>The numbers the network reads per element.</summary>
+    public int NetworkInputSize => (_targets.Length * InputsPerTarget) + (Calendar == CalendarKind.None ? 0 : 2);
+
+    /// <summary>The numbers the network gives per element: each target's mean, and with a Gaussian its spread after it.</summary>
+    public int NetworkOutputSize => _targets.Length * OutputsPerTarget;
 
     /// <summary>The first t (0-based) whose inputs are all defined: the network is stepped from the value at t on.</summary>
-    public int FirstStep => (_profile is null ? Season + (FirstDifference ? 1 : 0) : 1) + (SeasonalLags ? Season : 0);
+    public int FirstStep => _targets.Max(Reach) + (SeasonalLags ? Season : 0);
 
     /// <summary>The values of z the inputs at t read: z_{t−FirstStep} … z_t.</summary>
     public int Window => FirstStep + 1;
@@ -178,6 +204,14 @@ public sealed class Forecaster
 
     private int ValidSlot => MeanSlot + 3;
 
+    /// <summary>How far back a target's value at t reads: z_{t−reach} … z_t.</summary>
+    private int Reach(ForecastTarget target) => target switch
+    {
+        ForecastTarget.Seasonal => Season,
+        ForecastTarget.SeasonalChange => Season + 1,
+        _ => 1,
+    };
+
     /// <summary>True when <paramref name="value"/> can be served: finite, and above 0 for a log model.</summary>
     public bool Accepts(double value) => double.IsFinite(value) && (!Log || value > 0);
 
@@ -188,31 +222,34 @@ public sealed class Forecaster
     public double Inverse(double z) => Log ? Math.Exp(z) : z;
 
     /// <summary>
-    /// T at the end of <paramref name="z"/> (its last value is z_t, at position <paramref name="phase"/> in the season);
-    /// needs s + 1 values (s + 2 with the first difference, 2 with a profile).
+    /// A target's value at the end of <paramref name="z"/> (its last value is z_t, at position <paramref name="phase"/> in
+    /// the season).
     /// </summary>
-    public double Target(ReadOnlySpan<double> z, int phase)
+    public double Target(ForecastTarget target, ReadOnlySpan<double> z, int phase)
     {
         var t = z.Length - 1;
-        if (_profile is { } profile)
+        switch (target)
         {
-            return z[t] - profile[phase] - (z[t - 1] - profile[(phase + Season - 1) % Season]);
+            case ForecastTarget.Profile:
+                var profile = _profile!;
+                return z[t] - profile[phase] - (z[t - 1] - profile[(phase + Season - 1) % Season]);
+            case ForecastTarget.SeasonalChange:
+                return z[t] - z[t - Season] - (z[t - 1] - z[t - 1 - Season]);
+            default:
+                return z[t] - z[t - Season];
         }
-
-        var seasonal = z[t] - z[t - Season];
-        return FirstDifference ? seasonal - (z[t - 1] - z[t - 1 - Season]) : seasonal;
     }
 
-    /// <summary>What the forecast of z_{t+1} adds the network's target to, z_t being the last of <paramref name="z"/> (at <paramref name="phase"/>).</summary>
-    public double Base(ReadOnlySpan<double> z, int phase)
+    /// <summary>What the forecast of z_{t+1} adds a target's forecast to, z_t being the last of <paramref name="z"/> (at <paramref name="phase"/>).</summary>
+    public double Base(ForecastTarget target, ReadOnlySpan<double> z, int phase)
     {
         var t = z.Length - 1;
-        if (_profile is { } profile)
+        return target switch
         {
-            return z[t] - profile[phase] + profile[(phase + 1) % Season];
-        }
-
-        return FirstDifference ? z[t] + z[t + 1 - Season] - z[t - Season] : z[t + 1 - Season];
+            ForecastTarget.Profile => z[t] - _profile![phase] + _profile[(phase + 1) % Season],
+            ForecastTarget.SeasonalChange => z[t] + z[t + 1 - Season] - z[t - Season],
+            _ => z[t + 1 - Season],
+        };
     }
 
     /// <summary>
@@ -222,11 +259,14 @@ public sealed class Forecaster
     public void Inputs(ReadOnlySpan<double> z, int phase, Span<double> x)
     {
         var i = 0;
-        x[i++] = Target(z, phase);
-        if (SeasonalLags)
+        foreach (var target in _targets)
         {
-            x[i++] = Target(z[..^(Season - 1)], (phase + 1) % Season); // t + 1 − s is at the position of t + 1
-            x[i++] = Target(z[..^Season], phase);
+            x[i++] = Target(target, z, phase);
+            if (SeasonalLags)
+            {
+                x[i++] = Target(target, z[..^(Season - 1)], (phase + 1) % Season); // t + 1 − s is at the position of t + 1
+                x[i++] = Target(target, z[..^Season], phase);
+            }
         }
 
         if (Calendar != CalendarKind.None)
@@ -235,6 +275,39 @@ public sealed class Forecaster
             x[i++] = Math.Sin(angle);
             x[i] = Math.Cos(angle);
         }
+    }
+
+    /// <summary>
+    /// The forecast of z_{t+1} from the network's outputs (unscaled: each target's mean in its units, then a Gaussian's raw
+    /// spread): the mean of the targets' forecasts, and its standard deviation in z (0 without a distribution) — the
+    /// targets' mean variance plus their forecasts' variance, times <see cref="SpreadScale"/>. <paramref name="spreadUnits"/>
+    /// gives each target's deviation (its spread comes out of the network standardised).
+    /// </summary>
+    public (double Centre, double Sigma) Combine(ReadOnlySpan<double> z, int phase, ReadOnlySpan<double> outputs, ReadOnlySpan<double> spreadUnits)
+    {
+        var count = _targets.Length;
+        var per = OutputsPerTarget;
+        double sum = 0, squares = 0, variance = 0;
+        for (var c = 0; c < count; c++)
+        {
+            var centre = Base(_targets[c], z, phase) + outputs[c * per];
+            sum += centre;
+            squares += centre * centre;
+            if (per == 2)
+            {
+                var sigma = Softplus(outputs[(c * per) + 1]) * spreadUnits[c];
+                variance += sigma * sigma;
+            }
+        }
+
+        var mean = sum / count;
+        if (per == 1)
+        {
+            return (mean, 0);
+        }
+
+        var spreadOfCentres = Math.Max((squares / count) - (mean * mean), 0);
+        return (mean, Math.Sqrt((variance / count) + spreadOfCentres) * SpreadScale);
     }
 
     /// <summary>
@@ -281,16 +354,16 @@ public sealed class Forecaster
 
         Span<double> inputs = stackalloc double[NetworkInputSize];
         Span<double> outputs = stackalloc double[NetworkOutputSize];
+        Span<double> units = stackalloc double[_targets.Length];
         Inputs(ring, phase, inputs);
         network.Step(inputs, state[..network.StateSize], outputs);
-        var mean = outputs[0];
-        var sigma = Distribution == ForecastDistribution.Gaussian ? Softplus(outputs[1]) * TargetScale(network) * SpreadScale : 0;
-        var baseValue = Base(ring, phase);
-        own[MeanSlot] = mean;
+        SpreadUnits(network, units);
+        var (centre, sigma) = Combine(ring, phase, outputs, units);
+        own[MeanSlot] = centre;
         own[SigmaSlot] = sigma;
-        own[BaseSlot] = baseValue;
+        own[BaseSlot] = 0;
         own[ValidSlot] = 1;
-        y[0] = Inverse(baseValue + mean);
+        y[0] = Inverse(centre);
     }
 
     /// <summary>
@@ -344,8 +417,14 @@ public sealed class Forecaster
         return (Transform(value) - own[BaseSlot] - own[MeanSlot]) / own[SigmaSlot];
     }
 
-    /// <summary>The target's scale: a Gaussian's spread comes out of the network standardised.</summary>
-    private static double TargetScale(RnnModel network) => network.Scaling is { } scaling ? scaling.OutputStd[0] : 1;
+    /// <summary>Each target's deviation, by which its spread is scaled: a Gaussian's spread comes out of the network standardised.</summary>
+    private void SpreadUnits(RnnModel network, Span<double> units)
+    {
+        for (var c = 0; c < units.Length; c++)
+        {
+            units[c] = network.Scaling is { } scaling ? scaling.OutputStd[c * OutputsPerTarget] : 1;
+        }
+    }
 
     /// <summary>log(1 + e^v), computed without overflow; the network's spread is this of its second output.</summary>
     public static double Softplus(double v) => v > 30 ? v : Math.Log(1 + Math.Exp(v));

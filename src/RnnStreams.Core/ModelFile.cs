@@ -25,7 +25,7 @@ public static class ModelFile
     private static readonly string[] TopLevelFields =
         ["name", "cell", "dtype", "inputSize", "hiddenSize", "outputSize", "output", "layers", "W_hy", "b_y", "scaling", "forecaster", "description"];
 
-    private static readonly string[] ForecasterFields = ["season", "log", "firstDifference", "seasonalLags", "calendar", "firstPhase", "distribution", "spreadScale", "profile"];
+    private static readonly string[] ForecasterFields = ["season", "log", "targets", "seasonalLags", "calendar", "firstPhase", "distribution", "spreadScale", "profile"];
 
     private static readonly string[] ScalingFields = ["inputMean", "inputStd", "outputMean", "outputStd", "residual"];
 
@@ -167,7 +167,8 @@ public static class ModelFile
                 writer.WriteStartObject("forecaster");
                 writer.WriteNumber("season", forecaster.Season);
                 writer.WriteBoolean("log", forecaster.Log);
-                writer.WriteBoolean("firstDifference", forecaster.FirstDifference);
+                writer.WritePropertyName("targets");
+                writer.WriteRawValue($"[{string.Join(", ", forecaster.Targets.Select(t => $"\"{t.ToFileName()}\""))}]", skipInputValidation: true);
                 writer.WriteBoolean("seasonalLags", forecaster.SeasonalLags);
                 writer.WriteString("calendar", forecaster.Calendar.ToFileName());
                 writer.WriteNumber("firstPhase", forecaster.FirstPhase);
@@ -321,10 +322,28 @@ public static class ModelFile
 
         var spreadScale = element.TryGetProperty("spreadScale", out var spreadElement) ? ReadNumber(spreadElement, "forecaster.spreadScale", ModelPrecision.Float64) : 1;
         var profile = element.TryGetProperty("profile", out var profileElement) ? ReadVector(profileElement, "forecaster.profile", season, "season", ModelPrecision.Float64) : null;
+        var targetsElement = Required(element, "targets", "forecaster");
+        if (targetsElement.ValueKind != JsonValueKind.Array)
+        {
+            throw new ModelValidationException("forecaster.targets", $"expected an array of targets (seasonal, seasonal-change, profile), got {Describe(targetsElement.ValueKind)}");
+        }
+
+        var targets = new List<ForecastTarget>();
+        foreach (var item in targetsElement.EnumerateArray())
+        {
+            var targetName = ReadString(item, $"forecaster.targets[{targets.Count}]");
+            if (!ModelNames.TryParseTarget(targetName, out var target))
+            {
+                throw new ModelValidationException($"forecaster.targets[{targets.Count}]", $"unknown target '{targetName}'; expected seasonal, seasonal-change or profile");
+            }
+
+            targets.Add(target);
+        }
+
         return new Forecaster(
             season,
             ReadBoolean(element, "log", "forecaster.log"),
-            ReadBoolean(element, "firstDifference", "forecaster.firstDifference"),
+            targets,
             ReadBoolean(element, "seasonalLags", "forecaster.seasonalLags"),
             calendar,
             firstPhase,

@@ -21,8 +21,8 @@ public class ForecasterTests
         return new RnnModel(network, forecaster);
     }
 
-    private static Forecaster Monthly(bool log = false, bool firstDifference = false, double[]? profile = null, ForecastDistribution distribution = ForecastDistribution.Gaussian, double spreadScale = 1) =>
-        new(12, log, firstDifference, seasonalLags: true, CalendarKind.Month, firstPhase: 0, distribution, spreadScale, profile);
+    private static Forecaster Monthly(bool log = false, ForecastTarget target = ForecastTarget.Seasonal, double[]? profile = null, ForecastDistribution distribution = ForecastDistribution.Gaussian, double spreadScale = 1) =>
+        new(12, log, [target], seasonalLags: true, CalendarKind.Month, firstPhase: 0, distribution, spreadScale, profile);
 
     private static double Value(int t) => 50 + t + (5 * Math.Sin(2 * Math.PI * t / 12));
 
@@ -38,28 +38,54 @@ public class ForecasterTests
         Assert.Equal(z[13] - z[1], x[1]); // T_{t+1−s}
         Assert.Equal(z[12] - z[0], x[2]); // T_{t−s}
         Assert.Equal((Math.Sin(2 * Math.PI / 12), Math.Cos(2 * Math.PI / 12)), (x[3], x[4]));
-        Assert.Equal(z[13], f.Base(z, 0));
+        Assert.Equal(z[13], f.Base(ForecastTarget.Seasonal, z, 0));
 
-        var change = Monthly(firstDifference: true);
+        var change = Monthly(target: ForecastTarget.SeasonalChange);
         var w = Enumerable.Range(0, change.Window).Select(Value).ToArray(); // t = 25
-        Assert.Equal(w[25] - w[13] - (w[24] - w[12]), change.Target(w, 1));
-        Assert.Equal(w[25] + w[14] - w[13], change.Base(w, 1));
+        Assert.Equal(w[25] - w[13] - (w[24] - w[12]), change.Target(ForecastTarget.SeasonalChange, w, 1));
+        Assert.Equal(w[25] + w[14] - w[13], change.Base(ForecastTarget.SeasonalChange, w, 1));
     }
 
     [Fact]
     public void Profile_TargetIsTheChangeOfTheDeseasonalisedSeries_AndBaseAddsTheNextPositionsProfile()
     {
         var profile = Enumerable.Range(0, 12).Select(k => k - 5.5).ToArray();
-        var f = Monthly(profile: profile);
+        var f = Monthly(target: ForecastTarget.Profile, profile: profile);
         Assert.Equal(13, f.FirstStep);
         var z = Enumerable.Range(0, f.Window).Select(Value).ToArray(); // z_0 … z_13, t = 13 at position 1 (February)
-        Assert.Equal(z[13] - profile[1] - (z[12] - profile[0]), f.Target(z, 1));
-        Assert.Equal(z[13] - profile[1] + profile[2], f.Base(z, 1));
-        Assert.Equal(z[13] - profile[11] + profile[0], f.Base(z, 11)); // December's next is January
+        Assert.Equal(z[13] - profile[1] - (z[12] - profile[0]), f.Target(ForecastTarget.Profile, z, 1));
+        Assert.Equal(z[13] - profile[1] + profile[2], f.Base(ForecastTarget.Profile, z, 1));
+        Assert.Equal(z[13] - profile[11] + profile[0], f.Base(ForecastTarget.Profile, z, 11)); // December's next is January
         var x = new double[5];
         f.Inputs(z, 1, x);
-        Assert.Equal(f.Target(z[..^11], 2), x[1]); // t + 1 − s = 2, at position 2
-        Assert.Equal(f.Target(z[..^12], 1), x[2]); // t − s = 1
+        Assert.Equal(f.Target(ForecastTarget.Profile, z[..^11], 2), x[1]); // t + 1 − s = 2, at position 2
+        Assert.Equal(f.Target(ForecastTarget.Profile, z[..^12], 1), x[2]); // t − s = 1
+    }
+
+    [Fact]
+    public void SeveralTargets_InputsFollowEachOther_AndTheForecastIsTheirMeanWithTheMixturesSpread()
+    {
+        var profile = Enumerable.Range(0, 12).Select(k => Math.Cos(k)).ToArray();
+        ForecastTarget[] targets = [ForecastTarget.Seasonal, ForecastTarget.SeasonalChange, ForecastTarget.Profile];
+        var f = new Forecaster(12, false, targets, true, CalendarKind.Month, 0, ForecastDistribution.Gaussian, 1.5, profile);
+        Assert.Equal((11, 6, 25), (f.NetworkInputSize, f.NetworkOutputSize, f.FirstStep));
+        var z = Enumerable.Range(0, f.Window).Select(Value).ToArray();
+        var x = new double[11];
+        f.Inputs(z, 3, x);
+        for (var c = 0; c < 3; c++)
+        {
+            Assert.Equal(f.Target(targets[c], z, 3), x[3 * c]);
+            Assert.Equal(f.Target(targets[c], z[..^12], 3), x[(3 * c) + 2]);
+        }
+
+        double[] outputs = [0.1, -1, 0.2, 0, -0.3, 1];
+        double[] units = [2, 3, 4];
+        var (centre, sigma) = f.Combine(z, 3, outputs, units);
+        var centres = Enumerable.Range(0, 3).Select(c => f.Base(targets[c], z, 3) + outputs[2 * c]).ToArray();
+        var sigmas = Enumerable.Range(0, 3).Select(c => Math.Log(1 + Math.Exp(outputs[(2 * c) + 1])) * units[c]).ToArray();
+        Assert.Equal(centres.Average(), centre, 1e-12);
+        var variance = sigmas.Average(s => s * s) + centres.Average(v => (v - centres.Average()) * (v - centres.Average()));
+        Assert.Equal(Math.Sqrt(variance) * 1.5, sigma, 1e-9);
     }
 
     [Theory]
@@ -162,7 +188,7 @@ public class ForecasterTests
         Assert.Equal(6, f.Phase(new DateTime(2001, 7, 1, 0, 0, 0, DateTimeKind.Utc).Ticks, previous: 0, first: true));
         Assert.Equal(0, f.Phase(0, previous: 11, first: false));
         Assert.Equal(0, f.Phase(0, previous: 4, first: true)); // the first element without a time: the model's first phase
-        var weekly = new Forecaster(7, false, false, false, CalendarKind.Weekday, 0, ForecastDistribution.None);
+        var weekly = new Forecaster(7, false, [ForecastTarget.Seasonal], false, CalendarKind.Weekday, 0, ForecastDistribution.None);
         Assert.Equal((int)DayOfWeek.Wednesday, weekly.Phase(new DateTime(2026, 12, 2, 0, 0, 0, DateTimeKind.Utc).Ticks, 0, first: true));
     }
 
@@ -170,7 +196,7 @@ public class ForecasterTests
     public void ModelFile_RoundTripsTheForecaster_AndServesTheSameNumbers()
     {
         var profile = Enumerable.Range(0, 12).Select(k => Math.Sin(k)).ToArray();
-        var model = Constant(Monthly(log: true, profile: profile, spreadScale: 0.75), 0.01, 0.2);
+        var model = Constant(Monthly(log: true, target: ForecastTarget.Profile, profile: profile, spreadScale: 0.75), 0.01, 0.2);
         var json = ModelFile.ToJson(model);
         var back = ModelFile.Parse(json);
         Assert.Equal(json, ModelFile.ToJson(back));
@@ -203,10 +229,14 @@ public class ForecasterTests
     [InlineData("\"log\": false", "\"log\": false, \"horizon\": 2", "forecaster.horizon")]
     [InlineData("\"seasonalLags\": true", "\"seasonalLags\": false", "inputSize")] // the network reads 5 numbers, the forecaster would give 3
     [InlineData("\"profile\": [", "\"profile\": [1, ", "forecaster.profile", true)]
-    [InlineData("\"firstDifference\": false", "\"firstDifference\": true", "forecaster.firstDifference", true)] // not with a profile
+    [InlineData("\"profile\": [", "\"unused\": 0, \"profile\": [", "forecaster.unused", true)]
+    [InlineData("\"targets\": [\"seasonal\"]", "\"targets\": [\"seasonal\", \"seasonal\"]", "forecaster.targets")]
+    [InlineData("\"targets\": [\"seasonal\"]", "\"targets\": [\"trend\"]", "forecaster.targets[0]")]
+    [InlineData("\"targets\": [\"seasonal\"]", "\"targets\": [\"profile\"]", "forecaster.profile")] // the profile target without a profile
+    [InlineData("\"targets\": [\"seasonal\"]", "\"targets\": [\"seasonal\", \"seasonal-change\"]", "inputSize")]
     public void ModelFile_BadForecaster_IsRefusedNamingTheField(string find, string replace, string field, bool profile = false)
     {
-        var json = ModelFile.ToJson(Constant(Monthly(profile: profile ? new double[12] : null), 0, 0));
+        var json = ModelFile.ToJson(Constant(profile ? Monthly(target: ForecastTarget.Profile, profile: new double[12]) : Monthly(), 0, 0));
         Assert.Contains(find, json, StringComparison.Ordinal);
         var e = Assert.Throws<ModelValidationException>(() => ModelFile.Parse(json.Replace(find, replace, StringComparison.Ordinal)));
         Assert.Equal(field, e.Field);

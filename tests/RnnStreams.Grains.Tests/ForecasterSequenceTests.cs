@@ -17,7 +17,7 @@ public class ForecasterSequenceTests(ClusterFixture fixture)
     /// <summary>A log forecaster of season 12 with seasonal lags and a month calendar around a random GRU (D = 5).</summary>
     private static RnnModel Forecaster(string name, ForecastDistribution distribution = ForecastDistribution.None) =>
         new(Models.Random(41, 5, 6, distribution == ForecastDistribution.Gaussian ? 2 : 1, 1, CellType.Gru, name: name),
-            new Forecaster(12, log: true, firstDifference: false, seasonalLags: true, CalendarKind.Month, firstPhase: 0, distribution));
+            new Forecaster(12, log: true, [ForecastTarget.Seasonal], seasonalLags: true, CalendarKind.Month, firstPhase: 0, distribution));
 
     /// <summary>A positive monthly series with a trend and a season.</summary>
     private static double Value(int t) => (100 + (2.0 * t)) * (1 + (0.2 * Math.Sin(2 * Math.PI * t / 12)));

@@ -22,7 +22,7 @@ public sealed class ForecasterHttpTests(SiloFixture fixture) : IDisposable
         var path = Path.Combine(Repository.Root, "tests", "reference", "airpassengers.csv");
         var series = Csv.ReadSeries(path);
         var times = Csv.ReadTimes(path)!;
-        var options = new TrainingOptions { Hidden = 4, Epochs = 20, Ensemble = 1, Target = ForecastTarget.Seasonal, Name = "air-forecaster" };
+        var options = new TrainingOptions { Hidden = 4, Epochs = 20, Ensemble = 1, Targets = [ForecastTarget.Seasonal], Name = "air-forecaster" };
         return (Trainer.Train(series, options, times: times).Model, series, times);
     });
 

@@ -9,7 +9,7 @@ namespace RnnStreams.Client.Commands;
 /// <summary>
 /// <c>train --input SERIES.csv [--column value] --out model.json [--cell gru] [--hidden 32] [--layers 1] [--window 24]
 /// [--epochs 100] [--horizon 1] [--learning-rate 0.01] [--validation 0.2] [--season 12] [--target change|value]
-/// [--seed 1] [--name NAME] [--seasonal on|off] [--log auto|on|off] [--target auto|seasonal|seasonal-change|profile] [--calendar on|off]
+/// [--seed 1] [--name NAME] [--seasonal on|off] [--log auto|on|off] [--targets seasonal,seasonal-change,profile] [--calendar on|off]
 /// [--seasonal-lags on|off] [--select-epochs on|off] [--ensemble 5]</c>: trains a forecaster of one series offline (no silo), prints a progress bar and a
 /// validation report against the naive forecasts, and writes a model file that serving uses unchanged.
 /// </summary>
@@ -30,9 +30,10 @@ internal static class TrainCommand
         var learningRate = CliOptions.Double("--learning-rate", "Adam's step size.", 0.01, v => v > 0, "a positive number");
         var validation = CliOptions.Double("--validation", "The fraction at the end of the series held out for validation, never trained on.", 0.2, v => v is > 0 and < 1, "a fraction between 0 and 1");
         var season = CliOptions.OptionalInt("--season", "The season's length (default: 12 for monthly times, 7 for daily, 24 for hourly, else 12).", min: 1);
-        var target = CliOptions.Choice("--target",
-            "What the network forecasts. A seasonal forecaster: seasonal (the seasonal difference), seasonal-change (its change), profile (the change of the series less a seasonal profile), auto (chosen on the last part of the training values). With --seasonal off: change (the step from the current value; auto) or value.",
-            "auto", "auto", "seasonal", "seasonal-change", "profile", "change", "value");
+        var target = CliOptions.Choice("--target", "With --seasonal off: change: predict the step from the current value; value: predict the value itself.", "change", "change", "value");
+        var targets = CliOptions.Text("--targets",
+            "Seasonal: what the network forecasts, comma-separated, the forecast being their mean: seasonal (the seasonal difference), seasonal-change (its change), profile (the change of the series less a seasonal profile).",
+            "LIST", "seasonal,seasonal-change,profile");
         var seed = CliOptions.Int("--seed", "The seed of the initial weights and the shuffling.", 1, min: 0);
         var seasonal = CliOptions.Choice("--seasonal", "on: the network forecasts the seasonal difference from seasonal inputs (horizon 1); off: the raw series.", "on", "on", "off");
         var log = CliOptions.Choice("--log", "Seasonal: model the log of the series (auto: when every value is positive and the season's swing grows with the level).", "auto", "auto", "on", "off");
@@ -43,7 +44,7 @@ internal static class TrainCommand
         var name = CliOptions.Text("--name", "The model's name (default: the --out file's name without its extension).", "NAME");
         var command = new Command("train", "Train a forecaster of one series offline (no silo), report it against the naive forecasts, and write a model file that serving uses unchanged.")
         {
-            input, output, column, cell, hidden, layers, window, epochs, horizon, learningRate, validation, season, target, seed, name,
+            input, output, column, cell, hidden, layers, window, epochs, horizon, learningRate, validation, season, target, targets, seed, name,
             seasonal, log, calendar, seasonalLags, selectEpochs, ensemble, intervals,
         };
         ConnectionOptions.AddTo(command, hidden: true);
@@ -57,11 +58,12 @@ internal static class TrainCommand
 
             var targetName = args.GetValue(target)!;
             var isSeasonal = args.GetValue(seasonal) == "on";
-            if (isSeasonal ? targetName is "change" or "value" : targetName is not ("auto" or "change" or "value"))
+            var targetList = new List<ForecastTarget>();
+            foreach (var item in args.GetValue(targets)!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
             {
-                throw new CliException(isSeasonal
-                    ? $"--target {targetName} is for --seasonal off; a seasonal forecaster's is auto, seasonal, seasonal-change or profile"
-                    : $"--target {targetName} is for a seasonal forecaster; with --seasonal off it is change or value", 2);
+                targetList.Add(ModelNames.TryParseTarget(item, out var parsed)
+                    ? parsed
+                    : throw new CliException($"--targets: unknown target '{item}'; expected seasonal, seasonal-change or profile, comma-separated", 2));
             }
 
             var outputPath = args.GetValue(output)!;
@@ -76,10 +78,10 @@ internal static class TrainCommand
                 LearningRate = args.GetValue(learningRate),
                 ValidationFraction = args.GetValue(validation),
                 Season = args.GetValue(season),
-                Residual = targetName != "value",
+                Residual = targetName == "change",
                 Seasonal = isSeasonal,
                 Log = args.GetValue(log) switch { "on" => true, "off" => false, _ => null },
-                Target = targetName switch { "seasonal" => ForecastTarget.Seasonal, "seasonal-change" => ForecastTarget.SeasonalChange, "profile" => ForecastTarget.Profile, _ => null },
+                Targets = targetList,
                 Calendar = args.GetValue(calendar) == "on",
                 SeasonalLags = args.GetValue(seasonalLags) == "on",
                 SelectEpochs = args.GetValue(selectEpochs) == "on",
@@ -136,12 +138,7 @@ internal static class TrainCommand
                 CalendarKind.Position => ", sin and cos of the position in the season (counted)",
                 _ => $", sin and cos of the {f.Calendar.ToFileName()} of each element's time",
             };
-            stdout.WriteLine(string.Create(c, $"seasonal forecaster (season {f.Season}): the network forecasts the {(!f.Profile.IsEmpty ? "change, less a seasonal profile," : f.FirstDifference ? "change of the seasonal difference" : "seasonal difference")} of {(f.Log ? "log(value)" : "the value")} from its latest value{(f.SeasonalLags ? ", its values one season earlier" : "")}{calendar}; the model file serves raw values"));
-            if (report.TargetScores is { } scores)
-            {
-                stdout.WriteLine(string.Create(c, $"target chosen on the last {options.ValidationFraction:P0} of the training values (RMSE of {(f.Log ? "log(value)" : "the value")} there, one seed): {string.Join(", ", scores.Select(s => string.Create(c, $"{TargetName(s.Target)} {s.Rmse:G4}")))}"));
-            }
-
+            stdout.WriteLine(string.Create(c, $"seasonal forecaster (season {f.Season}): the network forecasts {string.Join(", ", f.Targets.Select(TargetName))} of {(f.Log ? "log(value)" : "the value")}, each from its latest value{(f.SeasonalLags ? " and its values one season earlier" : "")}{calendar}; the forecast is their mean; the model file serves raw values"));
             if (report.SelectedEpochs is { } chosen)
             {
                 stdout.WriteLine(string.Create(c, $"epochs chosen on the last {options.ValidationFraction:P0} of the training values: {string.Join(", ", chosen)} of at most {options.Epochs}, then trained on all of them"));
@@ -170,9 +167,9 @@ internal static class TrainCommand
 
     private static string TargetName(ForecastTarget target) => target switch
     {
-        ForecastTarget.Seasonal => "seasonal",
-        ForecastTarget.SeasonalChange => "seasonal-change",
-        _ => "profile",
+        ForecastTarget.Seasonal => "the seasonal difference",
+        ForecastTarget.SeasonalChange => "its change",
+        _ => "the change less a seasonal profile",
     };
 
     /// <summary>An epoch bar on standard error: redrawn in place on a terminal, a line per tenth otherwise.</summary>

@@ -50,8 +50,9 @@ public sealed class Network
     }
 
     /// <summary>
-    /// The network's two outputs are a Gaussian's mean μ and spread s (σ = softplus(s)) of its one target, and its loss is
-    /// the negative log-likelihood <c>log σ + (target − μ)² / 2σ²</c> per step (without the constant ½ log 2π).
+    /// The network's outputs are pairs, a Gaussian's mean μ and spread s (σ = softplus(s)) for each of its targets, and its
+    /// loss is the negative log-likelihood <c>log σ + (target − μ)² / 2σ²</c> per target and step (without the constant
+    /// ½ log 2π).
     /// </summary>
     public bool Gaussian { get; init; }
 
@@ -195,29 +196,33 @@ public sealed class Network
     /// </summary>
     public double Loss(double[][] inputs, double[][] targets, double[] state, double[]? gradient = null)
     {
-        if (Gaussian && OutputSize != 2)
+        if (Gaussian && OutputSize % 2 != 0)
         {
-            throw new InvalidOperationException("a Gaussian network has two outputs (mean and spread)");
+            throw new InvalidOperationException("a Gaussian network has two outputs (mean and spread) per target");
         }
 
         var trace = Run(inputs, state);
         var steps = trace.Length;
         double loss = 0;
-        var scale = Gaussian ? 1.0 / steps : 1.0 / (steps * OutputSize);
+        var scale = Gaussian ? 2.0 / (steps * OutputSize) : 1.0 / (steps * OutputSize);
         for (var t = 0; t < steps; t++)
         {
             var step = trace[t];
             step.DOutput = new double[OutputSize];
             if (Gaussian)
             {
-                // The loss is the likelihood's; its gradient trains the mean by squared error (so the point forecast is
-                // the squared-error model's) and the spread by likelihood given the mean: d/ds = (1/σ − e²/σ³)·sigmoid(s).
-                var (mean, spread) = (step.Output[0], step.Output[1]);
-                var sigma = Math.Max(Forecaster.Softplus(spread), 1e-6);
-                var error = mean - targets[t][0];
-                loss += (Math.Log(sigma) + (error * error / (2 * sigma * sigma))) * scale;
-                step.DOutput[0] = 2 * error;
-                step.DOutput[1] = ((1 / sigma) - (error * error / (sigma * sigma * sigma))) / (1 + Math.Exp(-spread));
+                // The loss is the likelihood's; its gradient trains each mean by squared error (so the point forecasts are
+                // the squared-error model's) and each spread by likelihood given its mean: d/ds = (1/σ − e²/σ³)·sigmoid(s).
+                for (var c = 0; c < OutputSize / 2; c++)
+                {
+                    var (mean, spread) = (step.Output[2 * c], step.Output[(2 * c) + 1]);
+                    var sigma = Math.Max(Forecaster.Softplus(spread), 1e-6);
+                    var error = mean - targets[t][c];
+                    loss += (Math.Log(sigma) + (error * error / (2 * sigma * sigma))) * scale;
+                    step.DOutput[2 * c] = 2 * error;
+                    step.DOutput[(2 * c) + 1] = ((1 / sigma) - (error * error / (sigma * sigma * sigma))) / (1 + Math.Exp(-spread));
+                }
+
                 continue;
             }
 

@@ -1,18 +1,5 @@
 namespace RnnStreams.Core.Training;
 
-/// <summary>What a seasonal forecaster's network forecasts, z being the series or its log.</summary>
-public enum ForecastTarget
-{
-    /// <summary>The seasonal difference z_t − z_{t−s}: the forecast adds it to the value one season earlier.</summary>
-    Seasonal,
-
-    /// <summary>The change of the seasonal difference: the forecast is z_t + z_{t+1−s} − z_{t−s} plus it.</summary>
-    SeasonalChange,
-
-    /// <summary>The change of z less a seasonal profile estimated on the training values (classical decomposition).</summary>
-    Profile,
-}
-
 /// <summary>How <see cref="Trainer"/> trains a forecaster of one series.</summary>
 public sealed record TrainingOptions
 {
@@ -59,8 +46,11 @@ public sealed record TrainingOptions
     /// <summary>Seasonal: the log of the series when true, the series when false, chosen from the training part when null.</summary>
     public bool? Log { get; init; }
 
-    /// <summary>Seasonal: what the network forecasts (<see cref="ForecastTarget"/>); null: chosen on the inner validation part.</summary>
-    public ForecastTarget? Target { get; init; }
+    /// <summary>
+    /// Seasonal: what the network forecasts, one output per target, the forecast being the mean of theirs (a combination,
+    /// measured more robust than any one target or a choice among them). Default: all three.
+    /// </summary>
+    public IReadOnlyList<ForecastTarget> Targets { get; init; } = [ForecastTarget.Seasonal, ForecastTarget.SeasonalChange, ForecastTarget.Profile];
 
     /// <summary>
     /// Seasonal: sin and cos of the position in the season are inputs — the month, weekday or hour of each value's time when
@@ -103,6 +93,7 @@ public sealed record TrainingOptions
         Require(ModelNames.IsValidName(Name), "name", "a model name (letters, digits, . _ - : /)");
         Require(!Seasonal || Horizon == 1, "horizon", "1 for a seasonal forecaster (--seasonal off forecasts further)");
         Require(Ensemble >= 1, "ensemble", "at least 1");
+        Require(Targets is { Count: > 0 } && Targets.Distinct().Count() == Targets.Count, "targets", "one or more distinct targets");
         Require(!Seasonal || Season is null or >= 2, "season", "at least 2 for a seasonal forecaster");
     }
 

@@ -31,15 +31,6 @@ public sealed record TrainingReport(
     /// </summary>
     public double Crps { get; init; } = double.NaN;
 
-    /// <summary>
-    /// When the target was chosen: each candidate's RMSE (in z's units: the log's for a log model) on the inner validation
-    /// part of the training values, fitted to the rest with one seed; null when the target was given.
-    /// </summary>
-    public IReadOnlyList<TargetScore>? TargetScores { get; init; }
-
     /// <summary>The epochs chosen on the inner validation part of the training values, per member of the ensemble; null when not chosen.</summary>
     public IReadOnlyList<int>? SelectedEpochs { get; init; }
 }
-
-/// <summary>A candidate target's error on the inner validation part (in z's units).</summary>
-public sealed record TargetScore(ForecastTarget Target, double Rmse);
