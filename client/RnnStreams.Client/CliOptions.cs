@@ -66,6 +66,13 @@ internal static class CliOptions
     {
         var option = Text(name, description, string.Join('|', values), fallback);
         option.CompletionSources.Add(values);
+        option.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<string>() is { } value && !values.Contains(value, StringComparer.Ordinal))
+            {
+                result.AddError($"{name} is {string.Join(", ", values[..^1])} or {values[^1]}, got '{value}'");
+            }
+        });
         return option;
     }
 

@@ -54,7 +54,7 @@ public sealed class TrainAndImportTests : IDisposable
     }
 
     [Fact]
-    public async Task Train_ByDefault_IsTheSeasonalForecaster_AndSaysWhatServingMustCompute()
+    public async Task Train_ByDefault_IsTheSeasonalForecaster_WithIntervals_AndReportsEveryScore()
     {
         var series = Path.Combine(Repository.Root, "tests", "reference", "airpassengers.csv");
         var modelPath = Path.Combine(_dir, "air.json");
@@ -62,10 +62,27 @@ public sealed class TrainAndImportTests : IDisposable
         var (code, output, error) = await Run("train", "--input", series, "--out", modelPath, "--hidden", "4", "--ensemble", "2");
 
         Assert.True(code == 0, error);
-        Assert.Contains("seasonal forecaster (season 12): the network forecasts the seasonal difference of log(value)", output);
-        Assert.Contains("serving must compute these inputs per element", output);
+        Assert.Contains("seasonal forecaster (season 12): the network forecasts the seasonal difference, its change, the change less a seasonal profile of log(value)", output);
+        Assert.Contains("sin and cos of the month of each element's time; the forecast is their mean; the model file serves raw values", output);
         Assert.Contains("the model averages 2 networks (seeds 1…2) as one of H=8", output);
-        Assert.Equal((5, 8), (ModelFile.Load(modelPath).InputSize, ModelFile.Load(modelPath).HiddenSize));
+        Assert.Matches(@"drift\s+\d", output);
+        Assert.Matches(@"intervals: [\d.]+ % of the held-out values inside their 80 % interval, [\d.]+ % inside their 95 % interval; CRPS \d", output);
+        Assert.Matches(@"anomalies: [\d.]+ % of the held-out values flagged", output);
+        Assert.Matches(@"12 steps ahead \(from each of 18 held-out origins, rolled forward on its own forecasts\): RMSE [\d.]+, seasonal naive 52\.77", output);
+        var model = ModelFile.Load(modelPath);
+        Assert.Equal((1, 1, 11, 8), (model.InputSize, model.OutputSize, model.Network.InputSize, model.HiddenSize));
+        Assert.True(model.HasIntervals);
+    }
+
+    [Theory]
+    [InlineData("--targets", "seasonal,trend", "unknown target 'trend'")]
+    [InlineData("--seasonal", "maybe", "maybe")]
+    public async Task Train_BadSeasonalOption_IsAUsageError(string option, string value, string message)
+    {
+        var series = Path.Combine(Repository.Root, "tests", "reference", "airpassengers.csv");
+        var (code, _, error) = await Run("train", "--input", series, "--out", Path.Combine(_dir, "bad.json"), option, value);
+        Assert.Equal(2, code);
+        Assert.Contains(message, error, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -161,6 +161,16 @@ internal static class TrainCommand
             stdout.WriteLine(string.Create(c, $"intervals: {report.Coverage80:P1} of the held-out values inside their 80 % interval, {report.Coverage95:P1} inside their 95 % interval; CRPS {report.Crps:G6} (MAE of the point forecast {report.Mae:G6})"));
         }
 
+        if (!double.IsNaN(report.FalseAlarms))
+        {
+            stdout.WriteLine(string.Create(c, $"anomalies: {report.FalseAlarms:P1} of the held-out values flagged (outside the 99 % interval of the forecast made for them; 1 % expected on a clean series)"));
+        }
+
+        if (report.SeasonAhead is { } ahead)
+        {
+            stdout.WriteLine(string.Create(c, $"{ahead.Horizon} steps ahead (from each of {ahead.Count} held-out origins, rolled forward on its own forecasts): RMSE {ahead.Rmse:G6}, seasonal naive {ahead.SeasonalNaiveRmse:G6}{(double.IsNaN(ahead.Coverage80) ? string.Empty : string.Create(c, $"; {ahead.Coverage80:P1} inside the 80 % interval from sampled futures"))}"));
+        }
+
         var ratio = report.Rmse / report.NaiveRmse;
         stdout.WriteLine(string.Create(c, $"model/naive RMSE {ratio:F3}, model/seasonal RMSE {report.Rmse / report.SeasonalRmse:F3}: the model {(ratio < 1 ? "beats" : "does not beat")} the naive forecast"));
     }

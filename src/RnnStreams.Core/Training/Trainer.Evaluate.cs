@@ -27,14 +27,40 @@ public static partial class Trainer
 
         var state = new double[model.StateSize];
         var y = new double[model.OutputSize];
-        List<double> errors = [], naive = [], seasonal = [], drift = [], inside80 = [], inside95 = [], crps = [];
+        List<double> errors = [], naive = [], seasonal = [], drift = [], inside80 = [], inside95 = [], crps = [], flagged = [];
+        List<double> seasonAhead = [], seasonAheadNaive = [], seasonAheadInside = [];
+        var threshold = MathNet.Numerics.Distributions.Normal.InvCDF(0, 1, 0.995);
         for (var t = 0; t + horizon < series.Count; t++)
         {
+            // An anomaly check as a served sequence makes it: the value against the forecast made for it, at 99 %.
+            var surprise = t >= firstScored && model.HasIntervals ? model.Surprise(state, series[t]) : double.NaN;
+            if (!double.IsNaN(surprise))
+            {
+                flagged.Add(Math.Abs(surprise) > threshold ? 1 : 0);
+            }
+
             model.Step([series[t]], times is null ? 0 : times[t].Ticks, state, y);
             var target = t + horizon;
             if (target < firstScored)
             {
                 continue;
+            }
+
+            // A season ahead from here, the model rolled forward on its own forecasts (as Forecast serves it).
+            if (model.Forecaster is not null && t + season < series.Count)
+            {
+                var path = new double[season];
+                path[0] = y[0];
+                if (model.TryRollForward(state, path) < 0)
+                {
+                    seasonAhead.Add(path[^1] - series[t + season]);
+                    seasonAheadNaive.Add(series[t] - series[t + season]);
+                    var (lower, upper) = (new double[season], new double[season]);
+                    if (model.TrySampleIntervals(state, SeasonAheadPaths, 0.8, t, lower, upper))
+                    {
+                        seasonAheadInside.Add(series[t + season] >= lower[^1] && series[t + season] <= upper[^1] ? 1 : 0);
+                    }
+                }
             }
 
             errors.Add(y[0] - series[target]);
@@ -63,8 +89,13 @@ public static partial class Trainer
             Coverage80 = Mean(inside80),
             Coverage95 = Mean(inside95),
             Crps = Mean(crps),
+            FalseAlarms = Mean(flagged),
+            SeasonAhead = seasonAhead.Count == 0 ? null : new SeasonAheadScore(season, seasonAhead.Count, Rmse(seasonAhead), Rmse(seasonAheadNaive), Mean(seasonAheadInside)),
         };
     }
+
+    /// <summary>Futures sampled for the season-ahead intervals of the report (fewer than a served forecast's: one per origin).</summary>
+    private const int SeasonAheadPaths = 100;
 
     private static double Mean(List<double> values) => values.Count == 0 ? double.NaN : values.Average();
 

@@ -37,7 +37,7 @@ public class SeasonalTrainingTests
         var json = ModelFile.ToJson(report.Model);
         var reloaded = ModelFile.Parse(json);
         Assert.Equal((1, 1), (reloaded.InputSize, reloaded.OutputSize));
-        Assert.Equal((5, 8), (reloaded.Network.InputSize, reloaded.HiddenSize));
+        Assert.Equal((11, 8), (reloaded.Network.InputSize, reloaded.HiddenSize));
         Assert.True(reloaded.Forecaster!.Log);
         Assert.False(reloaded.Scaling!.Residual);
         var again = Trainer.Evaluate(reloaded, series, report.TrainCount, times: times);
