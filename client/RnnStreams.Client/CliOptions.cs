@@ -49,6 +49,25 @@ internal static class CliOptions
             },
         };
 
+    /// <summary>A number with no fixed default (null when not given: the command picks one).</summary>
+    public static Option<double?> OptionalDouble(string name, string description, Func<double, bool> valid, string rule) =>
+        new(name)
+        {
+            Description = description,
+            HelpName = "X",
+            CustomParser = result =>
+            {
+                var text = result.Tokens.Count > 0 ? result.Tokens[0].Value : string.Empty;
+                if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) && double.IsFinite(value) && valid(value))
+                {
+                    return value;
+                }
+
+                result.AddError($"{name} must be {rule}, got '{text}'");
+                return null;
+            },
+        };
+
     /// <summary>A text value (a path, a name, an address); <paramref name="fallback"/> is shown as the default when given.</summary>
     public static Option<string> Text(string name, string description, string helpName, string? fallback = null, bool required = false)
     {

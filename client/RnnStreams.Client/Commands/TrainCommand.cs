@@ -8,7 +8,7 @@ namespace RnnStreams.Client.Commands;
 
 /// <summary>
 /// <c>train --input SERIES.csv [--column value] --out model.json [--cell gru] [--hidden 32] [--layers 1] [--window 24]
-/// [--epochs 100] [--horizon 1] [--learning-rate 0.01] [--validation 0.2] [--season 12] [--target change|value]
+/// [--epochs 100] [--horizon 1] [--learning-rate 0.003 (0.01 with --seasonal off)] [--validation 0.2] [--season 12] [--target change|value]
 /// [--seed 1] [--name NAME] [--seasonal on|off] [--log auto|on|off] [--targets seasonal,seasonal-change,profile] [--calendar on|off]
 /// [--seasonal-lags on|off] [--select-epochs on|off] [--ensemble 5]</c>: trains a forecaster of one series offline (no silo), prints a progress bar and a
 /// validation report against the naive forecasts, and writes a model file that serving uses unchanged.
@@ -27,7 +27,7 @@ internal static class TrainCommand
         var intervals = CliOptions.Choice("--intervals", "Seasonal: on: the network gives a Gaussian of its forecast (mean and spread, trained by likelihood), so each output carries an interval; off: a point forecast.", "on", "on", "off");
         var epochs = CliOptions.Int("--epochs", "Passes over the training windows.", 100);
         var horizon = CliOptions.Int("--horizon", "How many steps ahead the model forecasts.", 1);
-        var learningRate = CliOptions.Double("--learning-rate", "Adam's step size.", 0.01, v => v > 0, "a positive number");
+        var learningRate = CliOptions.OptionalDouble("--learning-rate", "Adam's step size (default 0.003 for a seasonal forecaster, 0.01 with --seasonal off).", v => v > 0, "a positive number");
         var validation = CliOptions.Double("--validation", "The fraction at the end of the series held out for validation, never trained on.", 0.2, v => v is > 0 and < 1, "a fraction between 0 and 1");
         var season = CliOptions.OptionalInt("--season", "The season's length (default: 12 for monthly times, 7 for daily, 24 for hourly, else 12).", min: 1);
         var target = CliOptions.Choice("--target", "With --seasonal off: change: predict the step from the current value; value: predict the value itself.", "change", "change", "value");

@@ -74,7 +74,7 @@ public static partial class Trainer
     /// <summary>Truncated backpropagation through time over consecutive windows, the state carried between them; the mean loss per epoch.</summary>
     private static List<double> Fit(Network network, double[][] inputs, double[][] targets, TrainingOptions options, Action<int, double>? progress)
     {
-        var adam = new Adam(network.Parameters.Length, options.LearningRate);
+        var adam = new Adam(network.Parameters.Length, options.StepSize);
         var gradient = new double[network.Parameters.Length];
         var losses = new List<double>();
         for (var epoch = 1; epoch <= options.Epochs; epoch++)

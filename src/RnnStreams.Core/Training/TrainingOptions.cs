@@ -18,7 +18,13 @@ public sealed record TrainingOptions
     public int Epochs { get; init; } = 100;
 
     /// <summary>Adam's step size.</summary>
-    public double LearningRate { get; init; } = 0.01;
+    public double? LearningRate { get; init; }
+
+    /// <summary>
+    /// Adam's step size in use: <see cref="LearningRate"/>, else 0.003 for a seasonal forecaster (its small data sets want
+    /// small steps: its epochs are chosen early) and 0.01 for a model of the raw series.
+    /// </summary>
+    public double StepSize => LearningRate ?? (Seasonal ? 0.003 : 0.01);
 
     /// <summary>The share of the series, at its end, held out for validation (never trained on).</summary>
     public double ValidationFraction { get; init; } = 0.2;
@@ -86,7 +92,7 @@ public sealed record TrainingOptions
         Require(Window >= 1, "window", "at least 1");
         Require(Horizon >= 1, "horizon", "at least 1");
         Require(Epochs >= 1, "epochs", "at least 1");
-        Require(LearningRate > 0 && double.IsFinite(LearningRate), "learning-rate", "a number above 0");
+        Require(LearningRate is null || (LearningRate > 0 && double.IsFinite(LearningRate.Value)), "learning-rate", "a number above 0");
         Require(ValidationFraction > 0 && ValidationFraction < 1, "validation", "a fraction between 0 and 1");
         Require(Season is null or >= 1, "season", "at least 1");
         Require(ClipNorm >= 0 && double.IsFinite(ClipNorm), "clip", "0 or more");
