@@ -83,6 +83,40 @@ public sealed class MqttTests(MqttFixture fixture) : IDisposable
     }
 
     [Fact]
+    public async Task Forecaster_ElementsWithTimes_OutputsCarryIntervals_AndASpikeIsAnAnomalyEventAfterItsStep()
+    {
+        // The demo model (train's forecaster of the CO2 file), seeded by the silo: 40 months with their times in one
+        // message, then month 41 five ppm too high.
+        var id = Key("forecaster");
+        var start = await _http.PostAsync($"/v1/sequences/{id}/start", new StringContent("{\"model\": \"demo\"}", System.Text.Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.OK, start.StatusCode);
+        var file = Path.Combine(Repository.Root, "silo", "RnnStreams.Silo", "models", "co2_mauna_loa.csv");
+        var rows = File.ReadLines(file).Skip(1).Take(41).Select(l => l.Split(',')).ToArray();
+        var outputs = await Broker.SubscribeAsync($"rnn/{id}/out", 42, Wait);
+        var inputs = string.Join(", ", rows[..40].Select(r => $"[{r[1]}]"));
+        var times = string.Join(", ", rows[..40].Select(r => $"\"{r[0]}\""));
+        await Broker.PublishAsync($"rnn/{id}/in", $"{{\"firstN\": 1, \"inputs\": [{inputs}], \"times\": [{times}]}}");
+        var spike = double.Parse(rows[40][1], System.Globalization.CultureInfo.InvariantCulture) + 5;
+        await Broker.PublishAsync($"rnn/{id}/in", string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{{\"n\": 41, \"x\": [{spike}], \"time\": \"{rows[40][0]}\"}}"));
+
+        var messages = Parse(await outputs);
+        Assert.Equal(Enumerable.Range(1, 41).Select(n => (long)n), messages.Take(41).Select(m => m.GetProperty("n").GetInt64()));
+        Assert.All(messages.Take(41), m => Assert.Equal("step", m.GetProperty("kind").GetString()));
+        Assert.All(messages.Take(25), m => Assert.False(m.TryGetProperty("interval", out _))); // warming up
+        Assert.All(messages.Skip(25).Take(16), m =>
+        {
+            var interval = m.GetProperty("interval");
+            Assert.Equal(0.8, interval.GetProperty("level").GetDouble());
+            Assert.InRange(m.GetProperty("y")[0].GetDouble(), interval.GetProperty("lower").GetDouble(), interval.GetProperty("upper").GetDouble());
+        });
+        var anomaly = messages[41];
+        Assert.Equal(("anomaly", 41L), (anomaly.GetProperty("kind").GetString(), anomaly.GetProperty("n").GetInt64()));
+        Assert.Equal(spike, anomaly.GetProperty("x")[0].GetDouble());
+        Assert.True(anomaly.GetProperty("surprise").GetDouble() > 2.576);
+        Assert.True(spike > anomaly.GetProperty("interval").GetProperty("upper").GetDouble());
+    }
+
+    [Fact]
     public async Task Batch_AppliesEveryElement_InOrder()
     {
         var id = Key("batch");
