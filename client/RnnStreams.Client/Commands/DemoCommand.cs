@@ -62,9 +62,10 @@ internal static class DemoCommand
             throw new CliException($"--steps {steps} is longer than the series ({series.Length} values in {seriesPath})", 2);
         }
 
-        double[] Signal(int device, long n) => series is null ? DemoCommand.Signal(device, n, model.InputSize) : [series[n - 1] + (0.01 * device)];
+        double[] Signal(int device, long n) => series is null ? DemoCommand.Signal(model, device, n) : [series[n - 1] + (0.01 * device)];
         var firstScored = series is null ? int.MaxValue : series.Length - (int)Math.Round(series.Length * validation);
         var forecasts = new double[devices][];
+        var intervals = new ForecastInterval?[devices][];
         var run = DateTime.UtcNow.ToString("HHmmss", CultureInfo.InvariantCulture) + "-" + Random.Shared.Next(1000, 9999).ToString(CultureInfo.InvariantCulture);
         stderr.WriteLine($"# demo: {devices} devices × {steps} elements through model {model} over {target.Description} (run {run}){(series is null ? string.Empty : $", each device streaming {Path.GetFileName(seriesPath)}")}");
 
@@ -83,7 +84,8 @@ internal static class DemoCommand
                     var x = Signal(device, item.N);
                     lock (gate)
                     {
-                        stdout.WriteLine($"device-{device:D4}  n={item.N,5}  x_n={Format(x)}  y_n (forecast of x_n+1)={Format(item.Y)}");
+                        var interval = item.Interval is { } i ? string.Create(CultureInfo.InvariantCulture, $"  {i.Level:P0} interval [{i.Lower:F3}, {i.Upper:F3}]") : string.Empty;
+                        stdout.WriteLine($"device-{device:D4}  n={item.N,5}  x_n={Format(x)}  y_n (forecast of x_n+1)={Format(item.Y)}{interval}");
                     }
                 }
 
@@ -101,6 +103,7 @@ internal static class DemoCommand
                 return true;
             }, target.IsTransient, patience, cancellation);
             var predicted = forecasts[device] = new double[steps];
+            var bands = intervals[device] = new ForecastInterval?[steps];
             for (var n = 1; n <= steps; n++)
             {
                 cancellation.ThrowIfCancellationRequested();
@@ -109,6 +112,7 @@ internal static class DemoCommand
                 var result = await Resilience.RetryAsync(() => target.StepAsync(id, element, Signal(device, element)), target.IsTransient, patience, cancellation);
                 latencies[(device * (long)steps) + n - 1] = Stopwatch.GetTimestamp() - started;
                 predicted[n - 1] = result.Y[0];
+                bands[n - 1] = result.Interval;
             }
         }));
         clock.Stop();
@@ -135,6 +139,7 @@ internal static class DemoCommand
             // y after element n forecasts element n + 1: scored where n + 1 lies in the held-out tail.
             var model_ = new List<double>();
             var naive = new List<double>();
+            var inside = new List<bool>();
             for (var device = 0; device < devices; device++)
             {
                 for (var n = Math.Max(1, firstScored); n < steps; n++)
@@ -142,6 +147,10 @@ internal static class DemoCommand
                     var truth = Signal(device, n + 1)[0];
                     model_.Add(forecasts[device][n - 1] - truth);
                     naive.Add(Signal(device, n)[0] - truth);
+                    if (intervals[device][n - 1] is { } band)
+                    {
+                        inside.Add(truth >= band.Lower && truth <= band.Upper);
+                    }
                 }
             }
 
@@ -149,6 +158,11 @@ internal static class DemoCommand
             var naiveRmse = Math.Sqrt(naive.Average(e => e * e));
             stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"# forecast: next-value forecasts of elements {firstScored + 1}–{steps} (the tail training never saw), {model_.Count} in all: model RMSE {rmse:F4}, naive (last value) RMSE {naiveRmse:F4}, ratio {rmse / naiveRmse:F3}: the model {(rmse < naiveRmse ? "beats" : "does not beat")} the naive forecast"));
+            if (inside.Count > 0)
+            {
+                stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"# intervals: {inside.Count(i => i):N0} of {inside.Count:N0} values ({(double)inside.Count(i => i) / inside.Count:P1}) inside the {intervals.SelectMany(b => b).First(b => b is not null)!.Level:P0} interval of their forecast"));
+            }
         }
 
         Array.Sort(latencies);
@@ -158,6 +172,23 @@ internal static class DemoCommand
             $"# done: sequences={devices} steps={total} elapsed_s={seconds:F2} steps_per_s={total / seconds:F0} p50_ms={Millis(latencies, 0.50):F3} p99_ms={Millis(latencies, 0.99):F3} watched_outputs_in_order={(delivered && outOfOrder == 0 ? "yes" : "no")}"));
         return delivered && outOfOrder == 0 ? 0 : 1;
     }
+
+    /// <summary>
+    /// A device's reading at element n for <paramref name="model"/>: for a forecaster (which wants a positive series with a
+    /// season) the bundled CO₂ series, cycled, raised by 0.01 per device; else <see cref="Signal(int, long, int)"/>.
+    /// </summary>
+    internal static double[] Signal(Core.RnnModel model, int device, long n)
+    {
+        if (model.Forecaster is null)
+        {
+            return Signal(device, n, model.InputSize);
+        }
+
+        var series = s_bundled.Value;
+        return [series[(int)((n - 1) % series.Length)] + (0.01 * device)];
+    }
+
+    private static readonly Lazy<double[]> s_bundled = new(() => Csv.ReadSeries(BundledSeries));
 
     /// <summary>A device's sensor reading at element n: a sine with a per-device period, phase and level, plus a little noise.</summary>
     internal static double[] Signal(int device, long n, int size)

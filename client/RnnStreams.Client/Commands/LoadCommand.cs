@@ -118,7 +118,7 @@ internal static class LoadCommand
         // Inputs, expected outputs and answers grow as the sequence goes: with --stop-file it runs until told to stop.
         var expected = new List<double[]>();
         var state = new double[model.StateSize];
-        double[] Input(long element) => DemoCommand.Signal(index, element, model.InputSize);
+        double[] Input(long element) => DemoCommand.Signal(model, index, element);
         double[] Expected(long element)
         {
             while (expected.Count < element)
