@@ -18,7 +18,7 @@ public sealed class EndToEndTests(SiloFixture fixture) : IDisposable
         var list = await fixture.Client("models", "list");
         Assert.True(list.ExitCode == 0, list.ToString());
         Assert.Equal("model,version,published,description", list.OutputLines[0]);
-        Assert.Contains(list.OutputLines, l => l.StartsWith("demo,1,", StringComparison.Ordinal) && l.EndsWith("\"demo: gru 1→16×1→1 linear\"", StringComparison.Ordinal));
+        Assert.Contains(list.OutputLines, l => l.StartsWith("demo,1,", StringComparison.Ordinal) && l.EndsWith("\"demo: forecaster (season 12, log, gaussian) 1→gru 11→160×1→6→1\"", StringComparison.Ordinal));
         Assert.Contains(list.OutputLines, l => l.StartsWith("worked-example,1,", StringComparison.Ordinal) && l.EndsWith("\"worked-example: rnn_tanh 1→1×1→1 linear\"", StringComparison.Ordinal));
     }
 

@@ -181,7 +181,7 @@ internal static class LoadCommand
                     {
                         Interlocked.Add(ref stats.Duplicated, final.LastN - last);
                     }
-                    else if (!final.Hidden.Concat(final.Cell ?? []).SelectMany(h => h).SequenceEqual(StateAt(final.LastN)))
+                    else if (!final.Hidden.Concat(final.Cell ?? []).SelectMany(h => h).SequenceEqual(StateAt(final.LastN).Take(model.Network.StateSize)))
                     {
                         Interlocked.Increment(ref stats.Mismatched);
                         stats.Report($"# final state of {id} at n={final.LastN} differs from the kernel's");
@@ -258,7 +258,8 @@ internal static class LoadCommand
             }
         }
 
-        // The state after element `element`, from scratch (only for the final check).
+        // The state after element `element`, from scratch (only for the final check, against the snapshot's h and c: a
+        // forecaster's own numbers follow them in the state).
         double[] StateAt(long element)
         {
             var h = new double[model.StateSize];
