@@ -220,7 +220,16 @@ public sealed record SequenceHistory(
     [property: Id(4)] double[] X,
     [property: Id(5)] double[] Y,
     [property: Id(6)] long LastN,
-    [property: Id(7)] double? ForecastError);
+    [property: Id(7)] double? ForecastError)
+{
+    /// <summary>A forecaster with intervals: the lower end of each y's interval (NaN while it warmed up); null for other models.</summary>
+    [Id(8)]
+    public double[]? Lower { get; init; }
+
+    /// <summary>The upper ends of <see cref="Lower"/>'s intervals.</summary>
+    [Id(9)]
+    public double[]? Upper { get; init; }
+}
 
 /// <summary>
 /// A multi-step forecast from a sequence's live state (<see cref="ISequenceGrain.Forecast"/>): row i (from 0) of

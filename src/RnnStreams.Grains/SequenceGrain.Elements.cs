@@ -276,7 +276,7 @@ public sealed partial class SequenceGrain
             await _ledger.CommitAsync(next, firstN);
         }
 
-        Recorded(model, firstN, xs.Span, ys.Span, recentError);
+        Recorded(model, firstN, xs.Span, ys.Span, recentError, details);
         return details;
     }
 

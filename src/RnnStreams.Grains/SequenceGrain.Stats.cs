@@ -8,8 +8,14 @@ namespace RnnStreams.Grains;
 /// </summary>
 public sealed partial class SequenceGrain
 {
-    /// <summary>x_t[0], y_t[0] of the last elements, slot (n−1) mod its size; from 16 elements at the first, doubled up to <c>KeepHistory</c>.</summary>
+    /// <summary>
+    /// x_t[0], y_t[0] (and a forecaster's interval of y_t, lower and upper) of the last elements, slot (n−1) mod its size;
+    /// from 16 elements at the first, doubled up to <c>KeepHistory</c>.
+    /// </summary>
     private double[]? _history;
+
+    /// <summary>Numbers per element in <see cref="_history"/>: 2, or 4 for a model with intervals.</summary>
+    private int _historyStride = 2;
 
     /// <summary>The first element this activation recorded in <see cref="_history"/> since it was (re)numbered from 1; 0 before any.</summary>
     private long _historyFirstN;
@@ -27,22 +33,30 @@ public sealed partial class SequenceGrain
         var last = S.LastN;
         var first = _historyFirstN == 0 || size == 0 ? last + 1 : Math.Max(_historyFirstN, last - size + 1);
         var count = (int)Math.Max(0, last - first + 1);
+        var stride = _historyStride;
         var x = new double[count];
         var y = new double[count];
+        var lower = stride == 4 ? new double[count] : null;
+        var upper = stride == 4 ? new double[count] : null;
         for (var i = 0; i < count; i++)
         {
             var slot = (int)((first + i - 1) % size);
-            x[i] = _history![2 * slot];
-            y[i] = _history[(2 * slot) + 1];
+            x[i] = _history![stride * slot];
+            y[i] = _history[(stride * slot) + 1];
+            if (stride == 4)
+            {
+                lower![i] = _history[(stride * slot) + 2];
+                upper![i] = _history[(stride * slot) + 3];
+            }
         }
 
         // Right after a reset the error of the old numbering no longer applies; element 1 then starts a new one.
         var error = last == 0 || double.IsNaN(_recentError) ? (double?)null : _recentError;
-        return Task.FromResult(new SequenceHistory(Id, S.Model!, S.ModelVersion, first, x, y, last, error));
+        return Task.FromResult(new SequenceHistory(Id, S.Model!, S.ModelVersion, first, x, y, last, error) { Lower = lower, Upper = upper });
     }
 
     /// <summary>Elements the history ring holds now: it grows by doubling from 16 up to <c>KeepHistory</c>.</summary>
-    private int HistorySize => _history is null ? 0 : _history.Length / 2;
+    private int HistorySize => _history is null ? 0 : _history.Length / _historyStride;
 
     /// <summary>
     /// The recent forecast error after elements <paramref name="firstN"/>… (inputs <paramref name="xs"/>, outputs
@@ -73,7 +87,7 @@ public sealed partial class SequenceGrain
     }
 
     /// <summary>Elements <paramref name="firstN"/>… are applied (and written where the policy says): record them.</summary>
-    private void Recorded(RnnModel model, long firstN, ReadOnlySpan<double> xs, ReadOnlySpan<double> ys, double recentError)
+    private void Recorded(RnnModel model, long firstN, ReadOnlySpan<double> xs, ReadOnlySpan<double> ys, double recentError, ForecastDetails? details)
     {
         int d = model.InputSize, o = model.OutputSize;
         var count = xs.Length / d;
@@ -95,6 +109,13 @@ public sealed partial class SequenceGrain
             _historyFirstN = firstN;
         }
 
+        // A model with intervals keeps them beside x and y (a change of model kind starts the ring again).
+        var stride = details is null ? 2 : 4;
+        if (stride != _historyStride)
+        {
+            (_history, _historyStride, _historyFirstN) = (null, stride, firstN);
+        }
+
         // A sequence that applies a few elements costs a few hundred bytes, not the whole ring.
         var needed = (int)Math.Min(capacity, lastN - _historyFirstN + 1);
         if (HistorySize < needed)
@@ -106,21 +127,26 @@ public sealed partial class SequenceGrain
         for (var i = Math.Max(0, count - size); i < count; i++)
         {
             var slot = (int)((firstN + i - 1) % size);
-            _history![2 * slot] = xs[i * d];
-            _history[(2 * slot) + 1] = ys[i * o];
+            _history![stride * slot] = xs[i * d];
+            _history[(stride * slot) + 1] = ys[i * o];
+            if (details is not null)
+            {
+                _history[(stride * slot) + 2] = details.Lower[i];
+                _history[(stride * slot) + 3] = details.Upper[i];
+            }
         }
     }
 
     /// <summary>Moves the recorded elements up to <paramref name="lastN"/> into a ring of <paramref name="size"/>.</summary>
     private void GrowHistory(int size, long lastN)
     {
-        var grown = new double[2 * size];
+        var stride = _historyStride;
+        var grown = new double[stride * size];
         var old = HistorySize;
         for (var n = Math.Max(_historyFirstN, lastN - Math.Min(old, size) + 1); old > 0 && n <= lastN; n++)
         {
             int from = (int)((n - 1) % old), to = (int)((n - 1) % size);
-            grown[2 * to] = _history![2 * from];
-            grown[(2 * to) + 1] = _history[(2 * from) + 1];
+            _history!.AsSpan(stride * from, stride).CopyTo(grown.AsSpan(stride * to, stride));
         }
 
         _history = grown;

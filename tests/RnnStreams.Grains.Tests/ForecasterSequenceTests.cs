@@ -131,7 +131,11 @@ public class ForecasterSequenceTests(ClusterFixture fixture)
         Assert.Null((await sequence.Forecast(3)).Lower); // warming up: no interval yet
         Assert.Null(warming.Anomalies);
 
-        await sequence.StepMany(21, [.. Enumerable.Range(20, 20).Select(Value)]);
+        var steps = await sequence.StepMany(21, [.. Enumerable.Range(20, 20).Select(Value)]);
+        var history = await sequence.History();
+        Assert.Equal(steps.Lower, history.Lower![20..]); // the chart's history keeps each forecast's interval
+        Assert.Equal(steps.Upper, history.Upper![20..]);
+        Assert.All(history.Lower[..(model.Forecaster!.FirstStep)], v => Assert.True(double.IsNaN(v)));
         var before = await sequence.Snapshot();
         var forecast = await sequence.Forecast(12);
         Assert.Equal((0.8, 12, 12), (forecast.IntervalLevel, forecast.Lower!.Length, forecast.Upper!.Length));

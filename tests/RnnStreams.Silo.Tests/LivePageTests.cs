@@ -98,6 +98,48 @@ public sealed class LivePageTests(SiloFixture fixture)
     }
 
     [Fact]
+    public async Task LivePage_Forecaster_ShadesEachForecastsInterval_DrawsTheNextTwelve_AndRingsAnAnomaly()
+    {
+        using var http = new HttpClient { BaseAddress = fixture.Silo.Http, Timeout = TimeSpan.FromSeconds(60) };
+        var file = Path.Combine(Repository.Root, "silo", "RnnStreams.Silo", "models", "co2_mauna_loa.csv");
+        var series = Csv.ReadSeries(file);
+        var times = Csv.ReadTimes(file)!;
+        var id = $"live-forecaster-{Guid.NewGuid():N}";
+        (await http.PostAsJsonAsync($"/v1/sequences/{id}/start", new { model = "demo" })).EnsureSuccessStatusCode();
+        (await http.PostAsJsonAsync($"/v1/sequences/{id}/batch", new
+        {
+            firstN = 1,
+            inputs = series.Take(60).Select(v => new[] { v }),
+            times = times.Take(60),
+        })).EnsureSuccessStatusCode();
+
+        using var playwright = await Playwright.CreateAsync();
+        await using var browser = await LaunchAsync(playwright);
+        var page = await browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 1100, Height = 700 } });
+        await page.GotoAsync(new Uri(fixture.Silo.Http, $"/live?sequence={id}").ToString());
+        await page.WaitForFunctionAsync("() => window.rnnLive.open === true && window.rnnLive.points.length === 60", null, Within30s);
+
+        // Element 61 five ppm above the series: a step (its interval), then an anomaly event, then the forecast ahead.
+        var spike = series[60] + 5;
+        var answer = await http.PostAsJsonAsync($"/v1/sequences/{id}/elements", new { n = 61, x = new[] { spike }, time = times[60] });
+        answer.EnsureSuccessStatusCode();
+        await page.WaitForFunctionAsync("() => document.getElementById('anomaly-61') !== null && document.getElementById('ahead') !== null", null, Within30s);
+
+        // The band covers the forecasts made once the window was full (elements 26 on), each drawn at n+1.
+        var banded = (await page.GetAttributeAsync("#band", "data-n"))!.Split(',').Select(long.Parse).ToArray();
+        Assert.Equal(Enumerable.Range(26, 36).Select(n => (long)n), banded);
+        var points = await page.EvaluateAsync<JsonElement>("() => window.rnnLive.points.filter(p => p.n >= 25 && p.n <= 27).map(p => [p.n, p.lo ?? null, p.hi ?? null])");
+        Assert.Equal(JsonValueKind.Null, points[0][1].ValueKind); // element 25: still warming up
+        Assert.True(points[1][1].GetDouble() < points[1][2].GetDouble());
+        var ahead = await page.EvaluateAsync<JsonElement>("() => window.rnnLive.ahead.map(p => [p.n, p.y, p.lo, p.hi])");
+        Assert.Equal(12, ahead.GetArrayLength());
+        Assert.Equal(61, ahead[0][0].GetInt64());
+        Assert.All(ahead.EnumerateArray(), p => Assert.InRange(p[1].GetDouble(), p[2].GetDouble(), p[3].GetDouble()));
+        Assert.Contains("anomalies 1", await page.InnerTextAsync("#status"));
+        await ScreenshotAsync(page, "live-forecaster.png");
+    }
+
+    [Fact]
     public async Task LivePage_FleetView_Shows100StreamingSequences_AndOpensAChartWithItsHistory()
     {
         using var http = new HttpClient { BaseAddress = fixture.Silo.Http, Timeout = TimeSpan.FromSeconds(60) };

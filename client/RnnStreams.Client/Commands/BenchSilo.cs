@@ -61,6 +61,11 @@ internal sealed class BenchSilo : IAsyncDisposable
             ["Http:Floor"] = "true",
             ["Http:RequestsPerSecond"] = "100000000",
             ["Http:Burst"] = "100000000",
+
+            // Only the small seed model: the demo forecaster's weights (1.3 MB with the kernel's copy) loaded or released
+            // between two heap readings would swamp the per-sequence memory figure.
+            ["RnnStreams:SeedModels:0"] = "models/worked-example.json",
+            ["RnnStreams:SeedModels:1"] = "models/worked-example.json",
         };
         foreach (var (key, value) in arguments)
         {
