@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
@@ -68,6 +69,23 @@ public static class Telemetry
         var metricsEndpoint = Endpoint(configuration, "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT");
         var prometheus = builder is WebApplicationBuilder;
 
+        // Exemplars: trace-based for counters, off for histograms (the per-request ones pay nothing), and anomalies counted
+        // inside an activity of their own that this process samples — so rnn.anomalies carries the sequence id as an
+        // exemplar (its view keeps it out of the labels). Set either variable to change it.
+        var defaults = new Dictionary<string, string?>();
+        if (!IsSet(configuration, "OTEL_METRICS_EXEMPLAR_FILTER"))
+        {
+            defaults["OTEL_METRICS_EXEMPLAR_FILTER"] = "trace_based";
+        }
+
+        if (!IsSet(configuration, "OTEL_DOTNET_EXPERIMENTAL_METRICS_EXEMPLAR_FILTER_HISTOGRAMS"))
+        {
+            defaults["OTEL_DOTNET_EXPERIMENTAL_METRICS_EXEMPLAR_FILTER_HISTOGRAMS"] = "always_off";
+        }
+
+        builder.Configuration.AddInMemoryCollection(defaults);
+        _ = AnomalySampling.Value;
+
         var telemetry = builder.Services.AddOpenTelemetry().ConfigureResource(resource => resource.AddService(serviceName));
         telemetry.WithMetrics(metrics =>
         {
@@ -97,6 +115,18 @@ public static class Telemetry
 
         return builder;
     }
+
+    /// <summary>Samples the anomaly source (once per process): its activities exist only to carry the exemplar.</summary>
+    private static readonly Lazy<ActivityListener> AnomalySampling = new(() =>
+    {
+        var listener = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name == RnnMetrics.AnomalySourceName,
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+        };
+        ActivitySource.AddActivityListener(listener);
+        return listener;
+    });
 
     private static bool IsSet(IConfiguration configuration, string key) => !string.IsNullOrWhiteSpace(configuration[key]);
 

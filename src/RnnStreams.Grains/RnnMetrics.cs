@@ -20,6 +20,15 @@ public static class RnnMetrics
     /// <summary>The tag that carries the sequence id of an anomaly (an exemplar's, never a label).</summary>
     public const string SequenceTag = "sequence";
 
+    /// <summary>
+    /// The activity source each anomaly is counted in: a host that samples it (the silo's telemetry does, and nothing
+    /// else) gets the count's exemplar from OpenTelemetry's trace-based exemplar filter — the sequence id as its filtered
+    /// attribute, linked to the step's trace when one is recorded.
+    /// </summary>
+    public const string AnomalySourceName = "RnnStreams.Anomalies";
+
+    private static readonly ActivitySource AnomalySource = new(AnomalySourceName);
+
     private static readonly Meter Meter = new(MeterName, "1.0");
     private static long s_activeSequences;
 
@@ -87,7 +96,12 @@ public static class RnnMetrics
 
     internal static void LostOnDeactivation(long elements) => Unwritten.Add(elements);
 
-    internal static void Anomaly(string sequence) => Anomalies.Add(1, new KeyValuePair<string, object?>(SequenceTag, sequence));
+    internal static void Anomaly(string sequence)
+    {
+        using var activity = AnomalySource.StartActivity("rnn.anomaly");
+        activity?.SetTag("rnn.sequence", sequence);
+        Anomalies.Add(1, new KeyValuePair<string, object?>(SequenceTag, sequence));
+    }
 
     internal static void CacheHit() => ModelCacheHits.Add(1);
 

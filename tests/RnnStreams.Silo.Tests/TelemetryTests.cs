@@ -104,4 +104,34 @@ public sealed class TelemetryTests : IAsyncLifetime
         var prometheus = await _http.GetStringAsync("/metrics");
         Assert.Contains("rnn_step_duration_seconds_count", prometheus);
     }
+
+    [Fact]
+    public async Task Anomaly_IsCounted_WithTheSequenceAsTheExemplar_NotALabel_InOtlpAndOpenMetrics()
+    {
+        // The demo forecaster on the CO2 file: 40 months, then month 41 five ppm too high.
+        var id = $"anomaly-{Guid.NewGuid():N}";
+        var file = Path.Combine(Repository.Root, "silo", "RnnStreams.Silo", "models", "co2_mauna_loa.csv");
+        var values = File.ReadLines(file).Skip(1).Take(41).Select(l => double.Parse(l.Split(',')[1], System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+        (await _http.PostAsJsonAsync($"/v1/sequences/{id}/start", new { model = "demo" })).EnsureSuccessStatusCode();
+        (await _http.PostAsJsonAsync($"/v1/sequences/{id}/batch", new { firstN = 1, inputs = values[..40].Select(v => new[] { v }) })).EnsureSuccessStatusCode();
+        var answer = await (await _http.PostAsJsonAsync($"/v1/sequences/{id}/elements", new { n = 41, x = new[] { values[40] + 5 } })).Content.ReadFromJsonAsync<System.Text.Json.JsonElement>();
+        Assert.True(answer.GetProperty("anomaly").GetBoolean(), answer.ToString());
+
+        // OTLP: the counter's data point carries the id only as an exemplar's filtered attribute.
+        var idBytes = Encoding.UTF8.GetBytes(id);
+        await _receiver.WaitUntilAsync(
+            r => r.Any(x => x.Path == "/v1/metrics" && x.Body.AsSpan().IndexOf("rnn.anomalies"u8) >= 0 && x.Body.AsSpan().IndexOf(idBytes) >= 0),
+            TimeSpan.FromSeconds(60), () => "no /v1/metrics export of rnn.anomalies with the sequence id");
+
+        // OpenMetrics (what Prometheus asks for): `rnn_anomalies_total N # {…sequence="id"} 1 ts`; the plain text format has
+        // the same one series, no sequence label.
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/metrics");
+        request.Headers.Accept.ParseAdd("application/openmetrics-text; version=1.0.0");
+        var openMetrics = await (await _http.SendAsync(request)).Content.ReadAsStringAsync();
+        var line = openMetrics.Split('\n').Single(l => l.StartsWith("rnn_anomalies_total", StringComparison.Ordinal));
+        Assert.Contains($"sequence=\"{id}\"", line[line.IndexOf('#')..], StringComparison.Ordinal);
+        Assert.DoesNotContain("sequence=", line[..line.IndexOf('#')], StringComparison.Ordinal);
+        var text = await _http.GetStringAsync("/metrics");
+        Assert.DoesNotContain($"sequence=\"{id}\"", text, StringComparison.Ordinal);
+    }
 }
