@@ -36,18 +36,21 @@ internal static class CliOptions
             Description = description,
             HelpName = "X",
             DefaultValueFactory = _ => fallback,
-            CustomParser = result =>
-            {
-                var text = result.Tokens.Count > 0 ? result.Tokens[0].Value : string.Empty;
-                if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) && double.IsFinite(value) && valid(value))
-                {
-                    return value;
-                }
-
-                result.AddError($"{name} must be {rule}, got '{text}'");
-                return fallback;
-            },
+            CustomParser = result => ParseDouble(result, name, valid, rule) ?? fallback,
         };
+
+    /// <summary>The option's number when it is finite and <paramref name="valid"/>; else an error naming the rule, and null.</summary>
+    private static double? ParseDouble(System.CommandLine.Parsing.ArgumentResult result, string name, Func<double, bool> valid, string rule)
+    {
+        var text = result.Tokens.Count > 0 ? result.Tokens[0].Value : string.Empty;
+        if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) && double.IsFinite(value) && valid(value))
+        {
+            return value;
+        }
+
+        result.AddError($"{name} must be {rule}, got '{text}'");
+        return null;
+    }
 
     /// <summary>A number with no fixed default (null when not given: the command picks one).</summary>
     public static Option<double?> OptionalDouble(string name, string description, Func<double, bool> valid, string rule) =>
@@ -55,17 +58,7 @@ internal static class CliOptions
         {
             Description = description,
             HelpName = "X",
-            CustomParser = result =>
-            {
-                var text = result.Tokens.Count > 0 ? result.Tokens[0].Value : string.Empty;
-                if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) && double.IsFinite(value) && valid(value))
-                {
-                    return value;
-                }
-
-                result.AddError($"{name} must be {rule}, got '{text}'");
-                return null;
-            },
+            CustomParser = result => ParseDouble(result, name, valid, rule),
         };
 
     /// <summary>A text value (a path, a name, an address); <paramref name="fallback"/> is shown as the default when given.</summary>

@@ -11,27 +11,18 @@ public sealed partial class RnnModel
     /// row before it. The state is not changed. Needs O = D unless k = 1.
     /// </summary>
     /// <returns>-1, or the 0-based row whose input or result was not finite (overflow).</returns>
-    public int TryRollForward(ReadOnlySpan<double> state, Span<double> ys)
-    {
-        var work = state.ToArray();
-        for (var i = OutputSize; i < ys.Length; i += OutputSize)
-        {
-            if (TryAdvance(ys.Slice(i - OutputSize, OutputSize), work, ys.Slice(i, OutputSize)) >= 0)
-            {
-                return i / OutputSize;
-            }
-        }
-
-        return -1;
-    }
+    public int TryRollForward(ReadOnlySpan<double> state, Span<double> ys) => RollForward(state.ToArray(), ys, static (model, x, work, y) => model.TryAdvance(x, work, y));
 
     /// <summary>A float32 model's <see cref="TryRollForward(ReadOnlySpan{double}, Span{double})"/>.</summary>
-    public int TryRollForward(ReadOnlySpan<float> state, Span<double> ys)
+    public int TryRollForward(ReadOnlySpan<float> state, Span<double> ys) => RollForward(state.ToArray(), ys, static (model, x, work, y) => model.TryAdvance(x, work, y));
+
+    private delegate int Advance<T>(RnnModel model, ReadOnlySpan<double> x, T[] work, Span<double> y);
+
+    private int RollForward<T>(T[] work, Span<double> ys, Advance<T> advance)
     {
-        var work = state.ToArray();
         for (var i = OutputSize; i < ys.Length; i += OutputSize)
         {
-            if (TryAdvance(ys.Slice(i - OutputSize, OutputSize), work, ys.Slice(i, OutputSize)) >= 0)
+            if (advance(this, ys.Slice(i - OutputSize, OutputSize), work, ys.Slice(i, OutputSize)) >= 0)
             {
                 return i / OutputSize;
             }
