@@ -38,6 +38,7 @@ public struct ForecasterSurrogate
     [Id(6)] public ForecastDistribution Distribution;
     [Id(7)] public double SpreadScale;
     [Id(8)] public double[]? Profile;
+    [Id(9)] public bool SeriesScale;
 }
 
 /// <summary>Converts <see cref="RnnModel"/> to and from its wire form; the receiving side validates it again.</summary>
@@ -59,7 +60,7 @@ public sealed class RnnModelConverter : IConverter<RnnModel, RnnModelSurrogate>
         var network = new RnnModel(surrogate.Name, surrogate.Cell, surrogate.Output, surrogate.InputSize, surrogate.HiddenSize,
             surrogate.OutputSize, layers, surrogate.Why, surrogate.By, scaling);
         return surrogate.Forecaster is { } f
-            ? new RnnModel(network, new Forecaster(f.Season, f.Log, f.Targets, f.SeasonalLags, f.Calendar, f.FirstPhase, f.Distribution, f.SpreadScale, f.Profile))
+            ? new RnnModel(network, new Forecaster(f.Season, f.Log, f.Targets, f.SeasonalLags, f.Calendar, f.FirstPhase, f.Distribution, f.SpreadScale, f.Profile, f.SeriesScale))
             : network;
     }
 
@@ -93,6 +94,7 @@ public sealed class RnnModelConverter : IConverter<RnnModel, RnnModelSurrogate>
             Distribution = forecaster.Distribution,
             SpreadScale = forecaster.SpreadScale,
             Profile = forecaster.Profile.IsEmpty ? null : forecaster.Profile.ToArray(),
+            SeriesScale = forecaster.SeriesScale,
         },
     };
 }

@@ -77,7 +77,7 @@ public sealed class Forecaster
     /// <exception cref="ModelValidationException">A field is out of range; the message names it.</exception>
     public Forecaster(
         int season, bool log, IReadOnlyList<ForecastTarget> targets, bool seasonalLags, CalendarKind calendar, int firstPhase, ForecastDistribution distribution,
-        double spreadScale = 1, double[]? profile = null)
+        double spreadScale = 1, double[]? profile = null, bool seriesScale = false)
     {
         ArgumentNullException.ThrowIfNull(targets);
         if (season is < 2 or > MaxSeason)
@@ -143,6 +143,26 @@ public sealed class Forecaster
         Distribution = distribution;
         SpreadScale = spreadScale;
         _profile = profile?.ToArray();
+        SeriesScale = seriesScale;
+    }
+
+    /// <summary>
+    /// A global model's per-series scale: each sequence measures its own scale k once its window is full (the root mean
+    /// square of the first differences of z in it, <see cref="ScaleOf"/>), divides its targets' inputs by k and multiplies
+    /// the forecasts (and spreads) by k — so one network serves series of any size and noise.
+    /// </summary>
+    public bool SeriesScale { get; }
+
+    /// <summary>A series' scale from the values of z in a full window: the root mean square of their first differences (at least 1e-9).</summary>
+    public static double ScaleOf(ReadOnlySpan<double> z)
+    {
+        double sum = 0;
+        for (var i = 1; i < z.Length; i++)
+        {
+            sum += (z[i] - z[i - 1]) * (z[i] - z[i - 1]);
+        }
+
+        return Math.Max(Math.Sqrt(sum / Math.Max(1, z.Length - 1)), 1e-9);
     }
 
     /// <summary>s, the season's length in elements.</summary>
@@ -194,7 +214,7 @@ public sealed class Forecaster
     public int Window => FirstStep + 1;
 
     /// <summary>The numbers a sequence keeps after its network's state.</summary>
-    public int StateSize => RingStart + Window + 4;
+    public int StateSize => RingStart + Window + 5;
 
     private int MeanSlot => RingStart + Window;
 
@@ -203,6 +223,8 @@ public sealed class Forecaster
     private int BaseSlot => MeanSlot + 2;
 
     private int ValidSlot => MeanSlot + 3;
+
+    private int ScaleSlot => MeanSlot + 4;
 
     /// <summary>How far back a target's value at t reads: z_{t−reach} … z_t.</summary>
     private int Reach(ForecastTarget target) => target switch
@@ -256,16 +278,16 @@ public sealed class Forecaster
     /// The network's inputs at t into <paramref name="x"/> (<see cref="NetworkInputSize"/> numbers): <paramref name="z"/> is
     /// the <see cref="Window"/> values z_{t−FirstStep} … z_t, <paramref name="phase"/> the position of t in the season.
     /// </summary>
-    public void Inputs(ReadOnlySpan<double> z, int phase, Span<double> x)
+    public void Inputs(ReadOnlySpan<double> z, int phase, Span<double> x, double scale = 1)
     {
         var i = 0;
         foreach (var target in _targets)
         {
-            x[i++] = Target(target, z, phase);
+            x[i++] = Target(target, z, phase) / scale;
             if (SeasonalLags)
             {
-                x[i++] = Target(target, z[..^(Season - 1)], (phase + 1) % Season); // t + 1 − s is at the position of t + 1
-                x[i++] = Target(target, z[..^Season], phase);
+                x[i++] = Target(target, z[..^(Season - 1)], (phase + 1) % Season) / scale; // t + 1 − s is at the position of t + 1
+                x[i++] = Target(target, z[..^Season], phase) / scale;
             }
         }
 
@@ -355,9 +377,22 @@ public sealed class Forecaster
         Span<double> inputs = stackalloc double[NetworkInputSize];
         Span<double> outputs = stackalloc double[NetworkOutputSize];
         Span<double> units = stackalloc double[_targets.Length];
-        Inputs(ring, phase, inputs);
+        if (count == Window)
+        {
+            own[ScaleSlot] = SeriesScale ? ScaleOf(ring) : 1;
+        }
+
+        var scale = own[ScaleSlot];
+        Inputs(ring, phase, inputs, scale);
         network.Step(inputs, state[..network.StateSize], outputs);
         SpreadUnits(network, units);
+        for (var c = 0; c < units.Length; c++)
+        {
+            // A global model forecasts in the series' units: its scale back in z's.
+            outputs[c * OutputsPerTarget] *= scale;
+            units[c] *= scale;
+        }
+
         var (centre, sigma) = Combine(ring, phase, outputs, units);
         own[MeanSlot] = centre;
         own[SigmaSlot] = sigma;

@@ -25,7 +25,7 @@ public static class ModelFile
     private static readonly string[] TopLevelFields =
         ["name", "cell", "dtype", "inputSize", "hiddenSize", "outputSize", "output", "layers", "W_hy", "b_y", "scaling", "forecaster", "description"];
 
-    private static readonly string[] ForecasterFields = ["season", "log", "targets", "seasonalLags", "calendar", "firstPhase", "distribution", "spreadScale", "profile"];
+    private static readonly string[] ForecasterFields = ["season", "log", "targets", "seasonalLags", "calendar", "firstPhase", "distribution", "spreadScale", "profile", "seriesScale"];
 
     private static readonly string[] ScalingFields = ["inputMean", "inputStd", "outputMean", "outputStd", "residual"];
 
@@ -177,6 +177,11 @@ public static class ModelFile
                 if (!forecaster.Profile.IsEmpty)
                 {
                     WriteVector(writer, "profile", forecaster.Profile, ModelPrecision.Float64);
+                }
+
+                if (forecaster.SeriesScale)
+                {
+                    writer.WriteBoolean("seriesScale", true);
                 }
 
                 writer.WriteEndObject();
@@ -349,7 +354,8 @@ public static class ModelFile
             firstPhase,
             distribution,
             spreadScale,
-            profile);
+            profile,
+            ReadBoolean(element, "seriesScale", "forecaster.seriesScale"));
     }
 
     /// <summary>An optional boolean field (false when absent).</summary>

@@ -17,7 +17,7 @@ internal static class TrainCommand
 {
     public static Command Create(TextWriter stdout, TextWriter stderr)
     {
-        var input = CliOptions.Text("--input", "The series to learn: a CSV such as timestamp,value.", "SERIES.csv", required: true);
+        var input = CliOptions.Text("--input", "The series to learn: a CSV such as timestamp,value; or a folder of them, for one model of the whole fleet.", "SERIES.csv|FOLDER", required: true);
         var output = CliOptions.Text("--out", "The model file to write.", "M.json", required: true);
         var column = CliOptions.Text("--column", "The series' column, a header name or a 1-based number (default: the last).", "C");
         var cell = CliOptions.Choice("--cell", "The recurrent cell.", "gru", "gru", "lstm", "rnn_tanh", "rnn_relu");
@@ -106,6 +106,11 @@ internal static class TrainCommand
             throw new CliException(e.Message.Split(" (Parameter")[0], 2);
         }
 
+        if (Directory.Exists(input))
+        {
+            return RunFleet(input, output, column, options, stdout, stderr);
+        }
+
         var series = Csv.ReadSeries(input, column);
         var times = Csv.ReadTimes(input);
         var bar = new ProgressBar(stderr, options.Epochs);
@@ -122,6 +127,46 @@ internal static class TrainCommand
         bar.Finish();
         ModelFile.Save(report.Model, output);
         Print(stdout, report, options, input);
+        stdout.WriteLine($"wrote {output} ({report.Model})");
+        return 0;
+    }
+
+    /// <summary>
+    /// <c>train --input FOLDER</c>: one model for every series in the folder (each <c>*.csv</c> a series, named after its
+    /// file), reported series by series.
+    /// </summary>
+    private static int RunFleet(string folder, string output, string? column, TrainingOptions options, TextWriter stdout, TextWriter stderr)
+    {
+        var files = Directory.GetFiles(folder, "*.csv").Order(StringComparer.Ordinal).ToArray();
+        if (files.Length == 0)
+        {
+            throw new CliException($"{folder}: no .csv files (a fleet is a folder of series, one CSV each)", 2);
+        }
+
+        var fleet = files.Select(f => new FleetSeries(Path.GetFileNameWithoutExtension(f), Csv.ReadSeries(f, column), Csv.ReadTimes(f))).ToArray();
+        var bar = new ProgressBar(stderr, options.Epochs);
+        FleetReport report;
+        try
+        {
+            report = Trainer.TrainFleet(fleet, options, bar.Update);
+        }
+        catch (ArgumentException e)
+        {
+            throw new CliException($"{folder}: {e.Message.Split(" (Parameter")[0]}");
+        }
+
+        bar.Finish();
+        ModelFile.Save(report.Model, output);
+        var c = CultureInfo.InvariantCulture;
+        stdout.WriteLine(string.Create(c, $"one model for the {fleet.Length} series of {folder}, each in units of its own scale; epochs chosen per seed on the last {options.ValidationFraction:P0} of every series' training values: {string.Join(", ", report.SelectedEpochs)}"));
+        stdout.WriteLine($"{"series",-24} {"RMSE",12} {"naive",12} {"seasonal",12} {"inside 80 %",12}");
+        foreach (var (name, r) in report.Series)
+        {
+            stdout.WriteLine(string.Create(c, $"{name,-24} {r.Rmse,12:G6} {r.NaiveRmse,12:G6} {r.SeasonalRmse,12:G6} {r.Coverage80,12:P1}"));
+        }
+
+        var ratio = Math.Exp(report.Series.Average(s => Math.Log(s.Report.Rmse / s.Report.SeasonalRmse)));
+        stdout.WriteLine(string.Create(c, $"model/seasonal naive RMSE, geometric mean over the series: {ratio:F3}"));
         stdout.WriteLine($"wrote {output} ({report.Model})");
         return 0;
     }

@@ -61,7 +61,8 @@ public static partial class Trainer
     /// forecasts of z: each row's z window and position (for the bases), and z_{t+1} itself.
     /// </summary>
     private sealed record TrainingRows(
-        double[][] Inputs, double[][] Targets, double[] InputMean, double[] InputStd, double[] TargetMean, double[] TargetStd, double[][] Windows, int[] RowPhases, double[] Next, int Validation)
+        double[][] Inputs, double[][] Targets, double[] InputMean, double[] InputStd, double[] TargetMean, double[] TargetStd, double[][] Windows, int[] RowPhases, double[] Next, int Validation,
+        double Scale = 1)
     {
         /// <summary>The model's scaling: inputs standardised; per target its mean and deviation, a Gaussian's spread after each (0 and 1: the forecaster scales it).</summary>
         public Scaling Scaling(bool gaussian) => gaussian
@@ -81,8 +82,18 @@ public static partial class Trainer
         return phases;
     }
 
+    /// <summary>A series' rows before standardisation: the inputs at t and the targets at t + 1, divided by the series' scale.</summary>
+    private sealed record RawRows(double[][] Inputs, double[][] Targets, double[][] Windows, int[] RowPhases, double[] Next, int Validation, double Scale);
+
     /// <summary>The rows for t = first step … train − 2 (inputs at t, targets at t + 1), standardised on all of them.</summary>
-    private static TrainingRows Rows(Forecaster forecaster, double[] z, int[] phases, int train, TrainingOptions options)
+    private static TrainingRows Rows(Forecaster forecaster, double[] z, int[] phases, int train, TrainingOptions options) =>
+        Standardize([Raw(forecaster, z, phases, train, options)])[0];
+
+    /// <summary>
+    /// A series' rows for t = first step … train − 2; with a per-series scale (<see cref="Forecaster.SeriesScale"/>) the
+    /// inputs and targets are in units of the scale its first window gives, as serving computes it.
+    /// </summary>
+    private static RawRows Raw(Forecaster forecaster, double[] z, int[] phases, int train, TrainingOptions options)
     {
         var first = forecaster.FirstStep;
         var count = train - 1 - first;
@@ -94,8 +105,8 @@ public static partial class Trainer
                 "series");
         }
 
+        var scale = forecaster.SeriesScale ? Forecaster.ScaleOf(z.AsSpan(0, forecaster.Window)) : 1;
         var width = forecaster.NetworkInputSize;
-        var targetCount = forecaster.Targets.Count;
         var raw = new double[count][];
         var rawTargets = new double[count][];
         var windows = new double[count][];
@@ -108,27 +119,38 @@ public static partial class Trainer
             windows[i] = z[(t - first)..(t + 1)];
             rowPhases[i] = phases[t];
             next[i] = z[t + 1];
-            forecaster.Inputs(windows[i], phases[t], raw[i]);
-            rawTargets[i] = [.. forecaster.Targets.Select(target => forecaster.Target(target, z.AsSpan(0, t + 2), phases[t + 1]))];
+            forecaster.Inputs(windows[i], phases[t], raw[i], scale);
+            rawTargets[i] = [.. forecaster.Targets.Select(target => forecaster.Target(target, z.AsSpan(0, t + 2), phases[t + 1]) / scale)];
         }
 
+        return new RawRows(raw, rawTargets, windows, rowPhases, next, validation, scale);
+    }
+
+    /// <summary>Standardises every series' rows with the means and deviations of all of them together (one network's scaling).</summary>
+    private static TrainingRows[] Standardize(IReadOnlyList<RawRows> series)
+    {
+        var width = series[0].Inputs[0].Length;
+        var targetCount = series[0].Targets[0].Length;
+        var all = series.SelectMany(r => r.Inputs).ToArray();
+        var allTargets = series.SelectMany(r => r.Targets).ToArray();
         var inputMean = new double[width];
         var inputStd = new double[width];
         for (var j = 0; j < width; j++)
         {
-            (inputMean[j], inputStd[j]) = MeanStd(raw.Select(r => r[j]));
+            (inputMean[j], inputStd[j]) = MeanStd(all.Select(r => r[j]));
         }
 
         var targetMean = new double[targetCount];
         var targetStd = new double[targetCount];
         for (var c = 0; c < targetCount; c++)
         {
-            (targetMean[c], targetStd[c]) = MeanStd(rawTargets.Select(r => r[c]));
+            (targetMean[c], targetStd[c]) = MeanStd(allTargets.Select(r => r[c]));
         }
 
-        var inputs = raw.Select(r => r.Select((v, j) => (v - inputMean[j]) / inputStd[j]).ToArray()).ToArray();
-        var targets = rawTargets.Select(r => r.Select((v, c) => (v - targetMean[c]) / targetStd[c]).ToArray()).ToArray();
-        return new TrainingRows(inputs, targets, inputMean, inputStd, targetMean, targetStd, windows, rowPhases, next, validation);
+        return [.. series.Select(r => new TrainingRows(
+            [.. r.Inputs.Select(row => row.Select((v, j) => (v - inputMean[j]) / inputStd[j]).ToArray())],
+            [.. r.Targets.Select(row => row.Select((v, c) => (v - targetMean[c]) / targetStd[c]).ToArray())],
+            inputMean, inputStd, targetMean, targetStd, r.Windows, r.RowPhases, r.Next, r.Validation, r.Scale))];
     }
 
     /// <summary>
@@ -166,40 +188,50 @@ public static partial class Trainer
     /// them; ties go to fewer epochs), and for a Gaussian network the calibration of the forecast's spread there: the root
     /// mean square of the errors in units of its σ (1 when it has no spread).
     /// </summary>
-    private static (int Epochs, double Calibration) SelectEpochs(TrainingRows rows, Forecaster forecaster, TrainingOptions options, Action<int, double>? progress)
+    private static (int Epochs, double Calibration) SelectEpochs(TrainingRows rows, Forecaster forecaster, TrainingOptions options, Action<int, double>? progress) =>
+        SelectEpochs([rows], forecaster, options, progress);
+
+    /// <summary>
+    /// <see cref="SelectEpochs(TrainingRows, Forecaster, TrainingOptions, Action{int, double}?)"/> over several series: the
+    /// network is fitted to all but the last rows of each and scored on those, each series' errors in units of its scale.
+    /// </summary>
+    private static (int Epochs, double Calibration) SelectEpochs(IReadOnlyList<TrainingRows> series, Forecaster forecaster, TrainingOptions options, Action<int, double>? progress)
     {
-        var fitRows = rows.Inputs.Length - rows.Validation;
-        var (inputs, targets) = (rows.Inputs, rows.Targets);
         var network = NewNetwork(forecaster, options);
         var perTarget = forecaster.NetworkOutputSize / forecaster.Targets.Count;
-        var units = rows.TargetStd;
         var unscaled = new double[forecaster.NetworkOutputSize];
         var best = (Epoch: 0, Error: double.PositiveInfinity, Calibration: 1.0);
-        Fit(network, inputs[..fitRows], targets[..fitRows], options, (epoch, loss) =>
+        var segments = series.Select(r => (r.Inputs[..(r.Inputs.Length - r.Validation)], r.Targets[..(r.Inputs.Length - r.Validation)])).ToArray();
+        Fit(network, segments, options, (epoch, loss) =>
         {
-            var state = new double[network.StateSize];
-            network.Outputs(inputs[..fitRows], state);
-            var outputs = network.Outputs(inputs[fitRows..], state);
             double squared = 0;
             var standardised = new List<double>();
-            for (var i = 0; i < outputs.Length; i++)
+            foreach (var rows in series)
             {
-                var row = fitRows + i;
-                for (var c = 0; c < units.Length; c++)
+                var fitRows = rows.Inputs.Length - rows.Validation;
+                var units = rows.TargetStd.Select(s => s * rows.Scale).ToArray();
+                var state = new double[network.StateSize];
+                network.Outputs(rows.Inputs[..fitRows], state);
+                var outputs = network.Outputs(rows.Inputs[fitRows..], state);
+                for (var i = 0; i < outputs.Length; i++)
                 {
-                    unscaled[c * perTarget] = (outputs[i][c * perTarget] * units[c]) + rows.TargetMean[c];
-                    if (perTarget == 2)
+                    var row = fitRows + i;
+                    for (var c = 0; c < units.Length; c++)
                     {
-                        unscaled[(c * perTarget) + 1] = outputs[i][(c * perTarget) + 1];
+                        unscaled[c * perTarget] = ((outputs[i][c * perTarget] * rows.TargetStd[c]) + rows.TargetMean[c]) * rows.Scale;
+                        if (perTarget == 2)
+                        {
+                            unscaled[(c * perTarget) + 1] = outputs[i][(c * perTarget) + 1];
+                        }
                     }
-                }
 
-                var (centre, sigma) = forecaster.Combine(rows.Windows[row], rows.RowPhases[row], unscaled, units);
-                var error = centre - rows.Next[row];
-                squared += error * error;
-                if (sigma > 0)
-                {
-                    standardised.Add(Math.Abs(error) / sigma);
+                    var (centre, sigma) = forecaster.Combine(rows.Windows[row], rows.RowPhases[row], unscaled, units);
+                    var error = (centre - rows.Next[row]) / rows.Scale;
+                    squared += error * error;
+                    if (sigma > 0)
+                    {
+                        standardised.Add(Math.Abs(error) * rows.Scale / sigma);
+                    }
                 }
             }
 

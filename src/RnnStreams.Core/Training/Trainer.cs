@@ -72,24 +72,43 @@ public static partial class Trainer
     }
 
     /// <summary>Truncated backpropagation through time over consecutive windows, the state carried between them; the mean loss per epoch.</summary>
-    private static List<double> Fit(Network network, double[][] inputs, double[][] targets, TrainingOptions options, Action<int, double>? progress)
+    private static List<double> Fit(Network network, double[][] inputs, double[][] targets, TrainingOptions options, Action<int, double>? progress) =>
+        Fit(network, [(inputs, targets)], options, progress);
+
+    /// <summary>
+    /// <see cref="Fit(Network, double[][], double[][], TrainingOptions, Action{int, double}?)"/> over several series
+    /// (segments): each epoch visits them in a seeded random order (the given order for one), each from a fresh state, its
+    /// windows in order with the state carried between them.
+    /// </summary>
+    private static List<double> Fit(Network network, IReadOnlyList<(double[][] Inputs, double[][] Targets)> segments, TrainingOptions options, Action<int, double>? progress)
     {
         var adam = new Adam(network.Parameters.Length, options.StepSize);
         var gradient = new double[network.Parameters.Length];
         var losses = new List<double>();
+        var order = Enumerable.Range(0, segments.Count).ToArray();
+        var shuffle = new Random(options.Seed);
         for (var epoch = 1; epoch <= options.Epochs; epoch++)
         {
-            var state = new double[network.StateSize];
+            if (order.Length > 1)
+            {
+                shuffle.Shuffle(order);
+            }
+
             double total = 0;
             var windows = 0;
-            for (var start = 0; start < inputs.Length; start += options.Window)
+            foreach (var segment in order)
             {
-                var length = Math.Min(options.Window, inputs.Length - start);
-                Array.Clear(gradient);
-                total += network.Loss(inputs[start..(start + length)], targets[start..(start + length)], state, gradient);
-                windows++;
-                Clip(gradient, options.ClipNorm);
-                adam.Step(network.Parameters, gradient);
+                var (inputs, targets) = segments[segment];
+                var state = new double[network.StateSize];
+                for (var start = 0; start < inputs.Length; start += options.Window)
+                {
+                    var length = Math.Min(options.Window, inputs.Length - start);
+                    Array.Clear(gradient);
+                    total += network.Loss(inputs[start..(start + length)], targets[start..(start + length)], state, gradient);
+                    windows++;
+                    Clip(gradient, options.ClipNorm);
+                    adam.Step(network.Parameters, gradient);
+                }
             }
 
             losses.Add(total / windows);
