@@ -85,6 +85,72 @@ public sealed class TrainAndImportTests : IDisposable
         Assert.Contains(message, error, StringComparison.Ordinal);
     }
 
+    /// <summary>The first <paramref name="devices"/> devices of the committed fleet (device,timestamp,value).</summary>
+    private static string[] FleetLines(int devices)
+    {
+        var lines = File.ReadAllLines(Path.Combine(Repository.Root, "tests", "reference", "fleet", "devices.csv"));
+        return [lines[0], .. lines.Skip(1).Take(72 * devices)];
+    }
+
+    [Fact]
+    public async Task Train_ALongCsvWithADeviceColumn_OneModelForTheFleet_ReportedPerSeries_AndComparedWithAModelEach()
+    {
+        var fleet = Path.Combine(_dir, "fleet.csv");
+        File.WriteAllLines(fleet, FleetLines(4));
+        var modelPath = Path.Combine(_dir, "fleet.json");
+
+        var (code, output, error) = await Run("train", "--input", fleet, "--out", modelPath, "--hidden", "4", "--ensemble", "1", "--compare");
+
+        Assert.True(code == 0, error);
+        Assert.Contains($"one model for the 4 series of {fleet}, each in units of its own scale; held out: the last 20 % of each (56 values)", output);
+        Assert.Matches(@"series\s+RMSE\s+alone\s+naive\s+seasonal\s+inside 80 %", output);
+        Assert.Matches(@"device-003\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+[\d.]+ %", output);
+        Assert.Matches(@"fleet model ÷ a model per series RMSE, geometric mean over the series: [\d.]+ \(the fleet model better on \d of 4\)", output);
+        Assert.Contains("training a model on each of the 4 series alone", error);
+        var model = ModelFile.Load(modelPath);
+        Assert.True(model.Forecaster!.SeriesScale);
+
+        // A folder of one CSV per series is the same fleet: the same model.
+        var folder = Directory.CreateDirectory(Path.Combine(_dir, "devices")).FullName;
+        foreach (var series in Csv.ReadFleet(fleet, 0))
+        {
+            File.WriteAllLines(Path.Combine(folder, series.Name + ".csv"),
+                ["timestamp,value", .. series.Times!.Select((t, i) => string.Create(CultureInfo.InvariantCulture, $"{t:yyyy-MM-dd},{series.Values[i]:R}"))]);
+        }
+
+        var fromFolder = await Run("train", "--input", folder, "--out", Path.Combine(_dir, "folder.json"), "--hidden", "4", "--ensemble", "1", "--name", "fleet");
+        Assert.True(fromFolder.Code == 0, fromFolder.Err);
+        Assert.Equal(File.ReadAllText(modelPath), File.ReadAllText(Path.Combine(_dir, "folder.json")));
+    }
+
+    [Fact]
+    public async Task Train_FleetMistakes_AreUsageOrDataErrors()
+    {
+        var fleet = Path.Combine(_dir, "fleet.csv");
+        File.WriteAllLines(fleet, FleetLines(2));
+        var unknown = await Run("train", "--input", fleet, "--out", Path.Combine(_dir, "x.json"), "--sequence-column", "sensor");
+        Assert.NotEqual(0, unknown.Code);
+        Assert.Contains("no column 'sensor' in the header (device, timestamp, value)", unknown.Err, StringComparison.Ordinal);
+
+        var air = Path.Combine(Repository.Root, "tests", "reference", "airpassengers.csv");
+        var single = await Run("train", "--input", air, "--out", Path.Combine(_dir, "x.json"), "--compare");
+        Assert.Equal(2, single.Code);
+        Assert.Contains("--compare is for a fleet", single.Err, StringComparison.Ordinal);
+
+        var empty = Directory.CreateDirectory(Path.Combine(_dir, "empty")).FullName;
+        var none = await Run("train", "--input", empty, "--out", Path.Combine(_dir, "x.json"));
+        Assert.Equal(2, none.Code);
+        Assert.Contains("no .csv files", none.Err, StringComparison.Ordinal);
+
+        var shuffled = Path.Combine(_dir, "shuffled.csv");
+        var lines = FleetLines(1);
+        File.WriteAllLines(shuffled, [lines[0], lines[2], lines[1], .. lines[3..]]);
+        var order = await Run("train", "--input", shuffled, "--out", Path.Combine(_dir, "x.json"));
+        Assert.NotEqual(0, order.Code);
+        Assert.Contains(":3: device-000: time", order.Err, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(_dir, "x.json")));
+    }
+
     [Fact]
     public void DemoModel_IsTheReadmesTrainingRun_AndBeatsBothNaiveForecastsOnTheTailItNeverSaw()
     {

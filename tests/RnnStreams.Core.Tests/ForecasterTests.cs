@@ -192,6 +192,42 @@ public class ForecasterTests
         Assert.Equal((int)DayOfWeek.Wednesday, weekly.Phase(new DateTime(2026, 12, 2, 0, 0, 0, DateTimeKind.Utc).Ticks, 0, first: true));
     }
 
+    /// <summary>
+    /// A fleet model's per-series scale: a sequence measures it from its first full window (the RMS of z's first
+    /// differences), divides the targets' inputs by it and scales the forecast and its spread back — so a series 50 times
+    /// larger gets forecasts and intervals 50 times larger, from the same network; the scale is in the state and the file.
+    /// </summary>
+    [Fact]
+    public void SeriesScale_ServesASeriesOfAnySizeAlike_AndRoundTripsInTheModelFile()
+    {
+        var f = new Forecaster(12, false, [ForecastTarget.Seasonal, ForecastTarget.SeasonalChange], seasonalLags: true, CalendarKind.Month, 0, ForecastDistribution.Gaussian, seriesScale: true);
+        var layer = new RnnLayer(f.NetworkInputSize, 3, [.. Enumerable.Range(0, 3 * f.NetworkInputSize).Select(i => Math.Sin(i) * 0.3)], [.. Enumerable.Range(0, 9).Select(i => Math.Cos(i) * 0.2)], [0.1, -0.1, 0.05], "layers[0]");
+        var network = new RnnModel("fleet", CellType.RnnTanh, OutputHead.Linear, f.NetworkInputSize, 3, 4, [layer], [.. Enumerable.Range(0, 12).Select(i => Math.Sin(i + 1) * 0.5)], [0.01, 0.2, -0.02, 0.1]);
+        var model = new RnnModel(network, f);
+        var back = ModelFile.Parse(ModelFile.ToJson(model));
+        Assert.True(back.Forecaster!.SeriesScale);
+        Assert.Contains("\"seriesScale\": true", ModelFile.ToJson(model), StringComparison.Ordinal);
+        Assert.DoesNotContain("seriesScale", ModelFile.ToJson(Constant(Monthly(), 0, 0)), StringComparison.Ordinal);
+
+        var (small, large) = (new double[model.StateSize], new double[back.StateSize]);
+        var (ys, yl) = (new double[1], new double[1]);
+        for (var t = 0; t < 40; t++)
+        {
+            model.Step([Value(t)], small, ys);
+            back.Step([50 * Value(t)], large, yl);
+            if (t + 1 >= f.Window)
+            {
+                Assert.Equal(50 * ys[0], yl[0], 1e-9 * Math.Abs(yl[0]));
+                Assert.True(model.TryInterval(small, 0.8, out var lowerSmall, out var upperSmall));
+                Assert.True(back.TryInterval(large, 0.8, out var lowerLarge, out var upperLarge));
+                Assert.Equal(50 * (upperSmall - lowerSmall), upperLarge - lowerLarge, 1e-9 * (upperLarge - lowerLarge));
+            }
+        }
+
+        var diffs = Enumerable.Range(1, f.Window - 1).Select(t => Value(t) - Value(t - 1)).ToArray();
+        Assert.Equal(Math.Sqrt(diffs.Average(d => d * d)), Forecaster.ScaleOf([.. Enumerable.Range(0, f.Window).Select(Value)]), 1e-12);
+    }
+
     [Fact]
     public void ModelFile_RoundTripsTheForecaster_AndServesTheSameNumbers()
     {
@@ -226,6 +262,7 @@ public class ForecasterTests
     [InlineData("\"firstPhase\": 0", "\"firstPhase\": 12", "forecaster.firstPhase")]
     [InlineData("\"spreadScale\": 1", "\"spreadScale\": -1", "forecaster.spreadScale")]
     [InlineData("\"log\": false", "\"log\": 1", "forecaster.log")]
+    [InlineData("\"log\": false", "\"log\": false, \"seriesScale\": \"yes\"", "forecaster.seriesScale")]
     [InlineData("\"log\": false", "\"log\": false, \"horizon\": 2", "forecaster.horizon")]
     [InlineData("\"seasonalLags\": true", "\"seasonalLags\": false", "inputSize")] // the network reads 5 numbers, the forecaster would give 3
     [InlineData("\"profile\": [", "\"profile\": [1, ", "forecaster.profile", true)]

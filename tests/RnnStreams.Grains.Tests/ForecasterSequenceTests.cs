@@ -152,4 +152,39 @@ public class ForecasterSequenceTests(ClusterFixture fixture)
         Assert.Equal((before.LastN, before.UpdatedAt), (after.LastN, after.UpdatedAt));
         Assert.Equal(before.Hidden.SelectMany(h => h), after.Hidden.SelectMany(h => h));
     }
+
+    /// <summary>
+    /// A fleet model (one network, each sequence in units of its own scale) served to two devices whose readings differ by a
+    /// factor of 50: each is the model offline bit for bit, and the larger device's forecasts — one step and rolled 12 steps
+    /// forward — are the smaller's times 50: each sequence measured its own scale and keeps it in its state.
+    /// </summary>
+    [Fact]
+    public async Task FleetModel_EachSequenceInItsOwnScale_ServesDevicesOfAnySizeAlike()
+    {
+        var name = Models.Key("fleet");
+        var forecaster = new Forecaster(12, log: false, [ForecastTarget.Seasonal, ForecastTarget.SeasonalChange], seasonalLags: true, CalendarKind.Month, 0,
+            ForecastDistribution.Gaussian, seriesScale: true);
+        var model = new RnnModel(Models.Random(43, forecaster.NetworkInputSize, 6, forecaster.NetworkOutputSize, 1, CellType.Gru, name: name), forecaster);
+        var small = await StartAsync(model);
+        var large = _client.GetGrain<ISequenceGrain>(Models.Key("forecaster"));
+        await large.Start(new StartRequest(name));
+        var times = Enumerable.Range(0, 40).Select(t => January2000.AddMonths(3 + t)).ToArray();
+
+        var ys = (await small.StepManyAt(1, [.. Enumerable.Range(0, 40).Select(Value)], times)).Outputs;
+        var yl = (await large.StepManyAt(1, [.. Enumerable.Range(0, 40).Select(t => 50 * Value(t))], times)).Outputs;
+
+        Assert.Equal(Offline(model, 40, 3, withTimes: true), ys);
+        for (var t = model.Forecaster!.FirstStep; t < 40; t++)
+        {
+            Assert.Equal(50 * ys[t], yl[t], 1e-9 * Math.Abs(yl[t]));
+        }
+
+        var (fs, fl) = (await small.Forecast(12), await large.Forecast(12));
+        for (var i = 0; i < 12; i++)
+        {
+            Assert.Equal(50 * fs.Y[i], fl.Y[i], 1e-9 * Math.Abs(fl.Y[i]));
+        }
+
+        Assert.True(fl.Upper![11] - fl.Lower![11] > 10 * (fs.Upper![11] - fs.Lower![11]));
+    }
 }

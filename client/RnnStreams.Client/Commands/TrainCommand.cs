@@ -17,7 +17,12 @@ internal static class TrainCommand
 {
     public static Command Create(TextWriter stdout, TextWriter stderr)
     {
-        var input = CliOptions.Text("--input", "The series to learn: a CSV such as timestamp,value; or a folder of them, for one model of the whole fleet.", "SERIES.csv|FOLDER", required: true);
+        var input = CliOptions.Text("--input",
+            "The series to learn: a CSV such as timestamp,value; for one model of a whole fleet, a folder of such CSVs or one long CSV with a sequence (or device) column.",
+            "SERIES.csv|FOLDER", required: true);
+        var sequenceColumn = CliOptions.Text("--sequence-column",
+            "A long CSV's column naming each row's series, a header name or a 1-based number (default: a column named sequence or device): one model for all its series.", "C");
+        var compare = CliOptions.Flag("--compare", "Fleet: also train a model on each series alone (the same options) and report the fleet model's RMSE against theirs.");
         var output = CliOptions.Text("--out", "The model file to write.", "M.json", required: true);
         var column = CliOptions.Text("--column", "The series' column, a header name or a 1-based number (default: the last).", "C");
         var cell = CliOptions.Choice("--cell", "The recurrent cell.", "gru", "gru", "lstm", "rnn_tanh", "rnn_relu");
@@ -44,7 +49,7 @@ internal static class TrainCommand
         var name = CliOptions.Text("--name", "The model's name (default: the --out file's name without its extension).", "NAME");
         var command = new Command("train", "Train a forecaster of one series offline (no silo), report it against the naive forecasts, and write a model file that serving uses unchanged.")
         {
-            input, output, column, cell, hidden, layers, window, epochs, horizon, learningRate, validation, season, target, targets, seed, name,
+            input, output, column, sequenceColumn, compare, cell, hidden, layers, window, epochs, horizon, learningRate, validation, season, target, targets, seed, name,
             seasonal, log, calendar, seasonalLags, selectEpochs, ensemble, intervals,
         };
         ConnectionOptions.AddTo(command, hidden: true);
@@ -90,12 +95,12 @@ internal static class TrainCommand
                 Seed = args.GetValue(seed),
                 Name = args.GetValue(name) ?? Path.GetFileNameWithoutExtension(outputPath),
             };
-            return Run(args.GetValue(input)!, outputPath, args.GetValue(column), options, stdout, stderr);
+            return Run(args.GetValue(input)!, outputPath, args.GetValue(column), args.GetValue(sequenceColumn), args.GetValue(compare), options, stdout, stderr);
         });
         return command;
     }
 
-    private static int Run(string input, string output, string? column, TrainingOptions options, TextWriter stdout, TextWriter stderr)
+    private static int Run(string input, string output, string? column, string? sequenceColumn, bool compare, TrainingOptions options, TextWriter stdout, TextWriter stderr)
     {
         try
         {
@@ -108,7 +113,21 @@ internal static class TrainCommand
 
         if (Directory.Exists(input))
         {
-            return RunFleet(input, output, column, options, stdout, stderr);
+            var files = Directory.GetFiles(input, "*.csv").Order(StringComparer.Ordinal).ToArray();
+            return files.Length == 0
+                ? throw new CliException($"{input}: no .csv files (a fleet is a folder of series, one CSV each, or one long CSV)", 2)
+                : RunFleet(input, [.. files.Select(f => new FleetSeries(Path.GetFileNameWithoutExtension(f), Csv.ReadSeries(f, column), Csv.ReadTimes(f)))],
+                    output, compare, options, stdout, stderr);
+        }
+
+        if (Csv.SeriesColumn(input, sequenceColumn) is { } key)
+        {
+            return RunFleet(input, Csv.ReadFleet(input, key, column), output, compare, options, stdout, stderr);
+        }
+
+        if (compare)
+        {
+            throw new CliException($"--compare is for a fleet: {input} holds one series (no sequence or device column; name it with --sequence-column)", 2);
         }
 
         var series = Csv.ReadSeries(input, column);
@@ -132,44 +151,69 @@ internal static class TrainCommand
     }
 
     /// <summary>
-    /// <c>train --input FOLDER</c>: one model for every series in the folder (each <c>*.csv</c> a series, named after its
-    /// file), reported series by series.
+    /// <c>train --input FOLDER|LONG.csv</c>: one model for every series of the fleet, reported series by series on each one's
+    /// held-out tail; with <c>--compare</c> also against a model trained on that series alone.
     /// </summary>
-    private static int RunFleet(string folder, string output, string? column, TrainingOptions options, TextWriter stdout, TextWriter stderr)
+    private static int RunFleet(string source, IReadOnlyList<FleetSeries> fleet, string output, bool compare, TrainingOptions options, TextWriter stdout, TextWriter stderr)
     {
-        var files = Directory.GetFiles(folder, "*.csv").Order(StringComparer.Ordinal).ToArray();
-        if (files.Length == 0)
-        {
-            throw new CliException($"{folder}: no .csv files (a fleet is a folder of series, one CSV each)", 2);
-        }
-
-        var fleet = files.Select(f => new FleetSeries(Path.GetFileNameWithoutExtension(f), Csv.ReadSeries(f, column), Csv.ReadTimes(f))).ToArray();
         var bar = new ProgressBar(stderr, options.Epochs);
         FleetReport report;
+        double[]? alone = null;
         try
         {
             report = Trainer.TrainFleet(fleet, options, bar.Update);
+            bar.Finish();
+            if (compare)
+            {
+                stderr.WriteLine($"# --compare: training a model on each of the {fleet.Count} series alone");
+                alone = [.. fleet.Select((s, i) =>
+                {
+                    stderr.Write($"\r# {i + 1}/{fleet.Count} {s.Name}");
+                    return Trainer.Train(s.Values, options with { Name = s.Name }, times: s.Times).Rmse;
+                })];
+                stderr.WriteLine();
+            }
         }
         catch (ArgumentException e)
         {
-            throw new CliException($"{folder}: {e.Message.Split(" (Parameter")[0]}");
+            throw new CliException($"{source}: {e.Message.Split(" (Parameter")[0]}");
         }
 
-        bar.Finish();
         ModelFile.Save(report.Model, output);
         var c = CultureInfo.InvariantCulture;
-        stdout.WriteLine(string.Create(c, $"one model for the {fleet.Length} series of {folder}, each in units of its own scale; epochs chosen per seed on the last {options.ValidationFraction:P0} of every series' training values: {string.Join(", ", report.SelectedEpochs)}"));
-        stdout.WriteLine($"{"series",-24} {"RMSE",12} {"naive",12} {"seasonal",12} {"inside 80 %",12}");
-        foreach (var (name, r) in report.Series)
+        var tails = report.Series.Sum(s => s.Report.ValidationCount);
+        stdout.WriteLine(string.Create(c,
+            $"one model for the {fleet.Count} series of {source}, each in units of its own scale; held out: the last {options.ValidationFraction:P0} of each ({tails} values); epochs chosen per seed on the last {options.ValidationFraction:P0} of every series' training values: {string.Join(", ", report.SelectedEpochs)}"));
+        stdout.WriteLine($"{"series",-24} {"RMSE",12}{(alone is null ? string.Empty : $" {"alone",12}")} {"naive",12} {"seasonal",12} {"inside 80 %",12}");
+        for (var i = 0; i < report.Series.Count; i++)
         {
-            stdout.WriteLine(string.Create(c, $"{name,-24} {r.Rmse,12:G6} {r.NaiveRmse,12:G6} {r.SeasonalRmse,12:G6} {r.Coverage80,12:P1}"));
+            var (name, r) = report.Series[i];
+            stdout.WriteLine(string.Create(c,
+                $"{name,-24} {r.Rmse,12:G6}{(alone is null ? string.Empty : string.Create(c, $" {alone[i],12:G6}"))} {r.NaiveRmse,12:G6} {r.SeasonalRmse,12:G6} {r.Coverage80,12:P1}"));
         }
 
-        var ratio = Math.Exp(report.Series.Average(s => Math.Log(s.Report.Rmse / s.Report.SeasonalRmse)));
-        stdout.WriteLine(string.Create(c, $"model/seasonal naive RMSE, geometric mean over the series: {ratio:F3}"));
+        var rmse = report.Series.Select(s => s.Report.Rmse).ToArray();
+        if (options.Intervals)
+        {
+            var inside80 = report.Series.Sum(s => s.Report.Coverage80 * s.Report.ValidationCount);
+            var inside95 = report.Series.Sum(s => s.Report.Coverage95 * s.Report.ValidationCount);
+            stdout.WriteLine(string.Create(c, $"of the {tails} held-out values, {inside80 / tails:P1} inside their 80 % interval, {inside95 / tails:P1} inside their 95 % interval"));
+        }
+
+
+        stdout.WriteLine(string.Create(c, $"fleet model ÷ seasonal naive RMSE, geometric mean over the series: {GeometricMeanRatio(rmse, [.. report.Series.Select(s => s.Report.SeasonalRmse)]):F3}"));
+        if (alone is not null)
+        {
+            var better = rmse.Zip(alone).Count(p => p.First < p.Second);
+            stdout.WriteLine(string.Create(c,
+                $"fleet model ÷ a model per series RMSE, geometric mean over the series: {GeometricMeanRatio(rmse, alone):F3} (the fleet model better on {better} of {fleet.Count})"));
+        }
+
         stdout.WriteLine($"wrote {output} ({report.Model})");
         return 0;
     }
+
+    private static double GeometricMeanRatio(IReadOnlyList<double> a, IReadOnlyList<double> b) => Math.Exp(a.Zip(b, (x, y) => Math.Log(x / y)).Average());
 
     internal static void Print(TextWriter stdout, TrainingReport report, TrainingOptions options, string input)
     {

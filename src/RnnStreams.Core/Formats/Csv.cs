@@ -7,7 +7,7 @@ namespace RnnStreams.Core.Formats;
 /// row (a first row that is not all numbers), blank lines and lines starting with <c>#</c> ignored. Numbers use the
 /// invariant culture; NaN and infinities are refused.
 /// </summary>
-public static class Csv
+public static partial class Csv
 {
     /// <summary>Reads every row of a file.</summary>
     /// <param name="path">The file.</param>
@@ -50,16 +50,9 @@ public static class Csv
     {
         var times = new List<DateTime>();
         var first = true;
-        foreach (var raw in ReadLines(path))
+        foreach (var (_, cells) in Rows(ReadLines(path)))
         {
-            var line = raw.Trim();
-            if (line.Length == 0 || line[0] == '#')
-            {
-                continue;
-            }
-
-            var cell = line.Split(',')[0].Trim();
-            if (DateTime.TryParse(cell, CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal, out var time) && !IsNumber(cell))
+            if (IsTime(cells[0], out var time))
             {
                 times.Add(time);
             }
@@ -96,15 +89,8 @@ public static class Csv
         string[]? header = null;
         int[]? selected = null;
         var width = -1;
-        for (var i = 0; i < lines.Count; i++)
+        foreach (var (line, cells) in Rows(lines))
         {
-            var line = lines[i].Trim();
-            if (line.Length == 0 || line[0] == '#')
-            {
-                continue;
-            }
-
-            var cells = line.Split(',').Select(c => c.Trim()).ToArray();
             if (width < 0)
             {
                 width = cells.Length;
@@ -117,27 +103,27 @@ public static class Csv
 
             if (expectedColumns is { } expected && cells.Length != expected)
             {
-                throw new DataFileException(path, i + 1, $"expected {expected} columns, got {cells.Length}");
+                throw new DataFileException(path, line, $"expected {expected} columns, got {cells.Length}");
             }
 
             if (cells.Length != width)
             {
-                throw new DataFileException(path, i + 1, $"expected {width} columns, got {cells.Length}");
+                throw new DataFileException(path, line, $"expected {width} columns, got {cells.Length}");
             }
 
-            selected ??= allColumns ? [.. Enumerable.Range(0, width)] : Select(path, i + 1, header, cells, columns, lastOnly);
+            selected ??= allColumns ? [.. Enumerable.Range(0, width)] : Select(path, line, header, cells, columns, lastOnly);
             var row = new double[selected.Length];
             for (var k = 0; k < selected.Length; k++)
             {
                 var c = selected[k];
                 if (!double.TryParse(cells[c], NumberStyles.Float, CultureInfo.InvariantCulture, out var value))
                 {
-                    throw new DataFileException(path, i + 1, $"column {Name(header, c)}: '{cells[c]}' is not a number");
+                    throw new DataFileException(path, line, $"column {Name(header, c)}: '{cells[c]}' is not a number");
                 }
 
                 if (!double.IsFinite(value))
                 {
-                    throw new DataFileException(path, i + 1, $"column {Name(header, c)}: '{cells[c]}' is not finite");
+                    throw new DataFileException(path, line, $"column {Name(header, c)}: '{cells[c]}' is not finite");
                 }
 
                 row[k] = value;

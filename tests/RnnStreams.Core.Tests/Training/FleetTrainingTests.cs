@@ -4,39 +4,25 @@ using RnnStreams.Core.Training;
 namespace RnnStreams.Core.Tests.Training;
 
 /// <summary>
-/// One model for a fleet: short series of one kind (the CO₂ season) at different levels and noise, each in units of its
-/// own scale; the global model forecasts each series' held-out tail better than models trained on each series alone.
+/// One model for a fleet: the committed fleet of short series (tests/reference/fleet: 6 years of the CO₂ series per
+/// device, each from its own start, with its own offset, gain and noise), each in units of its own scale; the global
+/// model forecasts each series' held-out tail better than models trained on each series alone.
 /// </summary>
 public class FleetTrainingTests
 {
-    /// <summary>
-    /// Device d: 6 years of the CO₂ series from a device-dependent start, raised by 20·(d mod 5) ppm, with seeded noise of
-    /// 0.1 to 1.6 ppm.
-    /// </summary>
-    internal static FleetSeries[] Devices(int count, int months = 72)
-    {
-        var path = Path.Combine(AppContext.BaseDirectory, "Reference", "co2_mauna_loa.csv");
-        var co2 = Csv.ReadSeries(path);
-        var times = Csv.ReadTimes(path)!;
-        return [.. Enumerable.Range(0, count).Select(d =>
-        {
-            var random = new Random(100 + d);
-            var start = 12 * (d % 25);
-            var noise = 0.1 * (1 + (d % 16));
-            var values = Enumerable.Range(start, months).Select(t => co2[t] + (20 * (d % 5)) + (noise * ((random.NextDouble() * 2) - 1))).ToArray();
-            return new FleetSeries($"device-{d:D3}", values, times[start..(start + months)]);
-        })];
-    }
+    private static IReadOnlyList<FleetSeries> Devices(int count) =>
+        [.. Csv.ReadFleet(Path.Combine(AppContext.BaseDirectory, "Reference", "fleet_devices.csv"), 0).Take(count)];
 
     [Fact]
     public void TrainFleet_OneModel_BeatsPerSeriesModels_OnShortSeries_AndServesEachDeviceAsReported()
     {
         var fleet = Devices(24);
+        Assert.All(fleet, s => Assert.Equal(72, s.Values.Count));
         var options = new TrainingOptions { Ensemble = 2, Hidden = 16, Name = "fleet" };
         var report = Trainer.TrainFleet(fleet, options);
 
         Assert.True(report.Model.Forecaster!.SeriesScale);
-        Assert.Equal(fleet.Length, report.Series.Count);
+        Assert.Equal(fleet.Select(s => s.Name), report.Series.Select(s => s.Name));
         var single = fleet.Select(s => Trainer.Train(s.Values, options with { Name = "single" }, times: s.Times).Rmse).ToArray();
         var global = report.Series.Select(s => s.Report.Rmse).ToArray();
         var ratio = Math.Exp(global.Zip(single, (g, o) => Math.Log(g / o)).Average());
@@ -46,5 +32,24 @@ public class FleetTrainingTests
         var reloaded = ModelFile.Parse(ModelFile.ToJson(report.Model));
         var again = Trainer.Evaluate(reloaded, fleet[3].Values, report.Series[3].Report.TrainCount, times: fleet[3].Times);
         Assert.Equal(report.Series[3].Report.Rmse, again.Rmse);
+
+        // Deterministic for a seed.
+        Assert.Equal(ModelFile.ToJson(report.Model), ModelFile.ToJson(Trainer.TrainFleet(fleet, options).Model));
+    }
+
+    [Fact]
+    public void TrainFleet_BadSeries_IsRefusedNamingIt()
+    {
+        var fleet = Devices(3);
+        FleetSeries[] withNaN = [fleet[0], fleet[1] with { Values = [.. fleet[1].Values.Select((v, i) => i == 9 ? double.NaN : v)] }];
+        Assert.Contains("device-001: every value must be finite", Assert.Throws<ArgumentException>(() => Trainer.TrainFleet(withNaN, new TrainingOptions())).Message, StringComparison.Ordinal);
+
+        FleetSeries[] short_ = [fleet[0], fleet[2] with { Values = [.. fleet[2].Values.Take(30)], Times = [.. fleet[2].Times!.Take(30)] }];
+        Assert.StartsWith("device-002: ", Assert.Throws<ArgumentException>(() => Trainer.TrainFleet(short_, new TrainingOptions())).Message, StringComparison.Ordinal);
+
+        FleetSeries[] profileOnly = [fleet[0]];
+        Assert.Contains("seasonal profile belongs to one series",
+            Assert.Throws<ArgumentException>(() => Trainer.TrainFleet(profileOnly, new TrainingOptions { Targets = [ForecastTarget.Profile] })).Message, StringComparison.Ordinal);
+        Assert.Contains("at least one series", Assert.Throws<ArgumentException>(() => Trainer.TrainFleet([], new TrainingOptions())).Message, StringComparison.Ordinal);
     }
 }
