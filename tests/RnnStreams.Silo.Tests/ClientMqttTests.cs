@@ -1,3 +1,8 @@
+using System.Globalization;
+using System.Text;
+using RnnStreams.Core;
+using RnnStreams.Core.Formats;
+using RnnStreams.Core.Training;
 using RnnStreams.TestSupport;
 
 namespace RnnStreams.Silo.Tests;
@@ -66,5 +71,43 @@ public sealed class ClientMqttTests(MqttFixture fixture) : IDisposable
         Assert.EndsWith("watched_outputs_in_order=yes", demo.OutputLines[^1]);
         Assert.Equal(3, demo.OutputLines.Count(l => l.StartsWith("device-0000  n=", StringComparison.Ordinal)));
         Assert.Contains($"over MQTT {Broker} (prefix rnn; control through HTTP http://127.0.0.1:", demo.StandardError);
+    }
+
+    /// <summary>
+    /// One model for a fleet, served: a fleet model trained on four devices of the committed fleet (each with its own
+    /// offset, gain and noise), each device streaming its own series with its times — through the gateway, the HTTP API and
+    /// the broker alike — scores on their held-out tails exactly as training reported them.
+    /// </summary>
+    [Fact]
+    public async Task Demo_OfAFleetModel_EachDeviceItsOwnSeriesWithTimes_ScoresAsTrainingReported_OverEveryTransport()
+    {
+        var lines = File.ReadAllLines(Path.Combine(Repository.Root, "tests", "reference", "fleet", "devices.csv"));
+        var csv = _dir.Write("fleet.csv", string.Join('\n', [lines[0], .. lines.Skip(1).Take(4 * 72)]) + "\n");
+        var fleet = Csv.ReadFleet(csv, 0);
+        var report = Trainer.TrainFleet(fleet, new TrainingOptions { Hidden = 4, Ensemble = 1, Name = TestKeys.New("fleet") });
+        using (var http = new HttpClient { BaseAddress = fixture.Silo.Http })
+        {
+            var published = await http.PostAsync($"/v1/models/{report.Model.Name}", new StringContent(ModelFile.ToJson(report.Model), Encoding.UTF8, "application/json"));
+            Assert.True(published.IsSuccessStatusCode, await published.Content.ReadAsStringAsync());
+        }
+
+        // Pooled over the four tails as the demo pools them: Σ RMSE² · n over Σ n.
+        var count = report.Series.Sum(s => s.Report.ValidationCount);
+        var rmse = Math.Sqrt(report.Series.Sum(s => s.Report.Rmse * s.Report.Rmse * s.Report.ValidationCount) / count);
+        var inside = (int)Math.Round(report.Series.Sum(s => s.Report.Coverage80 * s.Report.ValidationCount));
+        string[] demo = ["demo", "--devices", "4", "--model", report.Model.Name, "--series", csv, "--show", "1", "--every", "30"];
+        string[][] transports = [["--gateway", fixture.Silo.Gateway], ["--url", fixture.Silo.Http.ToString()], ["--mqtt", Broker, "--url", fixture.Silo.Http.ToString()]];
+        foreach (var transport in transports)
+        {
+            var run = await ProcessRunner.RunAsync(Repository.ClientDll, [.. demo, .. transport], TimeSpan.FromMinutes(2));
+
+            Assert.True(run.ExitCode == 0, run.ToString());
+            Assert.Contains("each device streaming its own series of fleet.csv (4 series)", run.StandardError, StringComparison.Ordinal);
+            var forecast = Assert.Single(run.OutputLines, l => l.StartsWith("# forecast: ", StringComparison.Ordinal));
+            Assert.Contains(string.Create(CultureInfo.InvariantCulture, $"elements 59–72 (the tail training never saw), {count} in all: model RMSE {rmse:F4}, "), forecast, StringComparison.Ordinal);
+            Assert.Contains(string.Create(CultureInfo.InvariantCulture, $"# intervals: {inside:N0} of {count:N0} values"), run.StandardOutput, StringComparison.Ordinal);
+            Assert.Matches(@"# per device: model ÷ naive RMSE, geometric mean over the 4 devices [\d.]+; the model beats the naive forecast on \d of them", run.StandardOutput);
+            Assert.Contains(run.OutputLines, l => l.StartsWith("device-0000  n=   60  ", StringComparison.Ordinal) && l.Contains("80 % interval [", StringComparison.Ordinal));
+        }
     }
 }

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using RnnStreams.Client.Load;
 using RnnStreams.Core.Formats;
+using RnnStreams.Core.Training;
 
 namespace RnnStreams.Client.Commands;
 
@@ -11,7 +12,9 @@ namespace RnnStreams.Client.Commands;
 /// streams a series per device through one sequence each — through the gateway, the HTTP API or an MQTT broker — all
 /// devices at once, printing live predictions of a few devices as their outputs arrive, then steps, steps/s and the step latency (p50/p99). A model
 /// with one input reads the bundled monthly CO₂ series (the one the demo model was trained on; device d adds d·0.01
-/// to it) and the demo then scores the forecasts of the held-out tail, which training never saw, against the
+/// to it), or with <c>--series</c> another CSV — a long CSV with a sequence or device column gives each device a series of
+/// its own (device d the d-th, cycling), as a fleet model serves them — and each element carries its time when the file
+/// has times; the demo then scores the forecasts of each series' held-out tail, which training never saw, against the
 /// naive forecasts; other models read a synthetic sine per device.
 /// </summary>
 internal static class DemoCommand
@@ -24,7 +27,7 @@ internal static class DemoCommand
         var devices = CliOptions.Int("--devices", "How many devices (sequences) stream at once.", 128, 1, 1_000_000);
         var steps = CliOptions.OptionalInt("--steps", "Elements per device (default: the whole series for a one-input model, else 200).");
         var model = CliOptions.Text("--model", "The model the devices' sequences start on.", "NAME", fallback: RnnConstants.DemoModel);
-        var series = CliOptions.Text("--series", "The series a one-input model's devices stream (default: the bundled monthly CO2 series the demo model was trained on).", "FILE");
+        var series = CliOptions.Text("--series", "The series a one-input model's devices stream (default: the bundled monthly CO2 series the demo model was trained on); a long CSV with a sequence or device column gives each device its own series.", "FILE");
         var validation = CliOptions.Double("--validation", "The held-out tail of the series whose forecasts are scored, as a fraction (as train's --validation).", 0.2, v => v is > 0 and < 1, "a fraction between 0 and 1");
         var show = CliOptions.Int("--show", "How many devices' predictions to print live.", 4, 0, 1_000_000);
         var every = CliOptions.Int("--every", "Print a shown device's prediction every N elements (and the first).", 20);
@@ -55,21 +58,31 @@ internal static class DemoCommand
         await using var target = await TransportOptions.Read(args).OpenAsync("+", TimeSpan.FromSeconds(60), needsControl: true, cancellation);
         var patience = TimeSpan.FromSeconds(60); // a call refused as rate-limited or unavailable is sent again for this long
         var model = (await Resilience.RetryAsync(() => target.GetModelAsync(modelName), target.IsTransient, patience, cancellation)).Model;
-        var series = model.InputSize == 1 ? Csv.ReadSeries(seriesPath) : null;
-        var steps = stepsOption ?? series?.Length ?? 200;
-        if (series is not null && steps > series.Length)
+        // A one-input model's devices stream a series each: the file's one series (device d adds d·0.01), or a long CSV's d-th.
+        var key = model.InputSize == 1 ? Csv.SeriesColumn(seriesPath) : null;
+        var fleet = key is not null;
+        IReadOnlyList<FleetSeries>? streams = model.InputSize != 1 ? null
+            : key is { } column ? Csv.ReadFleet(seriesPath, column)
+            : [new FleetSeries(Path.GetFileName(seriesPath), Csv.ReadSeries(seriesPath), Csv.ReadTimes(seriesPath))];
+        FleetSeries StreamOf(int device) => streams![device % streams.Count];
+        var shortest = streams?.Min(s => s.Values.Count);
+        var steps = stepsOption ?? shortest ?? 200;
+        if (shortest is { } length && steps > length)
         {
-            throw new CliException($"--steps {steps} is longer than the series ({series.Length} values in {seriesPath})", 2);
+            throw new CliException($"--steps {steps} is longer than the {(fleet ? "shortest " : string.Empty)}series ({length} values in {seriesPath})", 2);
         }
 
-        double[] Signal(int device, long n) => series is null ? DemoCommand.Signal(model, device, n) : [series[n - 1] + (0.01 * device)];
-        var firstScored = series is null ? int.MaxValue : series.Length - (int)Math.Round(series.Length * validation);
+        double[] Signal(int device, long n) => streams is null ? DemoCommand.Signal(model, device, n)
+            : [StreamOf(device).Values[(int)n - 1] + (fleet ? 0 : 0.01 * device)];
+        DateTime TimeOf(int device, long n) => streams is not null && StreamOf(device).Times is { } times ? times[(int)n - 1] : default;
+        var firstScored = Enumerable.Range(0, devices)
+            .Select(d => streams is null ? int.MaxValue : StreamOf(d).Values.Count - (int)Math.Round(StreamOf(d).Values.Count * validation)).ToArray();
         var forecasts = new double[devices][];
         var intervals = new ForecastInterval?[devices][];
         var run = DateTime.UtcNow.ToString("HHmmss", CultureInfo.InvariantCulture) + "-" + Random.Shared.Next(1000, 9999).ToString(CultureInfo.InvariantCulture);
-        stderr.WriteLine($"# demo: {devices} devices × {steps} elements through model {model} over {target.Description} (run {run}){(series is null ? string.Empty : $", each device streaming {Path.GetFileName(seriesPath)}")}");
+        stderr.WriteLine($"# demo: {devices} devices × {steps} elements through model {model} over {target.Description} (run {run}){(streams is null ? string.Empty : fleet ? $", each device streaming its own series of {Path.GetFileName(seriesPath)} ({streams.Count} series{(devices > streams.Count ? ", cycled" : string.Empty)})" : $", each device streaming {Path.GetFileName(seriesPath)}")}");
 
-        stderr.WriteLine($"# each line: a device's element n, its reading x_n, and y_n: the model's forecast of the next reading, x_(n+1){(series is null ? string.Empty : " (scored against it at the end)")}");
+        stderr.WriteLine($"# each line: a device's element n, its reading x_n, and y_n: the model's forecast of the next reading, x_(n+1){(streams is null ? string.Empty : " (scored against it at the end)")}");
         var ids = Enumerable.Range(0, devices).Select(i => $"device-{run}-{i:D4}").ToArray();
         var gate = new object();
         var subscriptions = new List<OutputSubscription>();
@@ -109,7 +122,7 @@ internal static class DemoCommand
                 cancellation.ThrowIfCancellationRequested();
                 var started = Stopwatch.GetTimestamp();
                 var element = n;
-                var result = await Resilience.RetryAsync(() => target.StepAsync(id, element, Signal(device, element)), target.IsTransient, patience, cancellation);
+                var result = await Resilience.RetryAsync(() => target.StepAsync(id, element, Signal(device, element), TimeOf(device, element)), target.IsTransient, patience, cancellation);
                 latencies[(device * (long)steps) + n - 1] = Stopwatch.GetTimestamp() - started;
                 predicted[n - 1] = result.Y[0];
                 bands[n - 1] = result.Interval;
@@ -134,15 +147,17 @@ internal static class DemoCommand
             await Task.WhenAll(ids.Select(id => target.EndAsync(id)));
         }
 
-        if (series is not null && steps > firstScored)
+        if (streams is not null && firstScored.Any(first => steps > first))
         {
             // y after element n forecasts element n + 1: scored where n + 1 lies in the held-out tail.
             var model_ = new List<double>();
             var naive = new List<double>();
             var inside = new List<bool>();
+            var ratios = new List<double>(); // per device: its model RMSE ÷ its naive RMSE
             for (var device = 0; device < devices; device++)
             {
-                for (var n = Math.Max(1, firstScored); n < steps; n++)
+                var start = model_.Count;
+                for (var n = Math.Max(1, firstScored[device]); n < steps; n++)
                 {
                     var truth = Signal(device, n + 1)[0];
                     model_.Add(forecasts[device][n - 1] - truth);
@@ -152,12 +167,24 @@ internal static class DemoCommand
                         inside.Add(truth >= band.Lower && truth <= band.Upper);
                     }
                 }
+
+                if (model_.Count > start)
+                {
+                    ratios.Add(Math.Sqrt(model_[start..].Average(e => e * e) / naive[start..].Average(e => e * e)));
+                }
             }
 
             var rmse = Math.Sqrt(model_.Average(e => e * e));
             var naiveRmse = Math.Sqrt(naive.Average(e => e * e));
             stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"# forecast: next-value forecasts of elements {firstScored + 1}–{steps} (the tail training never saw), {model_.Count} in all: model RMSE {rmse:F4}, naive (last value) RMSE {naiveRmse:F4}, ratio {rmse / naiveRmse:F3}: the model {(rmse < naiveRmse ? "beats" : "does not beat")} the naive forecast"));
+                $"# forecast: next-value forecasts of {(firstScored.Distinct().Count() == 1 ? $"elements {firstScored[0] + 1}–{steps}" : $"each series' last {validation:P0}")} (the tail training never saw), {model_.Count} in all: model RMSE {rmse:F4}, naive (last value) RMSE {naiveRmse:F4}, ratio {rmse / naiveRmse:F3}: the model {(rmse < naiveRmse ? "beats" : "does not beat")} the naive forecast"));
+            if (fleet)
+            {
+                // Pooled errors weigh the devices by their units; each device's own ratio does not.
+                stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"# per device: model ÷ naive RMSE, geometric mean over the {ratios.Count} devices {Math.Exp(ratios.Average(Math.Log)):F3}; the model beats the naive forecast on {ratios.Count(r => r < 1)} of them"));
+            }
+
             if (inside.Count > 0)
             {
                 stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,

@@ -23,7 +23,8 @@ internal sealed class GrainLoadTarget(Connection connection) : ILoadTarget
 
     public Task StartAsync(string sequence, StartRequest request) => _client.GetGrain<ISequenceGrain>(sequence).Start(request);
 
-    public Task<StepResult> StepAsync(string sequence, long n, double[] x) => _client.GetGrain<ISequenceGrain>(sequence).Step(n, x);
+    public Task<StepResult> StepAsync(string sequence, long n, double[] x, DateTime time = default) =>
+        time == default ? _client.GetGrain<ISequenceGrain>(sequence).Step(n, x) : _client.GetGrain<ISequenceGrain>(sequence).StepAt(n, x, time);
 
     public Task<StepBatchResult> StepManyAsync(string sequence, long firstN, double[] inputs) => _client.GetGrain<ISequenceGrain>(sequence).StepMany(firstN, inputs);
 

@@ -58,8 +58,11 @@ internal sealed class HttpLoadTarget : ILoadTarget
         await SendAsync(sequence, HttpMethod.Post, $"v1/sequences/{Uri.EscapeDataString(sequence)}/start",
             new { model = request.Model, version = request.Version, h0 = request.InitialState, c0 = request.InitialCell });
 
-    public async Task<StepResult> StepAsync(string sequence, long n, double[] x) =>
-        (await SendAsync(sequence, HttpMethod.Post, $"v1/sequences/{Uri.EscapeDataString(sequence)}/elements", new { n, x })).Deserialize<StepResult>(Json)!;
+    public async Task<StepResult> StepAsync(string sequence, long n, double[] x, DateTime time = default) =>
+        (await SendAsync(sequence, HttpMethod.Post, $"v1/sequences/{Uri.EscapeDataString(sequence)}/elements", new { n, x, time = TimeOrNull(time) })).Deserialize<StepResult>(Json)!;
+
+    /// <summary>An element's time as the API reads it (ISO 8601, UTC), null for none.</summary>
+    internal static DateTime? TimeOrNull(DateTime time) => time == default ? null : DateTime.SpecifyKind(time, DateTimeKind.Utc);
 
     public async Task<StepBatchResult> StepManyAsync(string sequence, long firstN, double[] inputs)
     {

@@ -24,7 +24,8 @@ internal interface ILoadTarget : IAsyncDisposable
     /// <summary>Starts a sequence as asked (a version, initial states); every refusal, <c>AlreadyStarted</c> too, is the caller's.</summary>
     Task StartAsync(string sequence, StartRequest request);
 
-    Task<StepResult> StepAsync(string sequence, long n, double[] x);
+    /// <summary>Element <paramref name="n"/>, with its time when given (a forecaster's calendar reads it; <c>default</c>: none).</summary>
+    Task<StepResult> StepAsync(string sequence, long n, double[] x, DateTime time = default);
 
     /// <summary>Elements <paramref name="firstN"/>… as one call (<c>StepMany</c>; HTTP: the batch endpoint), inputs flat k×D.</summary>
     Task<StepBatchResult> StepManyAsync(string sequence, long firstN, double[] inputs);

@@ -131,12 +131,12 @@ internal sealed class MqttLoadTarget : ILoadTarget
         return Task.FromResult<IAsyncDisposable>(watcher);
     }
 
-    public async Task<StepResult> StepAsync(string sequence, long n, double[] x)
+    public async Task<StepResult> StepAsync(string sequence, long n, double[] x, DateTime time = default)
     {
         var answer = Expect(sequence, n);
-        await PublishAsync(sequence, JsonSerializer.SerializeToUtf8Bytes(new { n, x }));
+        await PublishAsync(sequence, JsonSerializer.SerializeToUtf8Bytes(new { n, x, time = HttpLoadTarget.TimeOrNull(time) }));
         var a = await WaitAsync(sequence, n, answer);
-        return new StepResult(n, a.Y, a.ModelVersion, a.Duplicate);
+        return new StepResult(n, a.Y, a.ModelVersion, a.Duplicate, Interval: a.Interval);
     }
 
     public async Task<StepBatchResult> StepManyAsync(string sequence, long firstN, double[] inputs)
@@ -284,16 +284,16 @@ internal sealed class MqttLoadTarget : ILoadTarget
 
         if (root.GetProperty("kind").GetString() == "step")
         {
-            var y = root.GetProperty("y").EnumerateArray().Select(v => v.GetDouble()).ToArray();
+            var output = OutputJson.Read(root);
             var duplicate = root.TryGetProperty("duplicate", out var d) && d.GetBoolean();
-            if (!answer.TrySetResult(new Answer(y, root.GetProperty("modelVersion").GetInt32(), duplicate)))
+            if (!answer.TrySetResult(new Answer(output.Y, output.ModelVersion, duplicate, output.Interval)))
             {
                 Interlocked.Increment(ref _extra);
             }
         }
     }
 
-    private sealed record Answer(double[] Y, int ModelVersion, bool Duplicate);
+    private sealed record Answer(double[] Y, int ModelVersion, bool Duplicate, ForecastInterval? Interval);
 
     /// <summary>An element's output did not arrive within the wait.</summary>
     internal sealed class NoOutputException(string message) : TimeoutException(message);
