@@ -1,3 +1,5 @@
+using MathNet.Numerics.Distributions;
+
 namespace RnnStreams.Core.Training;
 
 public static partial class Trainer
@@ -155,8 +157,8 @@ public static partial class Trainer
 
     /// <summary>
     /// The factor that makes a Gaussian's central intervals hold what they say on the given standardised errors |e|/σ: the
-    /// larger of its 80 % and 95 % quantiles' ratios to the normal's (1.28 and 1.96) — so both intervals cover at least
-    /// their level there.
+    /// larger of its 80 % and 95 % conformal quantiles' ratios to the normal's (1.28 and 1.96) — so both intervals cover at
+    /// least their level on a new element like those, however few they are.
     /// </summary>
     private static double Calibration(List<double> standardised)
     {
@@ -166,9 +168,17 @@ public static partial class Trainer
         }
 
         var sorted = standardised.Order().ToArray();
-        return Math.Max(
-            MathNet.Numerics.Statistics.SortedArrayStatistics.Quantile(sorted, 0.8) / MathNet.Numerics.Distributions.Normal.InvCDF(0, 1, 0.9),
-            MathNet.Numerics.Statistics.SortedArrayStatistics.Quantile(sorted, 0.95) / MathNet.Numerics.Distributions.Normal.InvCDF(0, 1, 0.975));
+        return Math.Max(Conformal(sorted, 0.8) / Normal.InvCDF(0, 1, 0.9), Conformal(sorted, 0.95) / Normal.InvCDF(0, 1, 0.975));
+    }
+
+    /// <summary>
+    /// Split conformal prediction's quantile of n sorted scores at <paramref name="level"/>: the ⌈(n + 1)·level⌉-th smallest
+    /// (the largest when that is past n), so that a new score falls at or below it with probability at least the level.
+    /// </summary>
+    private static double Conformal(double[] sorted, double level)
+    {
+        var k = (int)Math.Ceiling((sorted.Length + 1) * level);
+        return sorted[Math.Clamp(k, 1, sorted.Length) - 1];
     }
 
     /// <summary>A forecaster's network with the options' seed: a Gaussian one (a mean and a spread per target) when it gives intervals.</summary>

@@ -17,7 +17,7 @@ public class SeasonalTrainingTests
     // Issue 15's target: RMSE at most 1.1 × the best classical model on the same split (tests/reference/classical_baselines.txt:
     // CO2 SARIMA 0.3008, AirPassengers ETS 15.73). The default run measures 0.3030 and 17.25.
     [Fact]
-    public void Train_Default_OnAirPassengers_IsWithinATenthOfTheBestClassicalModel_WithCalibratedIntervals()
+    public void Train_Default_OnAirPassengers_IsWithinATenthOfTheBestClassicalModel_ItsIntervalsCoverTheirLevelWithinSevenPoints()
     {
         var series = Series("airpassengers.csv");
         var report = Trainer.Train(series, new TrainingOptions(), times: Times("airpassengers.csv"));
@@ -26,10 +26,10 @@ public class SeasonalTrainingTests
         Assert.Equal(series.Length - (int)Math.Round(series.Length * 0.2), report.TrainCount);
         Assert.True(report.Rmse <= 1.1 * 15.73, $"RMSE {report.Rmse:G4} > 1.1 × ETS's 15.73");
 
-        // The interval coverage measured (72.4 % and 86.2 %: SARIMA's own are 58.6 % and 79.3 % on this tail) and CRPS
-        // under SARIMA's 10.18.
-        Assert.InRange(report.Coverage80, 0.70, 0.90);
-        Assert.InRange(report.Coverage95, 0.85, 1);
+        // The interval coverage within 7 points of its level (75.9 % and 89.7 %: SARIMA's own are 58.6 % and 79.3 % on this
+        // tail) and CRPS under SARIMA's 10.18.
+        Assert.InRange(report.Coverage80, 0.73, 0.87);
+        Assert.InRange(report.Coverage95, 0.88, 1);
         Assert.True(report.Crps < 10.18, $"CRPS {report.Crps}");
     }
 
