@@ -30,7 +30,7 @@ import torch
 
 from make_torch_gated_vectors import np_run as np_run_gated
 from make_torch_vectors import np_run as np_run_elman
-from refjson import write_reference
+from refjson import finish, generate
 
 torch.set_default_dtype(torch.float32)  # after the imports: the float64 generators set float64
 torch.set_num_threads(1)
@@ -134,15 +134,8 @@ def relative_error(exact, got):
 
 
 def main():
-    cases, crosschecks = [], {}
-    for i, (name, kw) in enumerate(CASES):
-        case, crosschecks[name] = build_case(i, name, **kw)
-        cases.append(case)
-    doc = {"generator": "tests/reference/make_torch_float32_vectors.py", "torch": torch.__version__, "dtype": "float32",
-           "cases": cases}
-    loaded = write_reference(OUT, doc)
-
-    print(f"torch {torch.__version__}, numpy {np.__version__}; wrote {OUT} ({os.path.getsize(OUT)} bytes)")
+    loaded, crosschecks = generate(OUT, "tests/reference/make_torch_float32_vectors.py", CASES,
+                                   lambda i, spec: build_case(i, spec[0], **spec[1]), torch, np, dtype="float32")
     worst = 0.0
     for c in loaded["cases"]:
         h, cs, ys = float64_run(c)
@@ -157,8 +150,7 @@ def main():
         assert max(errors) < 1e-5, (c["name"], errors)
     print(f"PyTorch float32 against float64 on the same weights: at most {worst:.2e} "
           "(relative; absolute ×100 for values under 1e-2)")
-    assert os.path.getsize(OUT) < MAX_BYTES, os.path.getsize(OUT)
-    print("all checks passed")
+    finish(OUT, MAX_BYTES)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ W_hn h + b_hn only).  Gate blocks are stacked row-wise in PyTorch order:
 GRU (r, z, n), LSTM (i, f, g, o).  The head is torch.nn.Linear(H, O) applied to
 the last layer's h_t at every step, followed by the output function.
 """
-import json
 import math
 import os
 import sys
@@ -24,7 +23,7 @@ import sys
 import numpy as np
 import torch
 
-from refjson import write_reference
+from refjson import finish, generate
 
 torch.set_default_dtype(torch.float64)
 torch.set_num_threads(1)  # fixed reduction order -> reproducible bits
@@ -379,22 +378,7 @@ def scalar_closed_form(cell, xs=(1.0, 2.0, 3.0)):
 
 
 def main():
-    cases, stats = [], {}
-    for i, (name, kw) in enumerate(CASES):
-        c, s = build_case(i, name, **kw)
-        cases.append(c)
-        stats[name] = s
-
-    doc = {
-        "generator": "tests/reference/make_torch_gated_vectors.py",
-        "torch": torch.__version__,
-        "dtype": "float64",
-        "cases": cases,
-    }
-    loaded = write_reference(OUT, doc)
-
-    print(f"torch {torch.__version__}, numpy {np.__version__}")
-    print(f"wrote {OUT} ({os.path.getsize(OUT)} bytes)")
+    loaded, stats = generate(OUT, "tests/reference/make_torch_gated_vectors.py", CASES, lambda i, spec: build_case(i, spec[0], **spec[1]), torch, np)
     worst_abs, worst_rel = 0.0, 0.0
     for c in loaded["cases"]:
         validate_shapes(c)
@@ -445,9 +429,7 @@ def main():
               + (f"c={['%.6f' % v for v in cs]} " if cell == "lstm" else "")
               + f"y={['%.6f' % v for v in y]}")
 
-    size = os.path.getsize(OUT)
-    assert size < 2 * 1024 * 1024, size
-    print("all checks passed")
+    finish(OUT)
 
 
 if __name__ == "__main__":

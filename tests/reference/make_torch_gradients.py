@@ -37,14 +37,13 @@ Before it finishes the script checks:
   * reading the JSON back, a from-scratch numpy forward reproduces "loss" to
     1e-12 relative, and a from-scratch numpy BPTT reproduces every gradient.
 """
-import json
 import os
 import sys
 
 import numpy as np
 import torch
 
-from refjson import write_reference
+from refjson import finish, generate
 
 torch.set_default_dtype(torch.float64)
 torch.set_num_threads(1)  # fixed reduction order -> reproducible bits
@@ -400,23 +399,7 @@ def validate_shapes(c):
 
 
 def main():
-    cases, stats = [], {}
-    for i, (name, cell, D, H, O, layers, T) in enumerate(CASES):
-        c, s = build_case(i, name, cell, D, H, O, layers, T)
-        cases.append(c)
-        stats[name] = s
-
-    doc = {
-        "generator": "tests/reference/make_torch_gradients.py",
-        "torch": torch.__version__,
-        "dtype": "float64",
-        "cases": cases,
-    }
-    loaded = write_reference(OUT, doc)
-
-    assert [c["name"] for c in loaded["cases"]] == [c[0] for c in CASES]
-    print(f"torch {torch.__version__}, numpy {np.__version__}")
-    print(f"wrote {OUT} ({os.path.getsize(OUT)} bytes)")
+    loaded, stats = generate(OUT, "tests/reference/make_torch_gradients.py", CASES, lambda i, spec: build_case(i, *spec), torch, np)
     for c in loaded["cases"]:
         validate_shapes(c)
         m, s = c["model"], stats[c["name"]]
@@ -446,9 +429,7 @@ def main():
               f"np-BPTT rel={max(rels):.1e} fd-err={s['fd_worst']:.1e} "
               f"max|g|={s['grad_maxabs']:.3g}{beq}")
 
-    size = os.path.getsize(OUT)
-    assert size < 2 * 1024 * 1024, size
-    print("all checks passed")
+    finish(OUT)
 
 
 if __name__ == "__main__":

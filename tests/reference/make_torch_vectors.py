@@ -9,7 +9,6 @@ Writes tests/reference/torch_rnn_vectors.json next to this script.
 Everything is float64 and seeded, so re-running gives the same file
 (for the same torch build / CPU).  CI only reads the JSON; it never needs torch.
 """
-import json
 import math
 import os
 import sys
@@ -17,7 +16,7 @@ import sys
 import numpy as np
 import torch
 
-from refjson import write_reference
+from refjson import finish, generate
 
 torch.set_default_dtype(torch.float64)
 torch.set_num_threads(1)  # fixed reduction order -> reproducible bits
@@ -256,22 +255,7 @@ def sensitivity(model, h0, inputs, eps=1e-9):
 
 
 def main():
-    cases, stats = [], {}
-    for i, (name, kw) in enumerate(CASES):
-        c, s = build_case(i, name, **kw)
-        cases.append(c)
-        stats[name] = s
-
-    doc = {
-        "generator": "tests/reference/make_torch_vectors.py",
-        "torch": torch.__version__,
-        "dtype": "float64",
-        "cases": cases,
-    }
-    loaded = write_reference(OUT, doc)
-
-    print(f"torch {torch.__version__}, numpy {np.__version__}")
-    print(f"wrote {OUT} ({os.path.getsize(OUT)} bytes)")
+    loaded, stats = generate(OUT, "tests/reference/make_torch_vectors.py", CASES, lambda i, spec: build_case(i, spec[0], **spec[1]), torch, np)
     for c in loaded["cases"]:
         validate_shapes(c)
         Hn, Yn = np_run(c["model"], c["h0"], c["inputs"])
@@ -304,9 +288,7 @@ def main():
     assert np.allclose(h, hh, rtol=1e-14, atol=0), (h, hh)
     print(f"  worked_example h={['%.6f' % v for v in h]} y={['%.6f' % v for v in y]}")
 
-    size = os.path.getsize(OUT)
-    assert size < 2 * 1024 * 1024, size
-    print("all checks passed")
+    finish(OUT)
 
 
 if __name__ == "__main__":
