@@ -30,7 +30,7 @@ import torch
 
 from make_torch_gated_vectors import np_run as np_run_gated
 from make_torch_vectors import np_run as np_run_elman
-from refjson import finish, generate
+from common import finish, generate, make_module
 
 torch.set_default_dtype(torch.float32)  # after the imports: the float64 generators set float64
 torch.set_num_threads(1)
@@ -52,10 +52,6 @@ def f32(values):
     return shortest.tolist()
 
 
-def make_module(cell, D, H, layers):
-    if cell in ("rnn_tanh", "rnn_relu"):
-        return torch.nn.RNN(D, H, num_layers=layers, nonlinearity=cell[4:])
-    return {"gru": torch.nn.GRU, "lstm": torch.nn.LSTM}[cell](D, H, num_layers=layers)
 
 
 def build_case(index, name, cell, D, H, O, output, layers, T):
@@ -135,7 +131,7 @@ def relative_error(exact, got):
 
 def main():
     loaded, crosschecks = generate(OUT, "tests/reference/make_torch_float32_vectors.py", CASES,
-                                   lambda i, spec: build_case(i, spec[0], **spec[1]), torch, np, dtype="float32")
+                                   lambda i, spec: build_case(i, spec[0], **spec[1]), dtype="float32")
     worst = 0.0
     for c in loaded["cases"]:
         h, cs, ys = float64_run(c)

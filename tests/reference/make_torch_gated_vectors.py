@@ -23,25 +23,16 @@ import sys
 import numpy as np
 import torch
 
-from refjson import finish, generate
-
-torch.set_default_dtype(torch.float64)
-torch.set_num_threads(1)  # fixed reduction order -> reproducible bits
-torch.use_deterministic_algorithms(True)
+from common import check_close, finish, generate, make_module
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "torch_gated_vectors.json")
 BASE_SEED = 20240701
-REL_TOL = 1e-12
-ABS_FLOOR = 1e-15  # for values that are ~0 (tanh near 0, softmax underflow)
 
 
 # --------------------------------------------------------------------------
 # case construction with torch
 # --------------------------------------------------------------------------
-def make_module(cell, D, H, layers):
-    cls = {"gru": torch.nn.GRU, "lstm": torch.nn.LSTM}[cell]
-    return cls(D, H, num_layers=layers, bias=True, batch_first=False)
 
 
 def build_case(index, name, cell, D, H, O, output, layers=1, T=25,
@@ -302,17 +293,6 @@ def np_run(model, h0, c0, inputs, gate_log=None):
     return np.array(h), (np.array(c) if cell == "lstm" else None), np.array(Y)
 
 
-def check_close(name, what, ref, got):
-    ref, got = np.asarray(ref), np.asarray(got)
-    assert ref.shape == got.shape, (name, what, ref.shape, got.shape)
-    assert np.all(np.isfinite(ref)) and np.all(np.isfinite(got)), (name, what)
-    err = np.abs(ref - got)
-    bound = REL_TOL * np.maximum(np.abs(ref), np.abs(got)) + ABS_FLOOR
-    bad = err > bound
-    assert not bad.any(), (name, what, float(err.max()), np.argwhere(bad)[:5])
-    scale = np.maximum(np.abs(ref), np.abs(got))
-    rel = np.where(scale > 0, err / np.where(scale > 0, scale, 1), 0.0)
-    return float(err.max()), float(rel.max())
 
 
 def validate_shapes(c):
@@ -378,7 +358,7 @@ def scalar_closed_form(cell, xs=(1.0, 2.0, 3.0)):
 
 
 def main():
-    loaded, stats = generate(OUT, "tests/reference/make_torch_gated_vectors.py", CASES, lambda i, spec: build_case(i, spec[0], **spec[1]), torch, np)
+    loaded, stats = generate(OUT, "tests/reference/make_torch_gated_vectors.py", CASES, lambda i, spec: build_case(i, spec[0], **spec[1]))
     worst_abs, worst_rel = 0.0, 0.0
     for c in loaded["cases"]:
         validate_shapes(c)

@@ -43,11 +43,7 @@ import sys
 import numpy as np
 import torch
 
-from refjson import finish, generate
-
-torch.set_default_dtype(torch.float64)
-torch.set_num_threads(1)  # fixed reduction order -> reproducible bits
-torch.use_deterministic_algorithms(True)
+from common import finish, generate, make_module
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "torch_gradients.json")
@@ -69,15 +65,6 @@ CASES = [
 # --------------------------------------------------------------------------
 # case construction with torch
 # --------------------------------------------------------------------------
-def make_module(cell, D, H, layers):
-    if cell == "gru":
-        return torch.nn.GRU(D, H, num_layers=layers, bias=True, batch_first=False)
-    if cell == "lstm":
-        return torch.nn.LSTM(D, H, num_layers=layers, bias=True, batch_first=False)
-    if cell == "rnn_tanh":
-        return torch.nn.RNN(D, H, num_layers=layers, nonlinearity="tanh",
-                            bias=True, batch_first=False)
-    raise ValueError(cell)
 
 
 def param_names(layers):
@@ -399,7 +386,7 @@ def validate_shapes(c):
 
 
 def main():
-    loaded, stats = generate(OUT, "tests/reference/make_torch_gradients.py", CASES, lambda i, spec: build_case(i, *spec), torch, np)
+    loaded, stats = generate(OUT, "tests/reference/make_torch_gradients.py", CASES, lambda i, spec: build_case(i, *spec))
     for c in loaded["cases"]:
         validate_shapes(c)
         m, s = c["model"], stats[c["name"]]

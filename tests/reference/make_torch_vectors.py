@@ -16,17 +16,11 @@ import sys
 import numpy as np
 import torch
 
-from refjson import finish, generate
-
-torch.set_default_dtype(torch.float64)
-torch.set_num_threads(1)  # fixed reduction order -> reproducible bits
-torch.use_deterministic_algorithms(True)
+from common import check_close, finish, generate
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "torch_rnn_vectors.json")
 BASE_SEED = 20240601
-REL_TOL = 1e-12
-ABS_FLOOR = 1e-15  # for values that are ~0 (tanh near 0, softmax underflow)
 
 
 # --------------------------------------------------------------------------
@@ -212,17 +206,6 @@ def np_run(model, h0, inputs):
     return np.array(H_all), np.array(Y_all)
 
 
-def check_close(name, what, ref, got):
-    ref, got = np.asarray(ref), np.asarray(got)
-    assert ref.shape == got.shape, (name, what, ref.shape, got.shape)
-    assert np.all(np.isfinite(ref)) and np.all(np.isfinite(got)), (name, what)
-    err = np.abs(ref - got)
-    bound = REL_TOL * np.maximum(np.abs(ref), np.abs(got)) + ABS_FLOOR
-    bad = err > bound
-    assert not bad.any(), (name, what, float(err.max()), np.argwhere(bad)[:5])
-    scale = np.maximum(np.abs(ref), np.abs(got))
-    rel = np.where(scale > 0, err / np.where(scale > 0, scale, 1), 0.0)
-    return float(err.max()), float(rel.max())
 
 
 def validate_shapes(c):
@@ -255,7 +238,7 @@ def sensitivity(model, h0, inputs, eps=1e-9):
 
 
 def main():
-    loaded, stats = generate(OUT, "tests/reference/make_torch_vectors.py", CASES, lambda i, spec: build_case(i, spec[0], **spec[1]), torch, np)
+    loaded, stats = generate(OUT, "tests/reference/make_torch_vectors.py", CASES, lambda i, spec: build_case(i, spec[0], **spec[1]))
     for c in loaded["cases"]:
         validate_shapes(c)
         Hn, Yn = np_run(c["model"], c["h0"], c["inputs"])
