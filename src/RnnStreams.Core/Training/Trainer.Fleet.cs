@@ -39,6 +39,18 @@ public static partial class Trainer
         }
 
         var calendarOfTimes = SeriesShape.CalendarOf(fleet[0].Times);
+        foreach (var series in fleet.Skip(1))
+        {
+            // One network reads one calendar: a series of another frequency (or with times where the first has none) would
+            // be read in the first series' seasons.
+            if (SeriesShape.CalendarOf(series.Times) != calendarOfTimes)
+            {
+                throw new ArgumentException(
+                    $"{series.Name}: {Frequency(SeriesShape.CalendarOf(series.Times))}, but {fleet[0].Name} is {Frequency(calendarOfTimes)}: one model serves a fleet of one frequency",
+                    nameof(fleet));
+            }
+        }
+
         var season = options.SeasonFor(calendarOfTimes);
         var trains = fleet.Select(s => s.Values.Count - (int)Math.Round(s.Values.Count * options.ValidationFraction)).ToArray();
         var log = options.Log ?? (fleet.All(s => s.Values.All(v => v > 0))
@@ -98,4 +110,12 @@ public static partial class Trainer
         var reports = fleet.Select((s, i) => (s.Name, Evaluate(model, s.Values, trains[i], times: s.Times))).ToArray();
         return new FleetReport(model, reports, epochs);
     }
+
+    private static string Frequency(CalendarKind? calendar) => calendar switch
+    {
+        CalendarKind.Month => "monthly",
+        CalendarKind.Weekday => "daily",
+        CalendarKind.Hour => "hourly",
+        _ => "without regular times",
+    };
 }

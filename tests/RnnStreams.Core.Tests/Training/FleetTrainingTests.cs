@@ -55,6 +55,14 @@ public class FleetTrainingTests
         FleetSeries[] short_ = [fleet[0], fleet[2] with { Values = [.. fleet[2].Values.Take(30)], Times = [.. fleet[2].Times!.Take(30)] }];
         Assert.StartsWith("device-002: ", Assert.Throws<ArgumentException>(() => Trainer.TrainFleet(short_, new TrainingOptions())).Message, StringComparison.Ordinal);
 
+        var days = Enumerable.Range(0, 72).Select(d => new DateTime(2020, 1, 1, 0, 0, 0, DateTimeKind.Utc).AddDays(d)).ToArray();
+        FleetSeries[] mixed = [fleet[0], fleet[1] with { Times = days }];
+        Assert.Contains("device-001: daily, but device-000 is monthly: one model serves a fleet of one frequency",
+            Assert.Throws<ArgumentException>(() => Trainer.TrainFleet(mixed, new TrainingOptions())).Message, StringComparison.Ordinal);
+        FleetSeries[] untimed = [fleet[0], fleet[1] with { Times = null }];
+        Assert.Contains("device-001: without regular times, but device-000 is monthly",
+            Assert.Throws<ArgumentException>(() => Trainer.TrainFleet(untimed, new TrainingOptions())).Message, StringComparison.Ordinal);
+
         FleetSeries[] profileOnly = [fleet[0]];
         Assert.Contains("seasonal profile belongs to one series",
             Assert.Throws<ArgumentException>(() => Trainer.TrainFleet(profileOnly, new TrainingOptions { Targets = [ForecastTarget.Profile] })).Message, StringComparison.Ordinal);
