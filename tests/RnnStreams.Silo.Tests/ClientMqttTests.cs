@@ -110,4 +110,32 @@ public sealed class ClientMqttTests(MqttFixture fixture) : IDisposable
             Assert.Contains(run.OutputLines, l => l.StartsWith("device-0000  n=   60  ", StringComparison.Ordinal) && l.Contains("80 % interval [", StringComparison.Ordinal));
         }
     }
+
+    /// <summary>
+    /// The demo's series mistakes stop it before any sequence starts: more steps than the (shortest) series has, and a long
+    /// CSV whose series' times go back, each with one error line naming the file.
+    /// </summary>
+    [Fact]
+    public async Task Demo_StepsBeyondTheSeries_OrABadLongCsv_IsRefusedBeforeAnySequenceStarts()
+    {
+        var lines = File.ReadAllLines(Path.Combine(Repository.Root, "tests", "reference", "fleet", "devices.csv"));
+        var fleet = _dir.Write("fleet.csv", string.Join('\n', [lines[0], .. lines.Skip(1).Take(2 * 72)]) + "\n");
+        var tooLong = await ProcessRunner.RunAsync(Repository.ClientDll,
+            ["demo", "--devices", "2", "--show", "0", "--model", "worked-example", "--series", fleet, "--steps", "100", "--url", fixture.Silo.Http.ToString()]);
+        Assert.Equal(2, tooLong.ExitCode);
+        Assert.Contains($"--steps 100 is longer than the shortest series (72 values in {fleet})", tooLong.StandardError, StringComparison.Ordinal);
+
+        var single = _dir.Write("one.csv", "timestamp,value\n2020-01-01,1\n2020-02-01,2\n");
+        var tooLongSingle = await ProcessRunner.RunAsync(Repository.ClientDll,
+            ["demo", "--devices", "2", "--show", "0", "--model", "worked-example", "--series", single, "--steps", "3", "--url", fixture.Silo.Http.ToString()]);
+        Assert.Equal(2, tooLongSingle.ExitCode);
+        Assert.Contains($"--steps 3 is longer than the series (2 values in {single})", tooLongSingle.StandardError, StringComparison.Ordinal);
+
+        var backwards = _dir.Write("back.csv", "device,timestamp,value\na,2020-02-01,1\na,2020-01-01,2\n");
+        var bad = await ProcessRunner.RunAsync(Repository.ClientDll,
+            ["demo", "--devices", "2", "--show", "0", "--model", "worked-example", "--series", backwards, "--url", fixture.Silo.Http.ToString()]);
+        Assert.NotEqual(0, bad.ExitCode);
+        Assert.Contains($"{backwards}:3: a: time 2020-01-01 is not after its previous element's", bad.StandardError, StringComparison.Ordinal);
+        Assert.DoesNotContain("# demo:", bad.StandardError, StringComparison.Ordinal);
+    }
 }

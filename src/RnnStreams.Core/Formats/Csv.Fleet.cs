@@ -58,16 +58,16 @@ public static partial class Csv
     public static IReadOnlyList<FleetSeries> ReadFleet(string path, int seriesColumn, string? column = null)
     {
         var lines = ReadLines(path);
-        var (header, _) = Header(lines);
+        var (header, headerLine) = Header(lines);
         if (header is null || seriesColumn < 0 || seriesColumn >= header.Length)
         {
             throw new DataFileException(path, 0, "a long CSV needs a header row and a series column");
         }
 
         var valueColumn = column ?? header.Length.ToString(CultureInfo.InvariantCulture);
-        if (Select(path, 1, header, header, [valueColumn], lastOnly: false)[0] == seriesColumn)
+        if (Select(path, headerLine, header, header, [valueColumn], lastOnly: false)[0] == seriesColumn)
         {
-            throw new DataFileException(path, 1, $"the values' column is the series column ({header[seriesColumn]}); name the values with --column");
+            throw new DataFileException(path, headerLine, $"the values' column is the series column ({header[seriesColumn]}); name the values with --column");
         }
 
         var values = ParseColumns(lines, path, [valueColumn], lastOnly: false, allColumns: false, expectedColumns: null);
