@@ -18,12 +18,55 @@ public static class Repository
     /// <summary>The built client.</summary>
     public static string ClientDll => Built("client/RnnStreams.Client", "RnnStreams.Client.dll");
 
-    /// <summary>A TCP port free on loopback right now.</summary>
+    /// <summary>
+    /// A TCP port free on loopback right now that no earlier call returned, below the kernel's ephemeral range: a port the
+    /// kernel hands out (port 0) can be taken by another process's outgoing connection before the silo or broker started
+    /// on it binds it ("address already in use"); one below that range cannot.
+    /// </summary>
     public static int FreePort()
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+        lock (s_returned)
+        {
+            while (true)
+            {
+                var port = Random.Shared.Next(20000, s_ephemeralLow);
+                if (s_returned.Contains(port))
+                {
+                    continue;
+                }
+
+                try
+                {
+                    using var listener = new TcpListener(IPAddress.Loopback, port);
+                    listener.Start();
+                }
+                catch (SocketException)
+                {
+                    continue;
+                }
+
+                s_returned.Add(port);
+                return port;
+            }
+        }
+    }
+
+    private static readonly HashSet<int> s_returned = [];
+
+    /// <summary>The first port of the kernel's ephemeral range (ip_local_port_range; 32768 when it cannot be read).</summary>
+    private static readonly int s_ephemeralLow = ReadEphemeralLow();
+
+    private static int ReadEphemeralLow()
+    {
+        try
+        {
+            var first = File.ReadAllText("/proc/sys/net/ipv4/ip_local_port_range").Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries)[0];
+            return int.TryParse(first, out var low) && low > 21000 ? low : 32768;
+        }
+        catch (IOException)
+        {
+            return 32768;
+        }
     }
 
     private static string Built(string project, string dll)

@@ -16,16 +16,20 @@ build() {
 silo_dll() { echo "$root/silo/RnnStreams.Silo/bin/$config/net10.0/RnnStreams.Silo.dll"; }
 client_dll() { echo "$root/client/RnnStreams.Client/bin/$config/net10.0/RnnStreams.Client.dll"; }
 
-# A TCP port on 127.0.0.1 that nothing listens on and no earlier call returned.
+# free_port VAR: sets VAR to a TCP port on 127.0.0.1 that nothing listens on and no earlier call chose. The ports are
+# below the kernel's ephemeral range (ip_local_port_range, 32768–60999 here), so no outgoing connection of another
+# process can hold one between this choice and the listener's bind. (It sets VAR rather than printing: a command
+# substitution would run it in a subshell, and the ports it chose would be forgotten.)
 used_ports=" "
 free_port() {
-  local port
+  local port low
+  low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
   while true; do
-    port=$((20000 + RANDOM % 20000))
+    port=$((20000 + RANDOM % (low - 20000)))
     case "$used_ports" in *" $port "*) continue ;; esac
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
       used_ports+="$port "
-      echo "$port"
+      printf -v "$1" '%s' "$port"
       return
     fi
   done
@@ -38,7 +42,7 @@ free_port() {
 # (`--appendfsync always` would fsync before every answer: one disk flush per EveryStep element.)
 start_redis() {
   command -v redis-server >/dev/null || { echo "error: redis-server is not installed (apt-get install -y redis-server)" >&2; exit 1; }
-  [ -n "${redis_port:-}" ] || redis_port=$(free_port)
+  [ -n "${redis_port:-}" ] || free_port redis_port
   mkdir -p "$work/redis"
   redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$work/redis" --save '' --appendonly yes --appendfsync everysec \
     --daemonize no --loglevel warning >>"$work/redis.log" 2>&1 &
@@ -57,7 +61,7 @@ start_redis() {
 # on the messages in flight or queued per client; sets mosquitto_port and mosquitto_pid.
 start_mosquitto() {
   [ -x /usr/sbin/mosquitto ] || { echo "error: mosquitto is not installed (apt-get install -y mosquitto mosquitto-clients)" >&2; exit 1; }
-  [ -n "${mosquitto_port:-}" ] || mosquitto_port=$(free_port)
+  [ -n "${mosquitto_port:-}" ] || free_port mosquitto_port
   printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\nmax_inflight_messages 0\nmax_queued_messages 1000000\n' "$mosquitto_port" >"$work/mosquitto.conf"
   /usr/sbin/mosquitto -c "$work/mosquitto.conf" >>"$work/mosquitto.log" 2>&1 &
   mosquitto_pid=$!
@@ -95,7 +99,7 @@ declare -A silo_pid silo_port gateway_port management_port http_port silo_log
 start_silo() {
   local i=$1
   shift
-  [ -n "${silo_port[$i]:-}" ] || { silo_port[$i]=$(free_port); gateway_port[$i]=$(free_port); management_port[$i]=$(free_port); http_port[$i]=$(free_port); }
+  [ -n "${silo_port[$i]:-}" ] || { free_port "silo_port[$i]"; free_port "gateway_port[$i]"; free_port "management_port[$i]"; free_port "http_port[$i]"; }
   silo_log[$i]="$work/silo$i.$(date +%s%N).log"
   : >"${silo_log[$i]}"
   dotnet "$(silo_dll)" --Orleans:Endpoints:SiloPort "${silo_port[$i]}" --Orleans:Endpoints:GatewayPort "${gateway_port[$i]}" \
